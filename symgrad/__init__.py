@@ -1,0 +1,2 @@
+"""symgrad: differentiation you can trust."""
+__version__ = "0.1.0"

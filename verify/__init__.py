@@ -1,0 +1,1 @@
+"""verify: the referee between numeric and exact symbolic gradients."""
