@@ -1,0 +1,370 @@
+"""Closed-form derivatives: ``diff``, ``gradient``, ``jacobian``, ``hessian``.
+
+Note [Symbolic reverse mode]
+    The DAG is walked once forward (``numeric.graph.toposort``, iterative).  Each
+    op node's elements get named intermediates ``v0, v1, ...``; its *local
+    partials* come from ``sympy.diff`` of the op's local form (``TO_SYMPY``)
+    with respect to fresh placeholder symbols for its operands, then the
+    placeholders are replaced by the operands' intermediates.  The backward walk
+    multiplies and adds these partials (the chain rule; adjoints also become
+    named intermediates), so a graph of N nodes yields a gradient of O(N)
+    operations.  ``cse=True`` returns the intermediates, like ``sympy.cse``;
+    otherwise they are substituted back and the result simplified.
+    numeric's VJPs are never used (docs/architecture.md, "the one rule").
+
+Note [Kinks]
+    SymPy's ``Heaviside(0)`` is 1/2.  Conventions matching numeric (and PyTorch):
+    ``relu'(0) = 0`` (the Heaviside in relu's local derivative gets ``H0 = 0``);
+    ``abs'(0) = sign(0) = 0``; binary ``maximum``/``minimum`` at ties split 1/2
+    each (SymPy's own ``Heaviside(0) = 1/2``); ``clamp`` passes the gradient on
+    the closed interval (its ``Piecewise`` form); ``sqrt'(0)`` is infinite (zoo);
+    ``max``/``min`` reductions over three or more elements split evenly among
+    ties (SymPy's derivative of ``Max(a, b, c)`` gives 1/2 to each of three tied
+    arguments, so the tie share ``1/#ties`` is stated explicitly; away from ties
+    it equals SymPy's derivative).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import sympy
+
+from numeric.ops import Op
+from symgrad.lower_sympy import as_sympy, leaf_array, lower_node
+
+__all__ = ["diff", "gradient", "jacobian", "hessian", "reverse_mode"]
+
+
+def _is_atom(e) -> bool:
+    return e.is_Atom or (e.is_Number if hasattr(e, "is_Number") else False)
+
+
+def _fix_relu(d):
+    return d.replace(lambda e: isinstance(e, sympy.Heaviside),
+                     lambda e: sympy.Heaviside(e.args[0], 0))
+
+
+def _tie_split(m, placeholders):
+    """Partials of ``Max``/``Min`` over >= 3 args: 1/#ties to each tied arg."""
+    hits = [sympy.Piecewise((1, sympy.Eq(p, m)), (0, True)) for p in placeholders]
+    count = sympy.Add(*hits)
+    return {p: sympy.Piecewise((1 / count, sympy.Eq(p, m)), (0, True)) for p in placeholders}
+
+
+class _Graph:
+    """Forward values (as intermediates) and local partials of a DAG."""
+
+    __slots__ = ("order", "needs", "values", "partials", "replacements", "names", "targets")
+
+    def __init__(self, output, targets: Sequence[Any]):
+        from numeric.graph import toposort
+
+        self.order = toposort([output])
+        self.targets = [id(t) for t in targets]
+        present = {id(n) for n in self.order}
+        for t in targets:
+            if id(t) not in present:
+                raise ValueError(
+                    f"{getattr(t, 'name', t)!r} is not an input of this expression; "
+                    "differentiate with respect to leaves the expression was built from")
+        needs: set[int] = set(self.targets)
+        for node in self.order:
+            if node.op is not None and any(id(i) in needs for i in node.inputs):
+                needs.add(id(node))
+        self.needs = needs
+        self.values: dict[int, np.ndarray] = {}
+        self.partials: dict[int, list] = {}
+        self.replacements: list[tuple[sympy.Symbol, sympy.Expr]] = []
+        leaf_syms: set = set()
+        for node in self.order:
+            if node.op is None:
+                arr = leaf_array(node)
+                self.values[id(node)] = arr
+                leaf_syms.update(e for e in arr.flat if isinstance(e, sympy.Symbol))
+        self.names = sympy.numbered_symbols("v", exclude=leaf_syms, real=True)
+        for node in self.order:
+            if node.op is not None:
+                self._forward(node)
+
+    def fresh(self, expr):
+        sym = next(self.names)
+        self.replacements.append((sym, expr))
+        return sym
+
+    def _forward(self, node):
+        inputs = node.inputs
+        actual = [self.values[id(i)] for i in inputs]
+        out = lower_node(node, actual)
+        named = np.empty(out.shape, dtype=object)
+        for idx in np.ndindex(out.shape):
+            e = sympy.sympify(out[idx])
+            named[idx] = e if _is_atom(e) else self.fresh(e)
+        self.values[id(node)] = named
+        if id(node) in self.needs:
+            self._local_partials(node, actual)
+
+    def _local_partials(self, node, actual):
+        """For each flat output element: [(input node, flat input index, partial)]."""
+        inputs = node.inputs
+        skip = {0} if node.op is Op.WHERE else set()  # the condition gets no gradient
+        holders: dict[int, np.ndarray] = {}
+        back: dict = {}  # placeholder -> (input node, flat index, actual value)
+        for pos, inp in enumerate(inputs):
+            if pos in skip or id(inp) not in self.needs or id(inp) in holders:
+                continue
+            arr = np.empty(np.shape(actual[pos]), dtype=object)
+            flat_actual = actual[pos].ravel()
+            for k, idx in enumerate(np.ndindex(arr.shape)):
+                arr[idx] = sympy.Dummy(real=True)
+                back[arr[idx]] = (inp, k, flat_actual[k])
+            holders[id(inp)] = arr
+        local = lower_node(node, [holders.get(id(inp), actual[pos]) if pos not in skip
+                                  else actual[pos] for pos, inp in enumerate(inputs)])
+        subs = {p: v[2] for p, v in back.items()}
+        rows = []
+        for e in local.ravel():
+            e = sympy.sympify(e)
+            mine = [p for p in e.free_symbols if p in back]
+            if (node.op in (Op.MAX, Op.MIN) and isinstance(e, (sympy.Max, sympy.Min))
+                    and len(e.args) >= 3):
+                local_d = _tie_split(e, mine)
+            else:
+                local_d = {p: sympy.diff(e, p) for p in mine}
+            row = []
+            for p, d in local_d.items():
+                if node.op is Op.RELU:
+                    d = _fix_relu(d)
+                if d != 0:
+                    inp, k, _ = back[p]
+                    row.append((inp, k, d.xreplace(subs)))
+            rows.append(row)
+        self.partials[id(node)] = rows
+
+    def backward(self, seed_flat: int, cse: bool) -> dict[int, np.ndarray]:
+        """Adjoints of the targets for the output element ``seed_flat``."""
+        out = self.order[-1]
+        contrib: dict[int, dict[int, list]] = {id(out): {seed_flat: [sympy.S.One]}}
+        for node in reversed(self.order):
+            terms = contrib.get(id(node))
+            if terms is None or node.op is None:
+                continue
+            rows = self.partials[id(node)]
+            for k, ts in terms.items():
+                g = sympy.Add(*ts)
+                if g == 0:
+                    continue
+                if cse and not _is_atom(g):
+                    g = self.fresh(g)
+                for inp, j, d in rows[k]:
+                    contrib.setdefault(id(inp), {}).setdefault(j, []).append(g * d)
+        result = {}
+        nodes = {id(n): n for n in self.order}
+        for t in self.targets:
+            arr = np.empty(tuple(nodes[t].shape), dtype=object)
+            flat = arr.reshape(-1)
+            terms = contrib.get(t, {})
+            for j in range(flat.size):
+                flat[j] = sympy.Add(*terms.get(j, []))
+            result[t] = arr
+        return result
+
+
+# ---------------------------------------------------------------- post-processing
+
+def _substitute_all(replacements, exprs: list):
+    table: dict = {}
+    for sym, e in replacements:
+        table[sym] = e.xreplace(table)
+    return [e.xreplace(table) for e in exprs]
+
+
+def _prune_and_inline(replacements, exprs: list):
+    """Drop unused intermediates; inline those that are atoms or used once."""
+    uses: dict = {}
+
+    def count(e):
+        for sub in sympy.preorder_traversal(e):
+            if sub in defined:
+                uses[sub] = uses.get(sub, 0) + 1
+
+    defined = {s for s, _ in replacements}
+    live = set()
+    for e in exprs:
+        live |= e.free_symbols & defined
+    for sym, e in reversed(replacements):  # liveness, backwards
+        if sym in live:
+            live |= e.free_symbols & defined
+    kept = [(s, e) for s, e in replacements if s in live]
+    for _, e in kept:
+        count(e)
+    for e in exprs:
+        count(e)
+    inline: dict = {}
+    out = []
+    for sym, e in kept:
+        e = e.xreplace(inline)
+        if uses.get(sym, 0) <= 1 or _is_atom(e):
+            inline[sym] = e
+        else:
+            out.append((sym, e))
+    exprs = [e.xreplace(inline) for e in exprs]
+    # renumber the survivors v0, v1, ... (one simultaneous xreplace)
+    others = set().union(*(e.free_symbols for e in exprs), *(e.free_symbols for _, e in out))
+    names = sympy.numbered_symbols("v", exclude=others - defined, real=True)
+    rename = {s: next(names) for s, _ in out}
+    return ([(rename[s], e.xreplace(rename)) for s, e in out],
+            [e.xreplace(rename) for e in exprs])
+
+
+def _tidy(e, simplify: bool):
+    if not simplify or e.is_Atom:
+        return e
+    s = sympy.simplify(e)
+    if s.is_polynomial():
+        x = sympy.expand(s)
+        if sympy.count_ops(x) <= sympy.count_ops(s):
+            s = x
+    return s
+
+
+def _shape(t) -> tuple:
+    return tuple(t.shape)
+
+
+def _size(t) -> int:
+    return int(np.prod(_shape(t), dtype=np.int64))
+
+
+def _wants_matrix(f, form) -> bool:
+    if form is not None:
+        if form not in ("elementwise", "matrix"):
+            raise ValueError(f"form must be 'elementwise' or 'matrix', got {form!r}")
+        return form == "matrix"
+    from numeric.graph import toposort
+    return any(n.op is None and any(isinstance(d, str) for d in n.shape)
+               for n in toposort([f]))
+
+
+def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
+    """Symbolic reverse mode: (replacements, [jacobian arrays of shape f.shape + x.shape]).
+
+    Without ``cse`` the intermediates are substituted back (unsimplified).
+
+    >>> import symgrad as sg
+    >>> x = sg.symbol("x")
+    >>> reverse_mode(sg.exp(x) * sg.exp(x), [x], cse=False)[1][0]
+    2*exp(2*x)
+    """
+    g = _Graph(f, xs)
+    per_seed = [g.backward(k, cse) for k in range(_size(f))]
+    arrays = []
+    for x in xs:
+        stacked = np.empty((_size(f), _size(x)), dtype=object)
+        for k, res in enumerate(per_seed):
+            stacked[k, :] = res[id(x)].reshape(-1)
+        arrays.append(stacked.reshape(_shape(f) + _shape(x)))
+    flat = [e for a in arrays for e in a.ravel()]
+    if cse:
+        reps, flat = _prune_and_inline(g.replacements, flat)
+    else:
+        reps, flat = [], _substitute_all(g.replacements, flat)
+    it = iter(flat)
+    for a in arrays:
+        for idx in np.ndindex(a.shape):
+            a[idx] = next(it)
+    return reps, arrays
+
+
+def _finish(arr: np.ndarray, simplify: bool):
+    out = np.empty(arr.shape, dtype=object)
+    for idx in np.ndindex(arr.shape):
+        out[idx] = _tidy(sympy.sympify(arr[idx]), simplify)
+    return as_sympy(out)
+
+
+def diff(f, x, *, form: str | None = None, simplify: bool = True):
+    """The exact derivative of ``f`` with respect to the leaf ``x`` (SymPy).
+
+    The result has shape ``f.shape + x.shape`` (a size-1 result is a scalar
+    expression).  ``form="matrix"`` (automatic when a leaf has symbolic dims)
+    gives an index-free matrix expression.
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([5.0], requires_grad=True)
+    >>> sg.diff(x ** 2, x)
+    2*x
+    """
+    if _wants_matrix(f, form):
+        from symgrad.matrix_form import diff_matrix
+        return diff_matrix(f, x, simplify=simplify)
+    _, (arr,) = reverse_mode(f, [x], cse=False)
+    return _finish(arr, simplify)
+
+
+def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool = False):
+    """Gradients of a scalar ``f`` with respect to each leaf in ``xs`` (a list).
+
+    ``cse=True`` returns ``(replacements, gradients)`` like ``sympy.cse``: shared
+    intermediates ``[(Symbol, expr), ...]`` and the gradient expressions over them,
+    O(N) operations for a graph of N nodes.
+
+    >>> import symgrad as sg
+    >>> x, y = sg.symbol("x"), sg.symbol("y")
+    >>> sg.gradient(x * sg.sin(y), [x, y])
+    [sin(y), x*cos(y)]
+    >>> sg.gradient(sg.exp(x * y) * y, [x, y], cse=True)
+    ([(v1, exp(x*y))], [y**2*v1, v1*x*y + v1])
+    """
+    single = not isinstance(xs, (list, tuple))
+    xs = [xs] if single else list(xs)
+    if all(isinstance(d, int) for d in _shape(f)) and _size(f) != 1:
+        raise ValueError(f"gradient() needs a scalar f, got shape {_shape(f)}; "
+                         "call .sum() first or use sg.jacobian")
+    if _wants_matrix(f, form):
+        if cse:
+            raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
+        from symgrad.matrix_form import diff_matrix
+        out = [diff_matrix(f, x, simplify=simplify) for x in xs]
+        return out[0] if single else out
+    reps, arrays = reverse_mode(f, xs, cse=cse)
+    if cse:
+        res = [as_sympy(a) for a in arrays]
+        return reps, (res[0] if single else res)
+    out = [_finish(a, simplify) for a in arrays]
+    return out[0] if single else out
+
+
+def jacobian(f, x, *, simplify: bool = True) -> sympy.Matrix:
+    """The Jacobian matrix d(flattened f)/d(flattened x), of shape (f.numel, x.numel).
+
+    >>> import symgrad as sg
+    >>> x = sg.symbol("x", shape=(2,))
+    >>> sg.jacobian(x * x[0], x)
+    Matrix([
+    [2*x_0,   0],
+    [  x_1, x_0]])
+    """
+    _, (arr,) = reverse_mode(f, [x], cse=False)
+    m = arr.reshape(_size(f), _size(x))
+    return sympy.Matrix([[_tidy(sympy.sympify(e), simplify) for e in row] for row in m])
+
+
+def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
+    """The Hessian of a scalar ``f`` over the flattened leaves ``xs`` (a Matrix).
+
+    >>> import symgrad as sg
+    >>> x, y = sg.symbol("x"), sg.symbol("y")
+    >>> sg.hessian(x ** 2 * y, [x, y])
+    Matrix([
+    [2*y, 2*x],
+    [2*x,   0]])
+    """
+    xs = [xs] if not isinstance(xs, (list, tuple)) else list(xs)
+    if _size(f) != 1:
+        raise ValueError(f"hessian() needs a scalar f, got shape {_shape(f)}; call .sum() first")
+    _, arrays = reverse_mode(f, xs, cse=False)
+    grads = [e for a in arrays for e in a.ravel()]
+    variables = [e for x in xs for e in leaf_array(x).ravel()]
+    rows = [[_tidy(sympy.diff(g, v), simplify) for v in variables] for g in grads]
+    return sympy.Matrix(rows)

@@ -1,0 +1,327 @@
+"""Lowering the DAG to SymPy, elementwise: ``TO_SYMPY`` and ``to_sympy``.
+
+A tensor of shape ``S`` lowers to a numpy *object* array of shape ``S`` whose
+entries are SymPy scalars (numpy does broadcasting, reshapes, indexing and
+matmul on object arrays for free); the public :func:`to_sympy` turns that into
+a SymPy ``ImmutableDenseNDimArray`` (or a plain expression for a size-1 result).
+
+``TO_SYMPY[op](*arrays, **attrs)`` is each op's exact local form.  Elementwise
+ops are built from a *scalar* form in ``SCALAR_FORMS`` applied with numpy
+broadcasting.  Note [Kinks]: ``relu`` is ``Max(0, x)``, ``clamp`` a
+``Piecewise`` whose middle branch is inclusive, so derivatives taken by
+:mod:`symgrad.closed_form` match numeric's conventions (see there).
+
+The graph is walked with ``numeric.graph.toposort`` (iterative, never recursion).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import sympy
+
+from numeric.ops import Op
+
+__all__ = ["TO_SYMPY", "SCALAR_FORMS", "to_sympy", "lower", "leaf_array", "exact", "LoweringError"]
+
+
+class LoweringError(ValueError):
+    """A graph that cannot be lowered to SymPy (e.g. symbolic dims in elementwise form)."""
+
+
+def exact(v: Any) -> sympy.Expr:
+    """A Python/numpy number as an exact SymPy number (shortest decimal repr).
+
+    >>> exact(5.0), exact(0.01), exact(3), exact(True)
+    (5, 1/100, 3, 1)
+    """
+    if isinstance(v, sympy.Basic):
+        return v
+    if isinstance(v, (bool, np.bool_)):
+        return sympy.Integer(int(v))
+    if isinstance(v, (int, np.integer)):
+        return sympy.Integer(int(v))
+    f = float(v)
+    if f != f:
+        return sympy.nan
+    if f in (float("inf"), float("-inf")):
+        return sympy.oo if f > 0 else -sympy.oo
+    return sympy.Rational(repr(f))
+
+
+# ---------------------------------------------------------------- scalar forms
+
+def _sigmoid(x):
+    return 1 / (1 + sympy.exp(-x))
+
+
+def _clamp(x, min=None, max=None):  # noqa: A002 - numeric's attr names
+    pieces = []
+    if min is not None:
+        pieces.append((exact(min), x < exact(min)))
+    if max is not None:
+        pieces.append((exact(max), x > exact(max)))
+    if not pieces:
+        return x
+    return sympy.Piecewise(*pieces, (x, True))
+
+
+def _cast(x, dtype=None):
+    kind = np.dtype(dtype).kind if dtype is not None else "f"
+    if kind == "b":
+        return sympy.Piecewise((1, sympy.Ne(x, 0)), (0, True))
+    if kind in "iu":  # numpy's astype truncates toward zero
+        return sympy.Piecewise((sympy.floor(x), x >= 0), (sympy.ceiling(x), True))
+    return x
+
+
+def _where(c, x, y):
+    if c.is_number:
+        return x if c != 0 else y
+    return sympy.Piecewise((x, sympy.Ne(c, 0)), (y, True))
+
+
+#: the exact local form of every elementwise op, on SymPy scalars
+SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
+    Op.ADD: lambda x, y: x + y,
+    Op.SUB: lambda x, y: x - y,
+    Op.MUL: lambda x, y: x * y,
+    Op.DIV: lambda x, y: x / y,
+    Op.POW: lambda x, y: x ** y,
+    Op.MAXIMUM: lambda x, y: sympy.Max(x, y),
+    Op.MINIMUM: lambda x, y: sympy.Min(x, y),
+    Op.NEG: lambda x: -x,
+    Op.EXP: sympy.exp,
+    Op.LOG: sympy.log,
+    Op.LOG1P: lambda x: sympy.log(1 + x),
+    Op.EXPM1: lambda x: sympy.exp(x) - 1,
+    Op.SQRT: sympy.sqrt,
+    Op.SIN: sympy.sin,
+    Op.COS: sympy.cos,
+    Op.TAN: sympy.tan,
+    Op.TANH: sympy.tanh,
+    Op.SIGMOID: _sigmoid,
+    Op.SOFTPLUS: lambda x: sympy.log(1 + sympy.exp(x)),
+    Op.RELU: lambda x: sympy.Max(0, x),
+    Op.ABS: sympy.Abs,
+    Op.CLAMP: _clamp,
+    Op.CAST: _cast,
+    Op.WHERE: _where,
+}
+
+
+def _elementwise(form):
+    def lower_op(*xs, **attrs):
+        bs = np.broadcast_arrays(*xs)
+        out = np.empty(bs[0].shape, dtype=object)
+        for idx in np.ndindex(out.shape):
+            out[idx] = form(*(b[idx] for b in bs), **attrs)
+        return out
+    return lower_op
+
+
+# ---------------------------------------------------------------- reductions
+
+def _groups(x: np.ndarray, axis):
+    """Move the reduced axes last: returns (rows of shape outer+(k,), axes)."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(a % max(x.ndim, 1) for a in
+                                                           ((axis,) if isinstance(axis, int) else axis))
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, rest + list(axes))
+    outer = moved.shape[:len(rest)]
+    return moved.reshape(outer + (-1,)), axes
+
+
+def _reduce(fn):
+    def lower_op(x, axis=None, keepdims=False):
+        rows, axes = _groups(x, axis)
+        out = np.empty(rows.shape[:-1], dtype=object)
+        for idx in np.ndindex(out.shape):
+            out[idx] = fn(list(rows[idx]))
+        if keepdims:
+            out = out.reshape(tuple(1 if a in axes else n for a, n in enumerate(x.shape)))
+        return out
+    return lower_op
+
+
+def _normalize(fn):
+    def lower_op(x, axis=-1):
+        moved = np.moveaxis(x, axis, -1)
+        out = np.empty(moved.shape, dtype=object)
+        for idx in np.ndindex(moved.shape[:-1]):
+            for j, v in enumerate(fn(list(moved[idx]))):
+                out[idx + (j,)] = v
+        return np.moveaxis(out, -1, axis)
+    return lower_op
+
+
+def _lse(row):
+    return sympy.log(sympy.Add(*[sympy.exp(r) for r in row]))
+
+
+def _softmax(row):
+    es = [sympy.exp(r) for r in row]
+    total = sympy.Add(*es)
+    return [e / total for e in es]
+
+
+def _log_softmax(row):
+    lse = _lse(row)
+    return [r - lse for r in row]
+
+
+# ---------------------------------------------------------------- movement & linear algebra
+
+def _zeros(shape):
+    out = np.empty(shape, dtype=object)
+    out.fill(sympy.S.Zero)
+    return out
+
+
+def _scatter_add(x, shape, index):
+    out = _zeros(tuple(shape))
+    np.add.at(out, index, x)
+    return out
+
+
+def _matmul(a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise LoweringError("matmul needs inputs of rank >= 1, got a scalar; use * instead")
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    lead = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    a2 = np.broadcast_to(a2, lead + a2.shape[-2:])
+    b2 = np.broadcast_to(b2, lead + b2.shape[-2:])
+    n, k, m = a2.shape[-2], a2.shape[-1], b2.shape[-1]
+    if b2.shape[-2] != k:
+        raise LoweringError(f"matmul shapes {a.shape} and {b.shape} do not align")
+    out = np.empty(lead + (n, m), dtype=object)
+    for idx in np.ndindex(lead):
+        for i in range(n):
+            for j in range(m):
+                out[idx + (i, j)] = sympy.Add(*[a2[idx + (i, t)] * b2[idx + (t, j)] for t in range(k)])
+    if a.ndim == 1:
+        out = out[..., 0, :]
+    if b.ndim == 1:
+        out = out[..., 0]
+    return out
+
+
+def _concat(*xs, axis=0):
+    return np.concatenate(xs, axis=axis)
+
+
+def _stack(*xs, axis=0):
+    return np.stack(xs, axis=axis)
+
+
+#: every op's exact local form over numpy object arrays of SymPy scalars
+TO_SYMPY: dict[Op, Callable[..., np.ndarray]] = {op: _elementwise(f) for op, f in SCALAR_FORMS.items()}
+TO_SYMPY |= {
+    Op.MATMUL: _matmul,
+    Op.SUM: _reduce(lambda row: sympy.Add(*row)),
+    Op.MEAN: _reduce(lambda row: sympy.Add(*row) / len(row)),
+    Op.MAX: _reduce(lambda row: sympy.Max(*row)),
+    Op.MIN: _reduce(lambda row: sympy.Min(*row)),
+    Op.LOGSUMEXP: _reduce(_lse),
+    Op.SOFTMAX: _normalize(_softmax),
+    Op.LOG_SOFTMAX: _normalize(_log_softmax),
+    Op.RESHAPE: lambda x, shape: np.reshape(x, tuple(shape)),
+    Op.PERMUTE: lambda x, axes: np.transpose(x, tuple(axes)),
+    Op.BROADCAST_TO: lambda x, shape: np.array(np.broadcast_to(x, tuple(shape))),
+    Op.GETITEM: lambda x, index: np.array(x[index], dtype=object),
+    Op.SCATTER_ADD: _scatter_add,
+    Op.CONCAT: _concat,
+    Op.STACK: _stack,
+}
+
+
+# ---------------------------------------------------------------- leaves
+
+def _is_symbolic_leaf(node) -> bool:
+    return node.value is None or bool(getattr(node, "requires_grad", False))
+
+
+def _element_name(name: str, idx: tuple[int, ...]) -> str:
+    return "_".join([name] + [str(i) for i in idx])
+
+
+def leaf_array(node) -> np.ndarray:
+    """The object array of a leaf: element symbols (real) or exact constants.
+
+    A leaf named ``x`` of shape (3,) gives ``x_0, x_1, x_2``; a size-1 leaf gives ``x``.
+    """
+    shape = tuple(node.shape)
+    if any(not isinstance(d, (int, np.integer)) for d in shape):
+        raise LoweringError(
+            f"leaf {node.name!r} has symbolic shape {shape}; elementwise form needs concrete "
+            "dims: use form='matrix' or give the symbol a shape of ints")
+    attrs = getattr(node, "attrs", None) or {}
+    if "literal" in attrs and not getattr(node, "requires_grad", False):
+        return np.full(shape, exact(attrs["literal"]), dtype=object)
+    out = np.empty(shape, dtype=object)
+    if _is_symbolic_leaf(node):
+        size1 = int(np.prod(shape, dtype=np.int64)) == 1
+        for idx in np.ndindex(shape):
+            name = node.name if size1 else _element_name(node.name, idx)
+            out[idx] = sympy.Symbol(name, real=True)
+    else:
+        value = np.asarray(node.value)
+        for idx in np.ndindex(shape):
+            out[idx] = exact(value[idx].item())
+    return out
+
+
+def lower_node(node, arrays: list[np.ndarray]) -> np.ndarray:
+    """Apply a node's op to the object arrays of its inputs."""
+    op = node.op
+    attrs = node.attrs or {}
+    if isinstance(op, Op):
+        return np.asarray(TO_SYMPY[op](*arrays, **attrs), dtype=object)
+    form = getattr(op, "sympy", None)
+    if form is None:
+        raise LoweringError(f"op {op!r} has no SymPy form; give it a `.sympy` scalar function")
+    out = _elementwise(form)(*arrays)
+    return out.reshape(tuple(node.shape)) if out.size == int(np.prod(node.shape)) else out
+
+
+def lower(output) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Lower the graph under ``output``: (its object array, {id(node): object array})."""
+    from numeric.graph import toposort
+
+    arrays: dict[int, np.ndarray] = {}
+    for node in toposort([output]):
+        if node.op is None:
+            arrays[id(node)] = leaf_array(node)
+        else:
+            arrays[id(node)] = lower_node(node, [arrays[id(i)] for i in node.inputs])
+    return arrays[id(output)], arrays
+
+
+def as_sympy(arr: np.ndarray):
+    """An object array as SymPy: a size-1 array -> scalar expr, else an immutable Array."""
+    arr = np.asarray(arr, dtype=object)
+    if arr.size == 1:
+        return sympy.sympify(arr.reshape(()).item())
+    return sympy.ImmutableDenseNDimArray(arr.ravel().tolist(), arr.shape)
+
+
+def to_sympy(t, form: str = "elementwise"):
+    """Lower a tensor's graph to SymPy.
+
+    ``form="elementwise"``: a scalar (size-1) tensor gives an expression, a shaped
+    tensor a SymPy Array over element symbols.  ``form="matrix"``: rank <= 2
+    leaves become MatrixSymbols (see :mod:`symgrad.matrix_form`).
+
+    >>> import symgrad as sg
+    >>> x = sg.symbol("x")
+    >>> sg.to_sympy(sg.sigmoid(x) * 2)
+    2/(1 + exp(-x))
+    """
+    if form == "matrix":
+        from symgrad.matrix_form import to_matrix
+        return to_matrix(t)
+    if form != "elementwise":
+        raise ValueError(f"form must be 'elementwise' or 'matrix', got {form!r}")
+    arr, _ = lower(t)
+    return as_sympy(arr)
