@@ -1,4 +1,23 @@
-"""numeric: the numpy reverse-mode engine under symgrad (numpy only)."""
-from numeric.ops import Op
+"""numeric: the numpy reverse-mode engine under symgrad (numpy only).
 
-__all__ = ["Op"]
+``Op`` is the op vocabulary; ``FORWARD`` and ``VJP`` are the two tables keyed by
+it; ``backward`` and ``evaluate`` walk any graph of node objects (see
+docs/architecture.md "The node protocol").
+
+>>> import numpy as np, numeric
+>>> numeric.apply(numeric.Op.EXP, np.zeros(2))
+array([1., 1.])
+"""
+from numeric.executor import FREED_GRAPH, backward, evaluate
+from numeric.graph import toposort
+from numeric.kernels import FORWARD, apply
+from numeric.ops import (
+    ARITY, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, UNARY, VARIADIC, Op,
+)
+from numeric.vjps import VJP, unbroadcast
+
+__all__ = [
+    "Op", "FORWARD", "VJP", "apply", "unbroadcast", "toposort", "backward", "evaluate",
+    "FREED_GRAPH", "ARITY", "BINARY", "UNARY", "ELEMENTWISE", "REDUCE", "NORMALIZE",
+    "MOVEMENT", "VARIADIC", "KINKED",
+]
