@@ -114,8 +114,9 @@ def _logsumexp(g, out, x, *, axis=None, keepdims=False):
 
 
 def _pow_base(g, out, x, y):
-    # d(x**y)/dx = y * x**(y-1); 0 where y == 0 (PyTorch), avoiding 0 * inf at x == 0
-    return g * np.where(y == 0, 0, y * x ** (y - 1))
+    # d(x**y)/dx = y * x**(y-1), and 0 where y == 0 as in PyTorch: raising to 1
+    # instead of -1 there avoids 0 * inf = nan at x == 0
+    return g * (y * x ** np.where(y == 0, 1, y - 1))
 
 
 def _pow_exponent(g, out, x, y):
