@@ -1,0 +1,216 @@
+"""numeric.Program: the compiled forward/backward schedule, on a tiny fake node class.
+
+Every gradient is checked against numeric's own executor on the same graph, with
+inlining on and off, in float32 and float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numeric.executor import backward as executor_backward
+from numeric.kernels import FORWARD
+from numeric.ops import Op
+from numeric.program import Program
+
+
+class N:
+    """The node protocol and nothing else; op nodes compute their value eagerly."""
+
+    def __init__(self, op=None, inputs=(), value=None, requires_grad=False, **attrs):
+        self.op, self.inputs, self.attrs = op, tuple(inputs), attrs
+        self.requires_grad = requires_grad or any(i.requires_grad for i in self.inputs)
+        self.value = value if op is None else FORWARD[op](*(i.value for i in inputs), **attrs)
+
+
+def leaf(value, requires_grad=False, dtype=np.float64):
+    return N(value=np.asarray(value, dtype=dtype), requires_grad=requires_grad)
+
+
+def reference_grads(loss, wrt):
+    grads = executor_backward([loss], [np.ones_like(loss.value)], targets=list(wrt))
+    return [grads.get(id(w)) for w in wrt]
+
+
+def seed_graph(dtype=np.float64):
+    w, b = leaf([1.0], True, dtype), leaf([0.0], True, dtype)
+    x, y = leaf([[1.0], [2.0], [3.0]], dtype=dtype), leaf([[3.0], [5.0], [7.0]], dtype=dtype)
+    two = leaf(2.0, dtype=dtype)
+    pred = N(Op.ADD, (N(Op.MUL, (w, x)), b))
+    loss = N(Op.SUM, (N(Op.POW, (N(Op.SUB, (pred, y)), two)),), axis=None, keepdims=False)
+    return loss, [w, b, x, y]
+
+
+@pytest.mark.parametrize("inline", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_seed_graph_matches_executor(inline, dtype):
+    loss, inputs = seed_graph(dtype)
+    p = Program([loss], inputs, inline=inline)
+    (value,), grads = p(*(n.value for n in inputs), cotangents=[np.ones((), dtype)])
+    assert value == pytest.approx(29.0) and value.dtype == dtype
+    ref = reference_grads(loss, inputs[:2])
+    for g, r in zip(grads, ref):
+        assert g.dtype == dtype and g.shape == (1,)
+        np.testing.assert_array_equal(g, r)
+    np.testing.assert_array_equal(grads[0], np.array([-40.0], dtype))
+
+
+def test_new_values_are_used_at_run_time():
+    loss, inputs = seed_graph()
+    p = Program([loss], inputs)
+    w, b, x, y = (np.array([2.0]), np.array([1.0]), np.array([[1.0], [2.0], [3.0]]),
+                  np.array([[3.0], [5.0], [7.0]]))
+    (value,), (gw, gb) = p(w, b, x, y, cotangents=[np.array(1.0)])
+    assert value == 0.0 and gw[0] == 0.0 and gb[0] == 0.0
+    (value,), _ = p(np.array([3.0]), b, x, y)
+    assert value == pytest.approx(1 + 4 + 9)
+
+
+def test_dead_code_no_gradient_work_for_data():
+    loss, inputs = seed_graph()
+    p = Program([loss], inputs)
+    backward_src = p.source.split("def backward")[1]
+    # the data x2 (x) and x3 (y) are read, but no cotangent is ever formed for them
+    assert "dsub/dx3" not in backward_src and "dmul/dx2" not in backward_src
+    assert "dmul/dx0" in backward_src
+    assert p.wrt == tuple(inputs[:2])
+
+
+def test_dead_forward_work_is_removed():
+    x = leaf([1.0, 2.0], True)
+    unused = N(Op.EXP, (x,))                       # an input listed later cuts this branch
+    out = N(Op.SUM, (N(Op.MUL, (unused, x)),), axis=None, keepdims=False)
+    p = Program([out], inputs=[x, unused], wrt=[x])
+    assert p.stats["dead"] == 0 and "exp" not in p.source
+    (v,), _ = p(np.array([1.0, 2.0]), np.array([10.0, 10.0]))
+    assert v == 30.0
+
+
+def test_cse_computes_repeated_subexpression_once():
+    x = leaf([0.5, 1.5], True)
+    a, b = N(Op.SIN, (x,)), N(Op.SIN, (x,))        # two nodes, same op, same input
+    out = N(Op.SUM, (N(Op.MUL, (a, b)),), axis=None, keepdims=False)
+    p = Program([out], [x])
+    assert p.stats["cse"] == 1
+    assert p.source.split("def backward")[0].count("np.sin(") == 1
+    (v,), (g,) = p(np.array([0.5, 1.5]), cotangents=[np.array(1.0)])
+    np.testing.assert_allclose(g, 2 * np.sin([0.5, 1.5]) * np.cos([0.5, 1.5]), rtol=1e-15)
+
+
+def test_cse_respects_attrs():
+    x = leaf(np.arange(6.0).reshape(2, 3), True)
+    s0 = N(Op.SUM, (x,), axis=(0,), keepdims=False)
+    s1 = N(Op.SUM, (x,), axis=(1,), keepdims=False)
+    out = N(Op.ADD, (N(Op.SUM, (s0,), axis=None, keepdims=False),
+                     N(Op.SUM, (s1,), axis=None, keepdims=False)))
+    p = Program([out], [x])
+    assert p.stats["cse"] == 0
+    (v,), (g,) = p(x.value, cotangents=[np.array(1.0)])
+    assert v == 30.0
+    np.testing.assert_array_equal(g, np.full((2, 3), 2.0))
+
+
+def test_constant_folding_runs_once_at_build_time():
+    c = leaf([1.0, 4.0])
+    folded = N(Op.SQRT, (N(Op.EXP, (c,)),))        # depends on no input
+    x = leaf([1.0, 1.0], True)
+    out = N(Op.SUM, (N(Op.MUL, (x, folded)),), axis=None, keepdims=False)
+    p = Program([out], [x])
+    assert p.stats["folded"] == 2
+    fwd = p.source.split("def backward")[0]
+    assert "exp" not in fwd and "sqrt" not in fwd
+    (v,), (g,) = p(np.array([2.0, 3.0]), cotangents=[np.array(1.0)])
+    np.testing.assert_allclose(g, np.sqrt(np.exp([1.0, 4.0])), rtol=1e-15)
+    assert v == pytest.approx(2 * np.exp(0.5) + 3 * np.exp(2.0))
+
+
+def test_fan_out_accumulates_and_broadcasting_unbroadcasts():
+    x = leaf(np.linspace(-1, 1, 12).reshape(3, 4), True)
+    b = leaf(np.array([0.5, -0.5, 1.0, 2.0]), True)
+    h = N(Op.TANH, (N(Op.ADD, (x, b)),))
+    out = N(Op.SUM, (N(Op.MUL, (N(Op.MUL, (h, h)), b)),), axis=None, keepdims=False)
+    p = Program([out], [x, b])
+    _, grads = p(x.value, b.value, cotangents=[np.array(1.0)])
+    for g, r in zip(grads, reference_grads(out, [x, b])):
+        np.testing.assert_allclose(g, r, rtol=1e-14)
+
+
+def test_mlp_graph_matches_executor_and_reuses_buffers():
+    rng = np.random.default_rng(0)
+    X = leaf(rng.normal(size=(8, 5)))
+    W1, b1 = leaf(rng.normal(size=(5, 7)), True), leaf(rng.normal(size=(7,)), True)
+    W2 = leaf(rng.normal(size=(7, 3)), True)
+    h = N(Op.RELU, (N(Op.ADD, (N(Op.MATMUL, (X, W1)), b1)),))
+    z = N(Op.EXP, (N(Op.MUL, (N(Op.MATMUL, (h, W2)), leaf(0.1))),))
+    logp = N(Op.LOG_SOFTMAX, (N(Op.ADD, (z, z)),), axis=1)
+    picked = N(Op.GETITEM, (logp,), index=(np.arange(8), np.array([0, 1, 2, 0, 1, 2, 0, 1])))
+    loss = N(Op.NEG, (N(Op.MEAN, (picked,), axis=None, keepdims=False),))
+    p = Program([loss], [X, W1, b1, W2])
+    _, grads = p(X.value, W1.value, b1.value, W2.value, cotangents=[np.array(1.0)])
+    for g, r in zip(grads, reference_grads(loss, [W1, b1, W2])):
+        np.testing.assert_allclose(g, r, rtol=1e-13, atol=1e-15)
+    assert p.stats["reused"] >= 1 and "out=" in p.source
+
+
+def test_multiple_outputs_and_missing_cotangent():
+    x = leaf([1.0, 2.0], True)
+    a = N(Op.SUM, (N(Op.MUL, (x, x)),), axis=None, keepdims=False)
+    b = N(Op.SUM, (N(Op.EXP, (x,)),), axis=None, keepdims=False)
+    p = Program([a, b], [x])
+    (va, vb), saved = p.forward(np.array([1.0, 2.0]))
+    (ga,) = p.backward(saved, np.array(1.0), None)
+    (gb,) = p.backward(saved, None, np.array(1.0))
+    np.testing.assert_array_equal(ga, [2.0, 4.0])
+    np.testing.assert_allclose(gb, np.exp([1.0, 2.0]), rtol=1e-15)
+    with pytest.raises(ValueError, match="expected 2 cotangent"):
+        p.backward(saved, np.array(1.0))
+
+
+def test_input_without_path_gets_none():
+    x, y = leaf([1.0], True), leaf([2.0], True)
+    p = Program([N(Op.EXP, (x,))], [x, y])
+    _, grads = p(np.array([0.0]), np.array([5.0]), cotangents=[np.array([1.0])])
+    assert grads[1] is None and grads[0][0] == 1.0
+
+
+def test_scalar_graph_returns_arrays():
+    x = leaf(0.3, True)
+    acc = x
+    for k in range(20):
+        acc = N(Op.SIN, (N(Op.ADD, (N(Op.MUL, (acc, x)), leaf(float(k)))),))
+    p = Program([acc], [x])
+    (v,), (g,) = p(np.array(0.3), cotangents=[np.array(1.0)])
+    assert isinstance(v, np.ndarray) and isinstance(g, np.ndarray) and v.shape == ()
+    np.testing.assert_allclose(g, reference_grads(acc, [x])[0], rtol=1e-13)
+
+
+def test_deep_chain_builds_without_recursion():
+    x = leaf(np.array([0.1]), True)
+    acc = x
+    for _ in range(20_000):
+        acc = N(Op.NEG, (acc,))
+    p = Program([acc], [x])
+    (v,), (g,) = p(np.array([0.5]), cotangents=[np.array([1.0])])
+    assert v[0] == 0.5 and g[0] == 1.0
+
+
+def test_printing_shows_both_functions():
+    loss, inputs = seed_graph()
+    p = Program([loss], inputs)
+    text = str(p)
+    assert text.startswith("def forward(x0, x1, x2, x3):")
+    assert "def backward(saved, go0):" in text and "# mul (3, 1) float64" in text
+    assert "4 inputs" in repr(p)
+    compile(text, "<printed program>", "exec")       # the printed text is valid Python
+
+
+def test_errors_name_the_problem():
+    x = leaf([1.0], True)
+    with pytest.raises(ValueError, match="listed twice"):
+        Program([N(Op.EXP, (x,))], [x, x])
+    with pytest.raises(ValueError, match="wrt node must also be one of the inputs"):
+        Program([N(Op.EXP, (x,))], [x], wrt=[leaf([1.0])])
+    bad = N(Op.EXP, (x,))
+    bad.inputs = (N(value=None),)                   # a symbolic leaf, never bound
+    with pytest.raises(ValueError, match="has no value"):
+        Program([bad], [x])
