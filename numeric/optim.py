@@ -1,0 +1,101 @@
+"""Optimizer update rules with PyTorch's exact formulas, in place on numpy arrays.
+
+Each function updates ``param`` in place from ``grad`` and a per-parameter
+``state`` dict (created empty by the caller, kept between steps), following
+``torch.optim``'s single-tensor (``foreach=False``) code operation by
+operation, so results agree with PyTorch to float rounding.  Hyper-parameters
+are Python floats, which NEP 50 keeps weak: float32 parameters stay float32.
+
+State keys: ``momentum_buffer`` (SGD); ``step``, ``exp_avg``, ``exp_avg_sq``,
+``max_exp_avg_sq`` (Adam).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def _check(name: str, value: float, ok: bool, rule: str) -> None:
+    if not ok:
+        raise ValueError(f"invalid {name}: {value!r}; it must be {rule}")
+
+
+def sgd_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *, lr: float,
+               momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+               nesterov: bool = False, maximize: bool = False) -> None:
+    """One step of ``torch.optim.SGD`` on ``param`` (in place).
+
+    >>> p, state = np.array([1.0, 2.0]), {}
+    >>> sgd_update(p, np.array([0.5, -1.0]), state, lr=0.1, momentum=0.9)
+    >>> p
+    array([0.95, 2.1 ])
+    >>> sgd_update(p, np.array([0.5, -1.0]), state, lr=0.1, momentum=0.9)
+    >>> p, state["momentum_buffer"]
+    (array([0.855, 2.29 ]), array([ 0.95, -1.9 ]))
+    """
+    _check("learning rate lr", lr, lr >= 0, ">= 0")
+    _check("momentum", momentum, momentum >= 0, ">= 0")
+    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening; "
+                         f"got momentum={momentum!r}, dampening={dampening!r}")
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
+        else:
+            buf *= momentum
+            buf += grad if dampening == 0 else (1 - dampening) * grad
+        grad = grad + momentum * buf if nesterov else buf
+    param += -lr * grad
+
+
+def adam_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *,
+                lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False) -> None:
+    """One step of ``torch.optim.Adam`` on ``param`` (in place).
+
+    >>> p, state = np.array([1.0, -1.0]), {}
+    >>> adam_update(p, np.array([0.2, -3.0]), state, lr=0.1)
+    >>> p, state["step"]
+    (array([ 0.9, -0.9]), 1)
+    """
+    beta1, beta2 = betas
+    _check("learning rate lr", lr, lr >= 0, ">= 0")
+    _check("eps", eps, eps >= 0, ">= 0")
+    _check("betas[0]", beta1, 0 <= beta1 < 1, "in [0, 1)")
+    _check("betas[1]", beta2, 0 <= beta2 < 1, "in [0, 1)")
+    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+    if maximize:
+        grad = -grad
+    step = state["step"] = state.get("step", 0) + 1
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    exp_avg = state.get("exp_avg")
+    if exp_avg is None:
+        exp_avg = state["exp_avg"] = np.zeros_like(param)
+        state["exp_avg_sq"] = np.zeros_like(param)
+        if amsgrad:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+    exp_avg_sq = state["exp_avg_sq"]
+    exp_avg += (1 - beta1) * (grad - exp_avg)            # torch: exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad              # addcmul_(grad, grad, value=1 - beta2)
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+    step_size = lr / bias_correction1
+    if amsgrad:
+        max_sq = state.get("max_exp_avg_sq")
+        if max_sq is None:
+            max_sq = state["max_exp_avg_sq"] = np.zeros_like(param)
+        np.maximum(max_sq, exp_avg_sq, out=max_sq)
+        denom = np.sqrt(max_sq) / bias_correction2_sqrt + eps
+    else:
+        denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+    param += -step_size * exp_avg / denom                # addcdiv_(exp_avg, denom, value=-step_size)
