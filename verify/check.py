@@ -1,0 +1,309 @@
+"""``verify.check``: numeric vs exact vs finite differences at points in the domain.
+
+Note [What check compares]
+    A non-scalar ``f`` is checked along a random cotangent ``w`` (dyadic, so
+    exact in every format): the scalar ``sum(w * f)`` is differentiated.  A
+    wrong VJP changes that gradient with probability one; ``gradcheck`` checks
+    full Jacobians.  The exact gradient comes from symgrad's symbolic reverse
+    mode (``sympy.diff`` of each op's local form, never numeric's VJPs), its
+    named intermediates evaluated once per point by :class:`ExactEvaluator`.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import mpmath
+import numpy as np
+
+from numeric.graph import toposort
+from numeric.ops import Op
+from verify import graph as vgraph
+from verify.opdb import OP_DB, POSITIVE, REAL, Domain
+from verify.oracles import (ExactEvaluator, OutOfDomain, fd_gradient, numeric_gradient,
+                            replay)
+from verify.report import InputReport, Report, WorstPoint
+from verify.tolerance import MAX_RHO, tolerance, ulps
+
+__all__ = ["check", "KINK_MARGIN", "prepare", "Prepared"]
+
+#: points are drawn at least this far from any kink of any node (absolute)
+KINK_MARGIN = 1e-2
+#: finite-difference steps never exceed this (a fraction of KINK_MARGIN)
+FD_MAX_STEP = KINK_MARGIN / 8
+#: a domain's sampler is preferred over another's by this rank (narrower first)
+_RANK = {"boolean": 0}
+
+
+def _is_node(x: Any) -> bool:
+    return hasattr(x, "op") and hasattr(x, "inputs")
+
+
+def _make_symbol(name: str, shape: tuple):
+    try:
+        import symgrad as sg
+        if hasattr(sg, "symbol"):
+            return sg.symbol(name, shape=tuple(shape))
+    except ImportError:  # pragma: no cover - symgrad is a dependency
+        pass
+    return vgraph.symbol(name, shape)
+
+
+def _build(f: Any, wrt: Any) -> tuple[Any, list]:
+    if _is_node(f):
+        if wrt is None:
+            leaves = [n for n in toposort([f]) if n.op is None and n.value is None]
+        else:
+            leaves = [wrt] if _is_node(wrt) else list(wrt)
+        return f, leaves
+    if not callable(f):
+        raise TypeError(f"f must be a tensor built over symbols or a function of tensors, "
+                        f"got {type(f).__name__}")
+    if wrt is None:
+        raise ValueError("check(fn, wrt): wrt must give the inputs of fn (shapes or symbols)")
+    specs = [wrt] if _is_node(wrt) else list(wrt)
+    leaves = []
+    for k, s in enumerate(specs):
+        if _is_node(s):
+            leaves.append(s)
+        elif isinstance(s, np.ndarray):
+            leaves.append(_make_symbol(f"x{k}", s.shape))
+        else:
+            try:
+                shape = tuple(int(d) for d in s)
+            except TypeError:
+                raise TypeError(f"wrt[{k}] must be a shape tuple, an array or a symbol, "
+                                f"got {s!r}") from None
+            leaves.append(_make_symbol(f"x{k}", shape))
+    return f(*leaves), leaves
+
+
+def _leaf_domains(order: list, leaves: list) -> list[Domain]:
+    """The narrowest sampling domain any direct consumer asks of each leaf."""
+    chosen: dict[int, Domain] = {id(leaf): REAL for leaf in leaves}
+    for node in order:
+        info = OP_DB.get(node.op) if isinstance(node.op, Op) else None
+        if info is None:
+            continue
+        for pos, inp in enumerate(node.inputs):
+            if id(inp) in chosen:
+                d = info.domain(pos)
+                if d is not REAL and (chosen[id(inp)] is REAL or d is POSITIVE):
+                    chosen[id(inp)] = d
+    return [chosen[id(leaf)] for leaf in leaves]
+
+
+def _admissible(order: list, new: dict, margin: float) -> bool:
+    for node in order:
+        if node.op is None:
+            continue
+        rnode = new[id(node)]
+        vals = tuple(i.value for i in rnode.inputs)
+        if not np.all(np.isfinite(rnode.value)):
+            return False
+        info = OP_DB.get(node.op) if isinstance(node.op, Op) else None
+        if info is not None and not info.admissible(vals, rnode.attrs, margin):
+            return False
+    return True
+
+
+class Prepared:
+    """A scalarized expression with its exact gradient formulas (reusable across points)."""
+
+    __slots__ = ("target", "leaves", "order", "replacements", "grads", "cotangent", "names",
+                 "leaf_symbols", "domains", "n_ops")
+
+    def __init__(self, out: Any, leaves: list, rng: np.random.Generator) -> None:
+        from symgrad.closed_form import reverse_mode
+        from symgrad.lower_sympy import leaf_array
+
+        target = out
+        if int(np.prod(out.shape, dtype=np.int64)) != 1:
+            w = rng.integers(1, 9, size=out.shape) / 4.0 * rng.choice([-1.0, 1.0], out.shape)
+            target = vgraph.apply(Op.SUM, vgraph.apply(Op.MUL, out, vgraph.constant(w, "w")),
+                                  axis=None, keepdims=False)
+        self.target, self.leaves = target, leaves
+        self.order = toposort([target])
+        present = {id(n) for n in self.order}
+        for leaf in leaves:
+            if id(leaf) not in present or leaf.op is not None:
+                raise ValueError(f"{getattr(leaf, 'name', leaf)!r} is not a leaf of the "
+                                 "expression; pass the symbols the expression was built from")
+        self.cotangent = np.ones(target.shape)
+        self.replacements, jac = reverse_mode(target, leaves, cse=True)
+        self.grads = [np.asarray(j, dtype=object).reshape(tuple(leaf.shape)) for j, leaf
+                      in zip(jac, leaves)]
+        self.names = [str(getattr(leaf, "name", None) or f"x{k}") for k, leaf in enumerate(leaves)]
+        self.leaf_symbols = [leaf_array(leaf) for leaf in leaves]
+        self.domains = _leaf_domains(self.order, leaves)
+        self.n_ops = sum(1 for n in self.order if n.op is not None)
+
+    def exact(self, values: list, evaluator: ExactEvaluator) -> tuple[list, list]:
+        """Exact gradients and running bounds at ``values`` (lists of mpf arrays)."""
+        subs = {}
+        for syms, v in zip(self.leaf_symbols, values):
+            for s, x in zip(syms.ravel(), np.asarray(v, dtype=np.float64).ravel()):
+                subs[s] = mpmath.mpf(float(x))
+        with mpmath.workdps(evaluator.dps):
+            memo = {s: (v, mpmath.mpf(0)) for s, v in subs.items()}
+            for sym, expr in self.replacements:
+                memo[sym] = evaluator._walk(expr, memo)
+            out_v, out_a = [], []
+            for g in self.grads:
+                pairs = [evaluator._walk(e, memo) for e in g.ravel()]
+                out_v.append(np.array([p[0] for p in pairs], dtype=object).reshape(g.shape))
+                out_a.append(np.array([float(p[1]) for p in pairs]).reshape(g.shape))
+        return out_v, out_a
+
+    def phi(self, values: list) -> float:
+        """``<cotangent, target>`` in float64 at ``values`` (for finite differences)."""
+        bind = {id(leaf): v for leaf, v in zip(self.leaves, values)}
+        out, _, _, _ = replay(self.target, bind)
+        return float(np.sum(out.value))
+
+
+def prepare(f: Any, wrt: Any = None, seed: int = 0) -> Prepared:
+    """Build (once) everything :func:`check` needs that does not depend on the point."""
+    out, leaves = _build(f, wrt)
+    return Prepared(out, leaves, np.random.default_rng(seed))
+
+
+def _normalize_points(points: Any, prep: Prepared) -> list[list[np.ndarray]]:
+    result = []
+    for k, p in enumerate(points):
+        if isinstance(p, dict):
+            byname = {str(getattr(key, "name", key)): v for key, v in p.items()}
+            missing = [n for n in prep.names if n not in byname]
+            if missing:
+                raise ValueError(f"points[{k}] has no value for {missing}; give one per input")
+            p = [byname[n] for n in prep.names]
+        elif len(prep.leaves) == 1 and not isinstance(p, (list, tuple)):
+            p = [p]
+        if len(p) != len(prep.leaves):
+            raise ValueError(f"points[{k}] has {len(p)} values for {len(prep.leaves)} inputs")
+        vals = []
+        for leaf, v, name in zip(prep.leaves, p, prep.names):
+            arr = np.asarray(v, dtype=np.float64)
+            if arr.shape != tuple(leaf.shape):
+                arr = np.broadcast_to(arr, tuple(leaf.shape)).copy() if arr.size == 1 else arr
+            if arr.shape != tuple(leaf.shape):
+                raise ValueError(f"points[{k}] value for {name!r} has shape {arr.shape}, "
+                                 f"expected {tuple(leaf.shape)}")
+            vals.append(arr)
+        result.append(vals)
+    return result
+
+
+def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: int = 20,
+          seed: int = 0, dtype: Any = np.float64, margin: float = KINK_MARGIN,
+          fd: bool = True, prepared: Prepared | None = None) -> Report:
+    """Compare numeric, exact and finite-difference gradients of ``f`` at several points.
+
+    ``f`` is a tensor built over symbols (``wrt``: the symbols, default all
+    value-less leaves) or a function of tensors (``wrt``: input shapes or
+    symbols).  Points are drawn inside every op's domain and at least ``margin``
+    from any kink, unless given (``points``: one value per input, or a dict by
+    name).  ``dtype=np.float32`` checks the float32 engine against the exact
+    gradient at the float32 inputs with float32's unit roundoff.  Returns a
+    :class:`Report`; never raises for a mismatch (use ``.raise_if_failed()``).
+
+    >>> import verify
+    >>> from verify.graph import symbol, apply
+    >>> x = symbol("x", (3,))
+    >>> r = verify.check(apply(Op.SUM, apply(Op.LOG, x), axis=None, keepdims=False), x,
+    ...                  n_points=3)
+    >>> r.passed, r.points_used
+    (True, 3)
+    """
+    if not isinstance(n_points, int) or n_points < 1:
+        raise ValueError(f"n_points must be a positive int, got {n_points!r}")
+    rng = np.random.default_rng(seed)
+    prep = prepared if prepared is not None else prepare(f, wrt, seed)
+    dtype = np.dtype(dtype)
+    evaluator = ExactEvaluator()
+    report = Report(inputs=[InputReport(n, tuple(leaf.shape)) for n, leaf
+                            in zip(prep.names, prep.leaves)], dtype=dtype.name)
+    given = _normalize_points(points, prep) if points is not None else None
+    budget = len(given) if given is not None else 10 * n_points + 20
+    worst_ratio = -1.0
+    for attempt in range(budget):
+        if report.points_used >= (len(given) if given else n_points):
+            break
+        report.points_tried += 1
+        if given is not None:
+            values = [v.astype(dtype) for v in given[attempt]]
+        else:
+            values = [d.sample(rng, tuple(leaf.shape), dtype) for d, leaf
+                      in zip(prep.domains, prep.leaves)]
+        bind = {id(leaf): v for leaf, v in zip(prep.leaves, values)}
+        with np.errstate(all="ignore"):
+            out, new, rho, n_ops = replay(prep.target, bind, prep.leaves)
+            ok = _admissible(prep.order, new, margin if given is None else 0.0)
+        if not ok and given is None:
+            report.skipped_domain += 1
+            continue
+        if rho > MAX_RHO:
+            report.skipped_ill += 1
+            continue
+        try:
+            exact, bounds = prep.exact(values, evaluator)
+        except OutOfDomain:
+            report.skipped_domain += 1
+            continue
+        with np.errstate(all="ignore"):
+            num = numeric_gradient(out, [new[id(leaf)] for leaf in prep.leaves],
+                                   prep.cotangent.astype(dtype))
+            if fd:
+                f64 = [np.asarray(v, np.float64) for v in values]
+                fd_est, fd_err = fd_gradient(prep.phi, f64, FD_MAX_STEP)
+        report.points_used += 1
+        point = {n: np.asarray(v) for n, v in zip(prep.names, values)}
+        for k, (rep, ex, a, g) in enumerate(zip(report.inputs, exact, bounds, num)):
+            ex_f = np.array([float(e) for e in ex.ravel()]).reshape(ex.shape)
+            err = np.array([float(abs(mpmath.mpf(float(n)) - e)) for n, e
+                            in zip(g.ravel(), ex.ravel())]).reshape(ex.shape)
+            if not np.all(np.isfinite(g)):
+                err = np.where(np.isfinite(g), err, np.inf)
+            tol = tolerance(a, ex_f, n_ops, rho, dtype)
+            scale = max(float(np.max(np.abs(ex_f), initial=0.0)), 1e-300)
+            rel = err / np.maximum(np.abs(ex_f), scale * 2.0 ** -52)
+            rep.max_abs_err = max(rep.max_abs_err, float(np.max(err, initial=0.0)))
+            rep.max_rel_err = max(rep.max_rel_err, float(np.max(rel, initial=0.0)))
+            rep.max_ulps = max(rep.max_ulps, float(np.max(ulps(err, ex_f), initial=0.0)))
+            ratio = err / tol
+            rep.max_err_over_tol = max(rep.max_err_over_tol, float(np.max(ratio, initial=0.0)))
+            bad = ratio > 1.0
+            fd_k = fd_est[k] if fd else np.full(ex_f.shape, np.nan)
+            if fd:
+                fd_diff = np.abs(fd_k - ex_f)
+                gross = fd_diff > np.maximum(1e3 * fd_err[k], 1e-6 * (np.abs(ex_f) + scale))
+                num_fd = np.abs(g - fd_k) <= np.maximum(1e3 * fd_err[k], 1e-6 * (np.abs(ex_f)
+                                                                                  + scale))
+                rep.max_fd_rel_err = max(rep.max_fd_rel_err, float(np.max(
+                    fd_diff / np.maximum(np.abs(ex_f), scale * 1e-8), initial=0.0)))
+                suspect = gross & num_fd
+                if np.any(suspect):
+                    report.exact_suspect += int(np.sum(suspect))
+                    idx = tuple(int(i) for i in np.argwhere(suspect)[0])
+                    report.failures.append(
+                        f"exact and finite differences disagree for d/d{rep.name}{list(idx)} "
+                        f"(exact {ex_f[idx]!r}, FD {fd_k[idx]!r}) while numeric agrees with "
+                        "FD: the symbolic path (lowering or closed form) may be wrong")
+            if np.any(bad):
+                rep.mismatches += int(np.sum(bad))
+                idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                report.failures.append(
+                    f"d/d{rep.name}{list(idx)}: numeric {float(g[idx])!r} vs exact "
+                    f"{float(ex_f[idx])!r} (|err| {float(err[idx]):.3g} > tol "
+                    f"{float(tol[idx]):.3g}) at point {report.points_used - 1}")
+            if ratio.size and float(np.max(ratio)) > worst_ratio:
+                flat = int(np.argmax(ratio))
+                idx = tuple(int(i) for i in np.unravel_index(flat, ratio.shape))
+                worst_ratio = float(ratio[idx])
+                report.worst = WorstPoint(rep.name, idx, point, float(g[idx]), float(ex_f[idx]),
+                                          float(fd_k[idx]), float(tol[idx]))
+    if report.points_used == 0:
+        report.failures.append(
+            f"no admissible point in {report.points_tried} tries ({report.skipped_domain} out "
+            f"of domain, {report.skipped_ill} ill-conditioned): pass points= explicitly")
+    return report
+

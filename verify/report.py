@@ -1,0 +1,146 @@
+"""The verdict of a check: ``Report`` and ``GradientMismatchError``.
+
+>>> r = Report(inputs=[InputReport("x", (2,))], points_used=3, points_tried=4,
+...            skipped_domain=1)
+>>> r.passed
+True
+>>> print(str(r).splitlines()[0])
+verify.check: PASSED (3 points used of 4 tried; 1 out of domain, 0 ill-conditioned)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["InputReport", "WorstPoint", "Report", "GradientMismatchError"]
+
+
+class GradientMismatchError(AssertionError, ValueError):
+    """A computed gradient disagrees with the reference beyond tolerance.
+
+    Both an ``AssertionError`` (so it reads naturally in a test) and a
+    ``ValueError``.  Fields: ``output`` and ``input`` (positions or names),
+    ``numeric`` and ``expected`` (arrays), ``max_abs_err``, ``report`` (the
+    :class:`Report`, or None for ``gradcheck``).
+
+    >>> e = GradientMismatchError("Jacobian mismatch for output 0 with respect to input 1",
+    ...                           output=0, input=1)
+    >>> (e.output, e.input, isinstance(e, ValueError))
+    (0, 1, True)
+    """
+
+    def __init__(self, message: str, *, output: Any = 0, input: Any = None,  # noqa: A002
+                 numeric: Any = None, expected: Any = None, max_abs_err: float = float("nan"),
+                 report: "Report | None" = None) -> None:
+        super().__init__(message)
+        self.output, self.input = output, input
+        self.numeric, self.expected = numeric, expected
+        self.max_abs_err, self.report = max_abs_err, report
+
+
+@dataclass
+class InputReport:
+    """Errors of one input's gradient over all points of a check."""
+
+    name: str
+    shape: tuple
+    max_abs_err: float = 0.0
+    max_rel_err: float = 0.0
+    max_ulps: float = 0.0
+    max_err_over_tol: float = 0.0
+    max_fd_rel_err: float = 0.0
+    mismatches: int = 0
+
+
+@dataclass
+class WorstPoint:
+    """The element with the largest error/tolerance ratio over every point."""
+
+    input: str
+    index: tuple
+    point: dict
+    numeric: float
+    exact: float
+    fd: float
+    tol: float
+
+    def __str__(self) -> str:
+        where = f"{self.input}[{', '.join(map(str, self.index))}]" if self.index else self.input
+        pt = ", ".join(f"{k}={np.array2string(np.asarray(v), precision=17, separator=', ')}"
+                       for k, v in self.point.items())
+        return (f"worst: d/d{where} at {pt}: numeric={self.numeric!r} exact={self.exact!r} "
+                f"finite-diff={self.fd!r} |err|={abs(self.numeric - self.exact):.3g} "
+                f"tol={self.tol:.3g}")
+
+
+@dataclass
+class Report:
+    """The result of :func:`verify.check`; ``str(report)`` is a readable table.
+
+    ``passed`` is False when any element at any point disagrees with the exact
+    gradient beyond tolerance, or when the exact path disagrees grossly with
+    finite differences while numeric agrees with them (``exact_suspect``).
+    """
+
+    inputs: list = field(default_factory=list)
+    points_used: int = 0
+    points_tried: int = 0
+    skipped_domain: int = 0
+    skipped_ill: int = 0
+    exact_suspect: int = 0
+    worst: WorstPoint | None = None
+    failures: list = field(default_factory=list)
+    expression: str = ""
+    dtype: str = "float64"
+
+    @property
+    def passed(self) -> bool:
+        """True when every compared element was within tolerance."""
+        return not self.failures and self.points_used > 0
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def raise_if_failed(self) -> "Report":
+        """Raise :class:`GradientMismatchError` (with this report) unless passed.
+
+        >>> Report(points_used=1).raise_if_failed().passed
+        True
+        """
+        if not self.passed:
+            bad = next((i for i in self.inputs if i.mismatches), None)
+            raise GradientMismatchError(
+                str(self), input=bad.name if bad else None,
+                max_abs_err=bad.max_abs_err if bad else float("nan"), report=self,
+                numeric=self.worst.numeric if self.worst else None,
+                expected=self.worst.exact if self.worst else None)
+        return self
+
+    def __str__(self) -> str:
+        head = (f"verify.check: {'PASSED' if self.passed else 'FAILED'} "
+                f"({self.points_used} points used of {self.points_tried} tried; "
+                f"{self.skipped_domain} out of domain, {self.skipped_ill} ill-conditioned)")
+        lines = [head]
+        if self.expression:
+            lines.append(f"  expression: {self.expression}")
+        if self.dtype != "float64":
+            lines.append(f"  numeric dtype: {self.dtype}")
+        cols = ("input", "shape", "max abs err", "max rel err", "max ulps", "err/tol",
+                "FD rel err", "mismatches")
+        rows = [cols] + [(i.name, str(i.shape), f"{i.max_abs_err:.3g}", f"{i.max_rel_err:.3g}",
+                          f"{i.max_ulps:.3g}", f"{i.max_err_over_tol:.3g}",
+                          f"{i.max_fd_rel_err:.3g}", str(i.mismatches)) for i in self.inputs]
+        widths = [max(len(r[c]) for r in rows) for c in range(len(cols))]
+        for r in rows:
+            lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        if self.worst is not None:
+            lines.append("  " + str(self.worst))
+        for msg in self.failures[:5]:
+            lines.append(f"  FAIL: {msg}")
+        if len(self.failures) > 5:
+            lines.append(f"  ... and {len(self.failures) - 5} more failures")
+        return "\n".join(lines)
+
+    __repr__ = __str__
