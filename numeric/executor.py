@@ -132,8 +132,12 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         else:
             rules = op.vjp
             variadic = False
-        vals = [get(i) for i in inputs]
-        out = get(node)
+        if value is None:
+            vals = [i.value for i in inputs]
+            out = node.value
+        else:
+            vals = [value(i) for i in inputs]
+            out = value(node)
         attrs = node.attrs
         for i, inp in enumerate(inputs):
             if not inp.requires_grad or (useful is not None and id(inp) not in useful):
@@ -148,7 +152,8 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
             if c is None:
                 continue
             v = vals[i]
-            if c.shape != v.shape or c.dtype != v.dtype:
+            # the one place where cotangents meet their input's shape and dtype
+            if c.shape != v.shape or (c.dtype is not v.dtype and c.dtype != v.dtype):
                 c = unbroadcast(c, v.shape, v.dtype)
             k = id(inp)
             prev = cts.get(k)

@@ -135,25 +135,30 @@ def _clamp(g, out, x, *, min=None, max=None):  # noqa: A002
 
 # Note [1-D matmul]: numpy promotes a 1-D left operand to a row (1, k) and a
 # 1-D right operand to a column (k, 1), then drops those axes from the result.
-# The VJPs restore the dropped axes of g (the column's first, so a 0-d g works),
-# use the 2-D rules, and leave the promoted axis for unbroadcast to sum away.
+# The common cases are written directly (no expand_dims: it is slow on tiny
+# arrays); batched ones restore the dropped axis of g, use the 2-D rule, and
+# leave a leading axis of size 1 for unbroadcast to sum away.
 def _matmul_x(g, out, x, y):
     if y.ndim == 1:
-        g = np.expand_dims(g, -1)
-        y = np.expand_dims(y, -1)
+        if x.ndim == 1:
+            return g * y                                # g is 0-d
+        return np.expand_dims(g, -1) * y                # outer product, (..., m, k)
     if x.ndim == 1:
-        g = np.expand_dims(g, -2)           # dx is (..., 1, k): unbroadcasts to (k,)
+        if y.ndim == 2:
+            return y @ g                                # (k, n) @ (n,)
+        return np.expand_dims(g, -2) @ np.swapaxes(y, -1, -2)      # (..., 1, k)
     return g @ np.swapaxes(y, -1, -2)
 
 
 def _matmul_y(g, out, x, y):
-    if y.ndim == 1:
-        g = np.expand_dims(g, -1)
     if x.ndim == 1:
-        g = np.expand_dims(g, -2)
-        x = np.expand_dims(x, 0)
+        if y.ndim == 1:
+            return g * x
+        return np.expand_dims(x, -1) * np.expand_dims(g, -2)      # outer product, (..., k, n)
     if y.ndim == 1:
-        return np.swapaxes(g, -1, -2) @ x   # dy^T, (..., 1, k): unbroadcasts to (k,)
+        if x.ndim == 2:
+            return g @ x                                # (m,) @ (m, k)
+        return np.expand_dims(g, -2) @ x                # (..., 1, k)
     return np.swapaxes(x, -1, -2) @ g
 
 
