@@ -1,2 +1,64 @@
-"""symgrad: differentiation you can trust."""
+"""symgrad: differentiation you can trust.
+
+PyTorch-style tensors whose operations form one expression graph, differentiated
+numerically (numeric's reverse mode) and exactly (SymPy).
+
+>>> import symgrad as sg
+>>> x = sg.tensor([5.0], requires_grad=True)
+>>> f = x ** 2
+>>> f.backward()
+>>> x.grad
+tensor([10.])
+"""
 __version__ = "0.1.0"
+
+from symgrad import autograd, optim
+from symgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from symgrad.creation import (
+    arange, eye, from_numpy, full, linspace, manual_seed, ones, ones_like, rand, randn, symbol,
+    tensor, zeros, zeros_like,
+)
+from symgrad.dtypes import (
+    bool, double, float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
+    int32, int64, long, set_default_dtype, uint8,
+)
+from symgrad.errors import (
+    DtypeError, GradientError, GraphFreedError, OptimizerError, ShapeError, SymbolicValueError,
+    SymgradError,
+)
+from symgrad.tensor import Tensor, evaluate
+from symgrad.tensor_ops import (
+    abs, add, all, allclose, amax, amin, any, argmax, argmin, broadcast_to, cat, clamp, cos,
+    div, equal, exp, expm1, flatten, log, log1p, log_softmax, logsumexp, matmul, max, maximum,
+    mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid, sign, sin, softmax,
+    softplus, sqrt, squeeze, stack, sub, sum, tan, tanh, transpose, unsqueeze, where,
+)
+
+clip = clamp
+
+
+def is_tensor(obj: object) -> "builtins.bool":  # noqa: F821
+    """True if ``obj`` is a symgrad Tensor.
+
+    >>> import symgrad as sg
+    >>> sg.is_tensor(sg.tensor(1.0)), sg.is_tensor(1.0)
+    (True, False)
+    """
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> "builtins.int":  # noqa: F821
+    """Number of elements of ``input``.
+
+    >>> import symgrad as sg
+    >>> sg.numel(sg.zeros(2, 3))
+    6
+    """
+    return input.numel()
+
+
+# closed forms (issue 4): lowering to SymPy, derivatives, printing, the safe parser
+from symgrad.lower_sympy import to_sympy  # noqa: E402
+from symgrad.closed_form import diff, gradient, hessian, jacobian  # noqa: E402
+from symgrad.printing import latex, lambdify  # noqa: E402
+from symgrad.parse import ParseError, parse  # noqa: E402

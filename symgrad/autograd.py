@@ -1,0 +1,356 @@
+"""Autograd front end: grad mode, ``grad_fn`` objects, ``backward`` and ``grad``.
+
+The numeric work is numeric's reverse-mode executor
+(:func:`numeric.executor.backward`); this module adds PyTorch's semantics on top:
+``.grad`` accumulation on leaves, freeing the graph unless ``retain_graph``,
+higher-order gradients (``create_graph=True`` runs the very same VJPs on
+Tensors, which record a differentiable graph through ``__array_ufunc__``,
+``__array_function__`` and ``__numeric_apply__``), and clear errors.
+
+This module works on any Tensor-like node; it never imports ``symgrad.tensor``
+(the Tensor class imports it).  New tensors are made with ``type(node)._wrap``.
+
+>>> import symgrad as sg
+>>> x = sg.tensor(2.0, requires_grad=True)
+>>> (dx,) = sg.autograd.grad(x ** 3, [x], create_graph=True)
+>>> dx, sg.autograd.grad(dx, [x])[0]
+(tensor(12., grad_fn=<MulBackward>), tensor(12.))
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from numeric.executor import FREED_GRAPH
+from numeric.executor import backward as _engine_backward
+from numeric.ops import Op
+from symgrad.errors import GradientError, GraphFreedError, ShapeError, SymbolicValueError
+
+
+# ----------------------------------------------------------------------------- grad mode
+class _GradMode:
+    """The one piece of global autograd state: is graph recording on?"""
+
+    __slots__ = ("enabled",)
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+
+GRAD_MODE = _GradMode()
+
+
+class set_grad_enabled:
+    """Context manager / decorator that turns gradient recording on or off.
+
+    >>> import symgrad as sg
+    >>> with sg.set_grad_enabled(False):
+    ...     sg.is_grad_enabled()
+    False
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+        self.prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self.prev.append(GRAD_MODE.enabled)
+        GRAD_MODE.enabled = self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        GRAD_MODE.enabled = self.prev.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)(self.mode) if type(self) is set_grad_enabled else type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Disable graph recording (context manager or decorator), as ``torch.no_grad``.
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([1.0], requires_grad=True)
+    >>> with sg.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Enable graph recording inside a ``no_grad`` block (context manager or decorator).
+
+    >>> import symgrad as sg
+    >>> with sg.no_grad():
+    ...     with sg.enable_grad():
+    ...         sg.is_grad_enabled()
+    True
+    """
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``.
+
+    >>> is_grad_enabled()
+    True
+    """
+    return GRAD_MODE.enabled
+
+
+# ----------------------------------------------------------------------------- grad_fn
+class BackwardFunction:
+    """A node's ``grad_fn``: names the op that made it (``AddBackward``, ...).
+
+    Created lazily when ``tensor.grad_fn`` is read.  ``next_functions`` are the
+    inputs' ``grad_fn`` (an :class:`AccumulateGrad` for a leaf that requires
+    grad, ``None`` for an input that does not), paired with 0 as in PyTorch.
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([1.0], requires_grad=True)
+    >>> f = (x * 2).grad_fn
+    >>> f.name(), [type(n).__name__ for n, _ in f.next_functions]
+    ('MulBackward', ['AccumulateGrad', 'NoneType'])
+    """
+
+    __slots__ = ("op", "inputs", "__weakref__")
+
+    def __init__(self, op: Any, inputs: tuple) -> None:
+        self.op = op
+        self.inputs = inputs
+
+    def name(self) -> str:
+        """The class name, e.g. ``"AddBackward"``."""
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        """``((grad_fn_or_AccumulateGrad_or_None, 0), ...)``, one per input."""
+        out = []
+        for t in self.inputs:
+            if not t.requires_grad:
+                out.append((None, 0))
+            elif t.op is None:
+                out.append((AccumulateGrad(t), 0))
+            else:
+                out.append((t.grad_fn, 0))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """The ``next_functions`` entry for a leaf that requires grad; ``variable`` is the leaf."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        """``"AccumulateGrad"``."""
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+_FN_CLASSES: dict[str, type] = {}
+
+
+def backward_name(op: Any) -> str:
+    """PyTorch-style grad_fn class name of ``op``: CamelCase op name + ``Backward``.
+
+    >>> backward_name(Op.LOG_SOFTMAX), backward_name(Op.ADD)
+    ('LogSoftmaxBackward', 'AddBackward')
+    """
+    raw = op.name if isinstance(op, Op) else getattr(op, "name", type(op).__name__)
+    raw = raw() if callable(raw) else str(raw)
+    return "".join(p[:1].upper() + p[1:].lower() for p in raw.split("_") if p) + "Backward"
+
+
+def make_grad_fn(op: Any, inputs: tuple) -> BackwardFunction:
+    """A new ``grad_fn`` object for a node of ``op`` with ``inputs``."""
+    name = backward_name(op)
+    cls = _FN_CLASSES.get(name)
+    if cls is None:
+        cls = _FN_CLASSES[name] = type(name, (BackwardFunction,), {"__slots__": ()})
+    return cls(op, inputs)
+
+
+# ----------------------------------------------------------------------------- backward
+def _release(node: Any) -> None:
+    """Free one op node after its VJPs ran: drop its inputs (a second walk raises)."""
+    node.inputs = ()
+    node._freed = True
+
+
+def _check_output(k: int, t: Any) -> None:
+    if not t.requires_grad:
+        raise GradientError(
+            f"element {k} of tensors does not require grad and does not have a grad_fn: "
+            "create the leaf with requires_grad=True (or call .requires_grad_()) and compute "
+            "the output outside sg.no_grad()")
+    if t.value is None:
+        raise SymbolicValueError(
+            "backward() needs numeric values but this tensor is symbolic (built from "
+            "sg.symbol); use sg.diff for the exact derivative or sg.evaluate to bind values")
+    if t._freed:
+        raise GraphFreedError(FREED_GRAPH)
+
+
+def _seed(k: int, t: Any, g: Any, create_graph: bool) -> Any:
+    """The cotangent for output ``t`` (ones for a one-element output)."""
+    v = t.value
+    if g is None:
+        if v.size != 1:
+            raise GradientError(
+                "grad can be implicitly created only for scalar outputs; this output has "
+                f"shape {tuple(v.shape)}. Pass gradient= (a tensor shaped like the output) "
+                "or call .sum() first")
+        ones = np.ones_like(v)
+        return type(t)._wrap(ones) if create_graph else ones
+    gv = g.value if hasattr(g, "op") else np.asarray(g, dtype=v.dtype)
+    if gv is None:
+        raise SymbolicValueError("gradient= must have a value, not be symbolic")
+    if gv.shape != v.shape:
+        raise ShapeError(f"Mismatch in shape: gradient {k} has shape {tuple(gv.shape)} and "
+                         f"output {k} has shape {tuple(v.shape)}; pass a gradient shaped "
+                         "like the output")
+    if gv.dtype != v.dtype:
+        gv = gv.astype(v.dtype)
+    if create_graph:
+        return g if hasattr(g, "op") and gv is g.value else type(t)._wrap(gv)
+    return gv
+
+
+def _run(outputs: Sequence[Any], grad_outputs: Sequence[Any], targets: Optional[list],
+         retain_graph: Optional[bool], create_graph: bool) -> tuple[dict, dict]:
+    """Run numeric's executor; returns ``({id: grad}, {id: leaf seen})``."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    for k, t in enumerate(outputs):
+        _check_output(k, t)
+    cts = [_seed(k, t, g, create_graph) for k, (t, g) in enumerate(zip(outputs, grad_outputs))]
+    leaves: dict[int, Any] = {}
+
+    if create_graph:
+        def value(n: Any) -> Any:
+            if n.op is None:
+                leaves[id(n)] = n
+            return n
+    else:
+        def value(n: Any) -> Any:
+            if n.op is None:
+                leaves[id(n)] = n
+            return n.value
+
+    prev = GRAD_MODE.enabled
+    GRAD_MODE.enabled = create_graph
+    try:
+        grads = _engine_backward(outputs, cts, targets=targets, value=value,
+                                 release=None if retain_graph else _release)
+    except RuntimeError as e:
+        if str(e) == FREED_GRAPH:
+            raise GraphFreedError(FREED_GRAPH) from None
+        raise
+    finally:
+        GRAD_MODE.enabled = prev
+    return grads, leaves
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: Optional[bool] = None,
+             create_graph: bool = False, inputs: Any = None) -> None:
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``).
+
+    ``grad_tensors`` is needed for outputs with more than one element.  The
+    graph is freed afterwards unless ``retain_graph`` (default: ``create_graph``).
+    If anything fails, no ``.grad`` is changed.
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([5.0], requires_grad=True)
+    >>> backward(x ** 2); x.grad
+    tensor([10.])
+    """
+    outs = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+    if grad_tensors is None:
+        gts: list = [None] * len(outs)
+    else:
+        gts = list(grad_tensors) if isinstance(grad_tensors, (list, tuple)) else [grad_tensors]
+    if len(gts) != len(outs):
+        raise GradientError(f"got {len(outs)} tensors but {len(gts)} gradients; pass one "
+                            "gradient per tensor")
+    targets = None
+    if inputs is not None:
+        targets = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    grads, leaves = _run(outs, gts, targets, retain_graph, create_graph)
+    if targets is not None:
+        leaves = {id(t): t for t in targets}
+    for key, g in grads.items():
+        leaf = leaves.get(key)
+        if leaf is None:
+            continue
+        old = leaf.grad
+        if create_graph:
+            g = g if hasattr(g, "op") else type(leaf)._wrap(g)
+            leaf.grad = g if old is None else old + g
+        else:
+            leaf.grad = type(leaf)._wrap(g if old is None else old.value + g)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
+         retain_graph: Optional[bool] = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated).
+
+    Like ``torch.autograd.grad``.  With ``create_graph=True`` the results are
+    themselves differentiable (higher-order derivatives).  ``.grad`` fields are
+    left untouched.
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor(2.0, requires_grad=True); y = sg.tensor(3.0, requires_grad=True)
+    >>> grad(x * y, [x, y])
+    (tensor(3.), tensor(2.))
+    """
+    outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if grad_outputs is None:
+        gos: list = [None] * len(outs)
+    else:
+        gos = list(grad_outputs) if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+    for k, t in enumerate(ins):
+        if not t.requires_grad:
+            raise GradientError(f"input {k} of grad() does not require grad; create it with "
+                                "requires_grad=True")
+    grads, _ = _run(outs, gos, ins, retain_graph, create_graph)
+    result = []
+    for k, t in enumerate(ins):
+        g = grads.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise GradientError(
+                    f"One of the differentiated Tensors (input {k}) appears to not have been "
+                    "used in the graph. Set allow_unused=True if this is the desired behavior.")
+            result.append(None)
+        else:
+            result.append(g if hasattr(g, "op") else type(t)._wrap(g))
+    return tuple(result)
+
+
+__all__ = [
+    "GRAD_MODE", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "BackwardFunction", "AccumulateGrad", "backward_name", "make_grad_fn", "backward", "grad",
+]

@@ -1,0 +1,600 @@
+"""``Tensor``: a PyTorch-style tensor that is also a node of the expression DAG.
+
+A Tensor is a leaf (``op is None``: data from the user, a constant made from a
+Python number, or a symbol without a value) or the result of an ``Op`` applied
+to ``inputs`` with static ``attrs``.  Eager tensors compute ``value`` at once
+with numeric's ``FORWARD`` kernels; when any input is symbolic (``value is
+None``), the result is symbolic too and only its shape and dtype are derived
+(:mod:`symgrad.shapes`).  The same graph lowers to SymPy or runs in numeric.
+
+Note [Hot path]
+    Every op goes through :func:`_node` (one ``object.__new__`` and plain slot
+    stores; ``grad_fn`` objects and automatic leaf names are created lazily, on
+    first access).  Binary operators look their kernel up once at import time.
+    This keeps the seed's training loop within a few times a hand-written numpy
+    loop; see docs/performance.md.
+
+Note [Leaf names]
+    Every leaf has a SymPy name: ``name=`` if given, else ``"t<k>"`` where ``k``
+    comes from one process-wide counter, assigned the first time ``.name`` is
+    read and never changed afterwards.
+
+Note [Literals]
+    A Python number in an op becomes a constant leaf whose value has the other
+    operand's dtype (a float32 tensor never gets promoted to float64) and whose
+    ``attrs["literal"]`` keeps the number, so lowering makes it exact.
+
+>>> import symgrad as sg
+>>> x = sg.tensor([5.0], requires_grad=True)
+>>> f = x ** 2
+>>> f
+tensor([25.], grad_fn=<PowBackward>)
+>>> f.backward(); x.grad
+tensor([10.])
+"""
+from __future__ import annotations
+
+import itertools
+from collections import namedtuple
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from numeric.executor import evaluate as _evaluate
+from numeric.graph import toposort
+from numeric.kernels import FORWARD
+from numeric.ops import Op
+from symgrad import autograd as _ag
+from symgrad import dtypes as _dt
+from symgrad.errors import DtypeError, ShapeError, SymbolicValueError
+from symgrad.tensor_format import format_tensor
+from symgrad.shapes import broadcast_shapes, infer_shape, matmul_shape, result_dtype
+
+_GRAD = _ag.GRAD_MODE
+_new = object.__new__
+_names = itertools.count()
+_NUMBER = (int, float, bool, np.number, np.bool_)
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Create tensors with :func:`symgrad.tensor` (or ``Tensor(data, ...)``, the
+    same thing).  See the module docstring for the graph structure.
+
+    >>> import symgrad as sg
+    >>> t = Tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> t.shape, t.dtype, t.T.sum(dim=0)
+    ((2, 2), dtype('float64'), tensor([3., 7.]))
+    """
+
+    __slots__ = ("value", "op", "inputs", "attrs", "_requires_grad", "grad", "_name",
+                 "_shape", "_dtype", "_freed", "_version", "_grad_fn", "__weakref__")
+    __array_priority__ = 1000.0
+
+    def __init__(self, data: Any, *, dtype: Any = None, requires_grad: bool = False,
+                 name: Optional[str] = None) -> None:
+        value = to_array(data, dtype)
+        _init(self, value, None, (), {}, False)
+        self._name = name
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, value: Any) -> "Tensor":
+        """A new leaf holding ``value`` (used by autograd for gradients)."""
+        return _node(np.asarray(value), None, (), {}, False)
+
+    # -------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple:
+        """The shape, a tuple (dims of symbolic tensors may be strings)."""
+        v = self.value
+        return v.shape if v is not None else self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The numpy dtype (``sg.float64`` by default for floating data)."""
+        v = self.value
+        return v.dtype if v is not None else self._dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    def dim(self) -> int:
+        """Number of dimensions (PyTorch's method form)."""
+        return len(self.shape)
+
+    def size(self, dim: Optional[int] = None) -> Any:
+        """The shape, or the size of one ``dim``."""
+        shape = self.shape
+        return shape if dim is None else shape[_dim(dim, len(shape))]
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        return shape[0]
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to (or through) this tensor."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` on a leaf in place; returns ``self``.
+
+        >>> import symgrad as sg
+        >>> sg.tensor([1]).requires_grad_()
+        Traceback (most recent call last):
+        ...
+        symgrad.errors.DtypeError: only floating point tensors can require gradients ...
+        """
+        if self.op is not None and self._requires_grad and not requires_grad:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables; to use a computed "
+                "tensor without gradient, use t.detach()")
+        if requires_grad and self.dtype.kind != "f":
+            raise DtypeError(
+                f"only floating point tensors can require gradients, got dtype {self.dtype}; "
+                "create the tensor with dtype=sg.float64 (or sg.float32), e.g. "
+                "sg.tensor([1.0, 2.0], requires_grad=True)")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (as in PyTorch)."""
+        return self.op is None or not self._requires_grad
+
+    @property
+    def grad_fn(self) -> Any:
+        """The ``<Op>Backward`` object that made this tensor, or None (leaves, no-grad)."""
+        if self.op is None or not self._requires_grad:
+            return None
+        fn = self._grad_fn
+        if fn is None:
+            fn = self._grad_fn = _ag.make_grad_fn(self.op, self.inputs)
+        return fn
+
+    @property
+    def name(self) -> Optional[str]:
+        """The SymPy name: ``name=`` or an automatic ``"t<k>"`` for leaves (None for ops)."""
+        n = self._name
+        if n is None and self.op is None:
+            n = self._name = f"t{next(_names)}"
+        return n
+
+    @name.setter
+    def name(self, value: Optional[str]) -> None:
+        self._name = value
+
+    @property
+    def is_symbolic(self) -> bool:
+        """True if the tensor has no value (it depends on an ``sg.symbol``)."""
+        return self.value is None
+
+    @property
+    def data(self) -> "Tensor":
+        """A detached tensor sharing this tensor's values."""
+        return self.detach()
+
+    # -------------------------------------------------------------- conversion
+    def _need_value(self, what: str) -> np.ndarray:
+        v = self.value
+        if v is None:
+            raise SymbolicValueError(
+                f"{what} needs a numeric value but this tensor is symbolic (it depends on "
+                "sg.symbol); bind values with sg.evaluate(t, {symbol: array}) first")
+        return v
+
+    def item(self) -> Any:
+        """The single element as a Python number."""
+        v = self._need_value("item()")
+        if v.size != 1:
+            raise ValueError(f"a Tensor with {v.size} elements cannot be converted to a "
+                             "Python scalar; index it or reduce it first (e.g. .sum())")
+        return v.item()
+
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
+        return self._need_value("tolist()").tolist()
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The value as a numpy array (shared, not copied).
+
+        As in PyTorch this refuses on a tensor that requires grad: use
+        ``t.detach().numpy()`` (or ``force=True``).
+        """
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._need_value("numpy()")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        v = self._need_value("np.asarray(tensor)")
+        return v if dtype is None else v.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        v = self._need_value("bool(tensor)")
+        if v.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {v.size} values is ambiguous; "
+                               "use .any() or .all()")
+        return bool(v.item())
+
+    __hash__ = object.__hash__
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's value, cut off from the graph."""
+        if self.value is None:
+            raise SymbolicValueError("detach() of a symbolic tensor has no value to share")
+        return _node(self.value, None, (), {}, False)
+
+    def clone(self) -> "Tensor":
+        """A copy (differentiable: recorded as a reshape to the same shape)."""
+        return _apply(Op.RESHAPE, (self,), {"shape": tuple(self.shape)})
+
+    def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
+        """Accumulate this tensor's gradient into the ``.grad`` of every leaf.
+
+        See :func:`symgrad.autograd.backward`.
+        """
+        _ag.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def __repr__(self) -> str:
+        return format_tensor(self)
+
+    # -------------------------------------------------------------- dtype ops
+    def to(self, *args: Any, **kwargs: Any) -> "Tensor":
+        """Cast to a dtype (``t.to(sg.float32)``); device arguments are accepted and ignored."""
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif not isinstance(a, str):
+                dtype = a
+        if dtype is None:
+            return self
+        dtype = _dt.as_dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        out = _apply(Op.CAST, (self,), {"dtype": dtype})
+        return out
+
+    def type(self, dtype: Any = None) -> Any:
+        """Cast to ``dtype``, or return the dtype name if no dtype is given."""
+        return _dt.dtype_name(self.dtype) if dtype is None else self.to(dtype)
+
+    def float(self) -> "Tensor":
+        """Cast to float32."""
+        return self.to(_dt.float32)
+
+    def double(self) -> "Tensor":
+        """Cast to float64."""
+        return self.to(_dt.float64)
+
+    def long(self) -> "Tensor":
+        """Cast to int64 (no gradient)."""
+        return self.to(_dt.int64)
+
+    def int(self) -> "Tensor":
+        """Cast to int32 (no gradient)."""
+        return self.to(_dt.int32)
+
+    def bool(self) -> "Tensor":
+        """Cast to bool (no gradient)."""
+        return self.to(_dt.bool)
+
+    def astype(self, dtype: Any, copy: bool = True) -> "Tensor":
+        """numpy spelling of :meth:`to`."""
+        return self.to(np.dtype(dtype))
+
+    def cpu(self) -> "Tensor":
+        """Return ``self`` (symgrad tensors live in host memory)."""
+        return self
+
+    def is_floating_point(self) -> bool:
+        """True for floating dtypes."""
+        return self.dtype.kind == "f"
+
+
+def _init(t: Tensor, value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) -> None:
+    t.value = value
+    t.op = op
+    t.inputs = inputs
+    t.attrs = attrs
+    t._requires_grad = rg
+    t.grad = None
+    t._name = None
+    t._shape = None
+    t._dtype = None
+    t._freed = False
+    t._version = 0
+    t._grad_fn = None
+
+
+def _node(value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) -> Tensor:
+    """The one fast constructor (see Note [Hot path])."""
+    t = _new(Tensor)
+    t.value = value
+    t.op = op
+    t.inputs = inputs
+    t.attrs = attrs
+    t._requires_grad = rg
+    t.grad = None
+    t._name = None
+    t._shape = None
+    t._dtype = None
+    t._freed = False
+    t._version = 0
+    t._grad_fn = None
+    return t
+
+
+def symbolic_node(op: Any, inputs: tuple, attrs: dict, shape: tuple, dtype: np.dtype,
+                  rg: bool, name: Optional[str] = None) -> Tensor:
+    """A tensor without value (a symbol when ``op`` is None) of ``shape`` and ``dtype``."""
+    t = _node(None, op, inputs, attrs, rg)
+    t._shape = tuple(shape)
+    t._dtype = dtype
+    t._name = name
+    return t
+
+
+def to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """``data`` as a fresh numpy array with symgrad's dtype rules.
+
+    Python floats -> the default dtype, ints -> int64, bools -> bool; numpy
+    arrays keep their dtype unless ``dtype`` is given.
+
+    >>> to_array([1, 2]).dtype, to_array([1.0]).dtype, to_array(np.float32([1])).dtype
+    (dtype('int64'), dtype('float64'), dtype('float32'))
+    """
+    if isinstance(data, Tensor):
+        data = data._need_value("tensor(tensor)")
+    if dtype is not None:
+        dtype = _dt.as_dtype(dtype)
+        return np.array(data, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data)
+    else:
+        arr = np.array(data)
+        if arr.dtype.kind == "f":
+            arr = arr.astype(_dt.get_default_dtype(), copy=False)
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64, copy=False)
+        elif arr.dtype.kind == "O" or arr.dtype.kind in "USc":
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} data "
+                            f"(numpy dtype {arr.dtype}); pass numbers or nested lists of "
+                            "numbers of equal lengths")
+    if arr.dtype.kind not in "fiub":
+        raise DtypeError(f"unsupported dtype {arr.dtype}; use float, int or bool data")
+    return arr
+
+
+# ----------------------------------------------------------------------------- constants
+def _literal_dtype(x: Any, dtype: np.dtype) -> np.dtype:
+    kind = dtype.kind
+    if kind == "f":
+        return dtype
+    if isinstance(x, (float, np.floating)):
+        return _dt.get_default_dtype()
+    if kind == "b" and not isinstance(x, (bool, np.bool_)):
+        return _dt.int64
+    return dtype
+
+
+def const(x: Any, like: Optional[Tensor] = None) -> Tensor:
+    """``x`` as a tensor: Tensors pass through, numbers become literal leaves.
+
+    A number takes ``like``'s dtype (see Note [Literals]); arrays become constant
+    leaves with ``attrs == {}``.
+
+    >>> import symgrad as sg
+    >>> c = const(2, sg.tensor([1.0], dtype=sg.float32))
+    >>> c.value.dtype, c.attrs
+    (dtype('float32'), {'literal': 2})
+    """
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _NUMBER):
+        lit = x.item() if isinstance(x, np.generic) else x
+        if like is not None:
+            dt = _literal_dtype(lit, like.dtype)
+        elif isinstance(lit, bool):
+            dt = _dt.bool
+        elif isinstance(lit, int):
+            dt = _dt.int64
+        else:
+            dt = _dt.get_default_dtype()
+        return _node(np.array(lit, dtype=dt), None, (), {"literal": lit}, False)
+    return _node(to_array(x), None, (), {}, False)
+
+
+# ----------------------------------------------------------------------------- apply
+def _symbolic(op: Any, inputs: tuple, attrs: dict) -> Tensor:
+    shapes = [t.shape for t in inputs]
+    dtypes = [t.dtype for t in inputs]
+    if isinstance(op, Op):
+        shape = infer_shape(op, shapes, attrs)
+        dtype = result_dtype(op, dtypes, attrs)
+    else:
+        rule = getattr(op, "infer_shape", None)
+        if rule is None:
+            raise SymbolicValueError(f"op {op!r} has no infer_shape(shapes, attrs) rule, so it "
+                                     "cannot be applied to symbolic tensors")
+        shape = tuple(rule(shapes, attrs))
+        dtype = np.result_type(*dtypes)
+    rg = _GRAD.enabled and any(t._requires_grad for t in inputs) and dtype.kind == "f"
+    return symbolic_node(op, inputs, attrs, shape, dtype, rg)
+
+
+def _apply(op: Any, inputs: tuple, attrs: dict) -> Tensor:
+    """Apply ``op`` (an ``Op`` or a user op with ``forward``) to Tensor ``inputs``."""
+    vals = []
+    for t in inputs:
+        v = t.value
+        if v is None:
+            return _symbolic(op, inputs, attrs)
+        vals.append(v)
+    kernel = FORWARD[op] if op.__class__ is Op else op.forward
+    try:
+        v = kernel(*vals, **attrs)
+    except ValueError as e:
+        raise _explain(op, inputs, e, attrs) from None
+    rg = False
+    if _GRAD.enabled:
+        for t in inputs:
+            if t._requires_grad:
+                rg = v.dtype.kind == "f"
+                break
+    return _node(v, op, inputs, attrs, rg)
+
+
+def _explain(op: Any, inputs: tuple, err: Exception, attrs: Optional[dict] = None) -> Exception:
+    """Turn numpy's shape ValueError into a ShapeError naming the shapes and the fix."""
+    shapes = [t.shape for t in inputs]
+    try:
+        if op is Op.MATMUL:
+            matmul_shape(*shapes)
+        elif op in (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM, Op.WHERE):
+            broadcast_shapes(*shapes)
+        elif isinstance(op, Op):
+            infer_shape(op, shapes, attrs or {})
+    except ShapeError as s:
+        return s
+    except Exception:  # noqa: BLE001 - fall back to numpy's own message
+        pass
+    return err
+
+
+def _binary(op: Op, kernel: Any, a: Any, b: Any) -> Tensor:
+    """Fast path of the binary operators (one of ``a``, ``b`` is a Tensor)."""
+    if a.__class__ is not Tensor:
+        a = const(a, b)
+    if b.__class__ is not Tensor:
+        b = const(b, a)
+    av = a.value
+    bv = b.value
+    if av is None or bv is None:
+        return _symbolic(op, (a, b), {})
+    try:
+        v = kernel(av, bv)
+    except ValueError as e:
+        raise _explain(op, (a, b), e) from None
+    return _node(v, op, (a, b), {}, _GRAD.enabled and (a._requires_grad or b._requires_grad))
+
+
+def _unary(op: Op, kernel: Any, a: Tensor) -> Tensor:
+    v = a.value
+    if v is None:
+        return _symbolic(op, (a,), {})
+    return _node(kernel(v), op, (a,), {}, _GRAD.enabled and a._requires_grad)
+
+
+def _dim(d: Any, ndim: int) -> int:
+    d = int(d)
+    lo = -max(ndim, 1)
+    if not lo <= d < max(ndim, 1):
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{lo}, {max(ndim, 1) - 1}], but got {d})")
+    return d % max(ndim, 1) if ndim else 0
+
+
+def axes(dim: Any, ndim: int) -> Optional[tuple]:
+    """Normalise ``dim`` (None, int, or tuple of ints, possibly negative) to sorted axes.
+
+    >>> axes(-1, 3), axes((0, -1), 3), axes(None, 2)
+    ((2,), (0, 2), None)
+    """
+    if dim is None:
+        return None
+    if isinstance(dim, (list, tuple)):
+        out = tuple(sorted({_dim(d, ndim) for d in dim}))
+        if len(out) != len(dim):
+            raise ValueError(f"dim {tuple(dim)} repeats a dimension")
+        return out
+    return (_dim(dim, ndim),) if ndim else ()
+
+
+def compare(ufunc: Any, a: Any, b: Any) -> Tensor:
+    """An elementwise comparison (or other gradient-free ufunc) as a bool/constant leaf."""
+    av = a._need_value(f"np.{ufunc.__name__}") if isinstance(a, Tensor) else a
+    bv = b._need_value(f"np.{ufunc.__name__}") if isinstance(b, Tensor) else b
+    try:
+        return _node(np.asarray(ufunc(av, bv)), None, (), {}, False)
+    except ValueError as e:
+        sa, sb = np.shape(av), np.shape(bv)
+        broadcast_shapes(sa, sb)
+        raise e
+
+
+
+
+def evaluate(outputs: Any, bindings: Optional[dict] = None) -> Any:
+    """Run the graph of ``outputs`` numerically with values bound to its leaves.
+
+    ``bindings`` maps a leaf (or its name) to an array; symbols must all be
+    bound, other leaves default to their own value.  Returns a Tensor (a tuple
+    for a list of outputs) without gradient.
+
+    >>> import symgrad as sg
+    >>> X = sg.symbol("X", shape=("N", 2)); w = sg.tensor([1.0, 10.0])
+    >>> sg.evaluate((X @ w).sum(), {"X": [[1.0, 2.0], [3.0, 4.0]]})
+    tensor(64.)
+    """
+    single = not isinstance(outputs, (list, tuple))
+    outs = [outputs] if single else list(outputs)
+    leaves = [n for n in toposort(outs) if n.op is None]
+    by_name = {n._name: n for n in leaves if n._name is not None}
+    ids: dict[int, np.ndarray] = {}
+    for key, val in (bindings or {}).items():
+        node = key if isinstance(key, Tensor) else by_name.get(key)
+        if node is None:
+            raise ValueError(f"evaluate: no leaf named {key!r} in the graph; its named leaves "
+                             f"are {sorted(by_name)}")
+        arr = np.asarray(val._need_value("a binding") if isinstance(val, Tensor) else val,
+                         dtype=node.dtype)
+        want = node.shape
+        if len(want) != arr.ndim or any(isinstance(d, int) and d != a
+                                        for d, a in zip(want, arr.shape)):
+            raise ShapeError(f"evaluate: leaf {node.name!r} has shape {want} but the bound "
+                             f"value has shape {arr.shape}")
+        ids[id(node)] = arr
+    missing = [n.name for n in leaves if n.value is None and id(n) not in ids]
+    if missing:
+        raise SymbolicValueError(f"evaluate: symbols {missing} are not bound; pass "
+                                 "bindings={name: array} for each")
+    vals = _evaluate(outs, ids)
+    res = tuple(_node(np.asarray(v), None, (), {}, False) for v in vals)
+    return res[0] if single else res
+
+
+# The operators and methods (symgrad/tensor_ops.py) and the numpy protocols
+# (symgrad/tensor_numpy.py) live in their own files and attach themselves to Tensor.
+from symgrad import tensor_numpy as _tensor_numpy  # noqa: E402,F401
+from symgrad import tensor_ops as _tensor_ops  # noqa: E402,F401

@@ -1,0 +1,700 @@
+"""Tensor operators, methods and the numpy protocols, under PyTorch's names.
+
+Each op is defined once here as a function of Tensors and attached to
+:class:`~symgrad.tensor.Tensor` as a method; ``symgrad`` re-exports the
+functions (``sg.exp``, ``sg.cat``, ...).  Every differentiable op maps to one
+numeric ``Op``; comparisons, ``sign``, ``argmax`` and friends return tensors
+without gradient.
+
+The numpy protocols (``__array_ufunc__``, ``__array_function__``,
+``__numeric_apply__``) let numeric's VJPs, written with numpy functions, run on
+Tensors and record a differentiable graph: that is how ``create_graph=True``
+gives higher-order derivatives.
+
+>>> import symgrad as sg
+>>> x = sg.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+>>> y = sg.softmax(x, dim=1).sum(dim=0)
+>>> y.shape, y.grad_fn.name()
+((2,), 'SumBackward')
+>>> np.exp(x).grad_fn.name()
+'ExpBackward'
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from numeric.kernels import FORWARD
+from numeric.ops import Op
+from symgrad import dtypes as _dt
+from symgrad.errors import ShapeError, SymbolicValueError
+from symgrad.tensor import (
+    _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, values_indices,
+)
+
+_K = {op: FORWARD[op] for op in Op}
+_KADD, _KSUB, _KMUL, _KDIV, _KPOW = (_K[Op.ADD], _K[Op.SUB], _K[Op.MUL], _K[Op.DIV],
+                                     _K[Op.POW])
+_KMM = _K[Op.MATMUL]
+_ADD, _SUB, _MUL, _DIV, _POW, _MM = Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MATMUL
+
+
+def _t(x: Any, like: Optional[Tensor] = None) -> Tensor:
+    return x if isinstance(x, Tensor) else const(x, like)
+
+
+# ----------------------------------------------------------------------------- arithmetic
+def add(input: Any, other: Any) -> Tensor:
+    """``input + other`` with broadcasting.
+
+    >>> import symgrad as sg
+    >>> sg.add(sg.tensor([1.0, 2.0]), 1)
+    tensor([2., 3.])
+    """
+    return _binary(_ADD, _KADD, input, other)
+
+
+def sub(input: Any, other: Any) -> Tensor:
+    """``input - other``.
+
+    >>> import symgrad as sg
+    >>> sg.sub(sg.tensor([1.0]), 3)
+    tensor([-2.])
+    """
+    return _binary(_SUB, _KSUB, input, other)
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    """``input * other``.
+
+    >>> import symgrad as sg
+    >>> sg.mul(sg.tensor([1.5]), 2)
+    tensor([3.])
+    """
+    return _binary(_MUL, _KMUL, input, other)
+
+
+def div(input: Any, other: Any) -> Tensor:
+    """``input / other`` (true division).
+
+    >>> import symgrad as sg
+    >>> sg.div(sg.tensor([1.0]), 4)
+    tensor([0.2500])
+    """
+    return _binary(_DIV, _KDIV, input, other)
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
+    """``input ** exponent``.
+
+    >>> import symgrad as sg
+    >>> sg.pow(sg.tensor([3.0]), 2)
+    tensor([9.])
+    """
+    return _binary(_POW, _KPOW, input, exponent)
+
+
+def matmul(input: Any, other: Any) -> Tensor:
+    """Matrix product with numpy/PyTorch rules (1-D operands, batch broadcasting).
+
+    >>> import symgrad as sg
+    >>> sg.matmul(sg.ones(2, 3), sg.ones(3))
+    tensor([3., 3.])
+    """
+    return _binary(_MM, _KMM, input, other)
+
+
+def maximum(input: Any, other: Any) -> Tensor:
+    """Elementwise maximum (a tie sends half the gradient to each input).
+
+    >>> import symgrad as sg
+    >>> sg.maximum(sg.tensor([1.0, 5.0]), sg.tensor([3.0, 2.0]))
+    tensor([3., 5.])
+    """
+    return _binary(Op.MAXIMUM, _K[Op.MAXIMUM], input, other)
+
+
+def minimum(input: Any, other: Any) -> Tensor:
+    """Elementwise minimum.
+
+    >>> import symgrad as sg
+    >>> sg.minimum(sg.tensor([1.0, 5.0]), 2)
+    tensor([1., 2.])
+    """
+    return _binary(Op.MINIMUM, _K[Op.MINIMUM], input, other)
+
+
+def _make_unary(op: Op, name: str, doc: str, example: str) -> Any:
+    kernel = _K[op]
+
+    def fn(input: Tensor) -> Tensor:
+        return _unary(op, kernel, _t(input))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""{doc}
+
+    >>> import symgrad as sg
+    >>> sg.{name}(sg.tensor({example}))
+    """
+    return fn
+
+
+neg = _make_unary(Op.NEG, "neg", "Elementwise negation.", "[1.0])\n    tensor([-1.]")
+exp = _make_unary(Op.EXP, "exp", "Elementwise e**x.", "[0.0])\n    tensor([1.]")
+log = _make_unary(Op.LOG, "log", "Natural logarithm.", "[1.0])\n    tensor([0.]")
+log1p = _make_unary(Op.LOG1P, "log1p", "log(1 + x), accurate near 0.", "[0.0])\n    tensor([0.]")
+expm1 = _make_unary(Op.EXPM1, "expm1", "exp(x) - 1, accurate near 0.", "[0.0])\n    tensor([0.]")
+sqrt = _make_unary(Op.SQRT, "sqrt", "Square root.", "[4.0])\n    tensor([2.]")
+sin = _make_unary(Op.SIN, "sin", "Sine.", "[0.0])\n    tensor([0.]")
+cos = _make_unary(Op.COS, "cos", "Cosine.", "[0.0])\n    tensor([1.]")
+tan = _make_unary(Op.TAN, "tan", "Tangent.", "[0.0])\n    tensor([0.]")
+tanh = _make_unary(Op.TANH, "tanh", "Hyperbolic tangent.", "[0.0])\n    tensor([0.]")
+sigmoid = _make_unary(Op.SIGMOID, "sigmoid", "Logistic function 1/(1+exp(-x)), stable.",
+                      "[0.0])\n    tensor([0.5000]")
+softplus = _make_unary(Op.SOFTPLUS, "softplus", "log(1 + exp(x)), stable.",
+                       "[0.0])\n    tensor([0.6931]")
+relu = _make_unary(Op.RELU, "relu", "max(x, 0); derivative 0 at 0.", "[-1.0, 2.0])\n    "
+                   "tensor([0., 2.]")
+abs = _make_unary(Op.ABS, "abs", "Absolute value; derivative 0 at 0.",  # noqa: A001
+                  "[-1.5])\n    tensor([1.5000]")
+
+
+def clamp(input: Tensor, min: Optional[float] = None,  # noqa: A002
+          max: Optional[float] = None) -> Tensor:  # noqa: A002
+    """Clip values to ``[min, max]`` (either may be None).
+
+    >>> import symgrad as sg
+    >>> sg.clamp(sg.tensor([-1.0, 0.5, 2.0]), min=0, max=1)
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    return _apply(Op.CLAMP, (_t(input),), {"min": None if min is None else builtins.float(min),
+                                            "max": None if max is None else builtins.float(max)})
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """Elementwise ``input if condition else other`` (no gradient to ``condition``).
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([-1.0, 2.0])
+    >>> sg.where(x > 0, x, 0)
+    tensor([0., 2.])
+    """
+    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
+    c = condition if isinstance(condition, Tensor) else const(np.asarray(condition, bool))
+    x = _t(input, like)
+    y = _t(other, x)
+    return _apply(Op.WHERE, (c, x, y), {})
+
+
+# ----------------------------------------------------------------------------- reductions
+def _reduce(op: Op, input: Any, dim: Any, keepdim: bool) -> Tensor:
+    t = _t(input)
+    return _apply(op, (t,), {"axis": axes(dim, t.ndim), "keepdims": builtins.bool(keepdim)})
+
+
+def sum(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: Optional[bool] = None, dtype: Any = None) -> Tensor:
+    """Sum over ``dim`` (int, tuple, negative ok; None = all).
+
+    >>> import symgrad as sg
+    >>> sg.sum(sg.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=-1)
+    tensor([3., 7.])
+    """
+    out = _reduce(Op.SUM, input, dim if axis is None else axis,
+                  keepdim if keepdims is None else keepdims)
+    return out if dtype is None else out.to(dtype)
+
+
+def mean(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: Optional[bool] = None) -> Tensor:
+    """Mean over ``dim``.
+
+    >>> import symgrad as sg
+    >>> sg.mean(sg.tensor([1.0, 2.0]))
+    tensor(1.5000)
+    """
+    return _reduce(Op.MEAN, input, dim if axis is None else axis,
+                   keepdim if keepdims is None else keepdims)
+
+
+def _extremum(op: Op, arg: Any, input: Any, dim: Any, keepdim: bool) -> Any:
+    if isinstance(dim, Tensor):          # torch.max(a, b) means maximum
+        return (maximum if op is Op.MAX else minimum)(input, dim)
+    values = _reduce(op, input, dim, keepdim)
+    if dim is None or isinstance(dim, (tuple, list)):
+        return values
+    t = _t(input)
+    if t.value is None:
+        return values_indices(values, None)
+    d = _dim(dim, t.ndim)
+    idx = arg(t.value, axis=d, keepdims=builtins.bool(keepdim)) if t.ndim else np.array(0)
+    return values_indices(values, _node(np.asarray(idx, np.int64), None, (), {}, False))
+
+
+def max(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """Maximum: of all elements, or ``(values, indices)`` along an int ``dim``.
+
+    ``max(a, b)`` with a tensor ``b`` is :func:`maximum`, as in PyTorch.
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> sg.max(x), sg.max(x, dim=1).indices
+    (tensor(5.), tensor([1, 0]))
+    """
+    return _extremum(Op.MAX, np.argmax, input, dim, keepdim)
+
+
+def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """Minimum: of all elements, or ``(values, indices)`` along an int ``dim``.
+
+    >>> import symgrad as sg
+    >>> sg.min(sg.tensor([[1.0, 5.0], [3.0, 2.0]]), dim=0).values
+    tensor([1., 2.])
+    """
+    return _extremum(Op.MIN, np.argmin, input, dim, keepdim)
+
+
+def amax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (values only).
+
+    >>> import symgrad as sg
+    >>> sg.amax(sg.tensor([[1.0, 5.0]]), dim=-1)
+    tensor([5.])
+    """
+    return _reduce(Op.MAX, input, dim, keepdim)
+
+
+def amin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (values only).
+
+    >>> import symgrad as sg
+    >>> sg.amin(sg.tensor([[1.0, 5.0]]), dim=-1)
+    tensor([1.])
+    """
+    return _reduce(Op.MIN, input, dim, keepdim)
+
+
+def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input), dim))``, computed stably.
+
+    >>> import symgrad as sg
+    >>> sg.logsumexp(sg.tensor([0.0, 0.0]), dim=0)
+    tensor(0.6931)
+    """
+    return _reduce(Op.LOGSUMEXP, input, dim, keepdim)
+
+
+def softmax(input: Any, dim: int) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``.
+
+    >>> import symgrad as sg
+    >>> sg.softmax(sg.tensor([0.0, 0.0]), dim=0)
+    tensor([0.5000, 0.5000])
+    """
+    t = _t(input)
+    return _apply(Op.SOFTMAX, (t,), {"axis": _dim(dim, t.ndim)})
+
+
+def log_softmax(input: Any, dim: int) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``.
+
+    >>> import symgrad as sg
+    >>> sg.log_softmax(sg.tensor([0.0, 0.0]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
+    t = _t(input)
+    return _apply(Op.LOG_SOFTMAX, (t,), {"axis": _dim(dim, t.ndim)})
+
+
+def _nograd_value(input: Any, what: str) -> np.ndarray:
+    return _t(input)._need_value(what)
+
+
+def argmax(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+    """Index of the maximum (flattened if ``dim`` is None); no gradient.
+
+    >>> import symgrad as sg
+    >>> sg.argmax(sg.tensor([1.0, 3.0, 2.0]))
+    tensor(1)
+    """
+    v = _nograd_value(input, "argmax")
+    d = None if dim is None else _dim(dim, v.ndim)
+    return _node(np.asarray(np.argmax(v, axis=d, keepdims=keepdim), np.int64), None, (), {},
+                 False)
+
+
+def argmin(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+    """Index of the minimum; no gradient.
+
+    >>> import symgrad as sg
+    >>> sg.argmin(sg.tensor([1.0, 3.0, 0.0]))
+    tensor(2)
+    """
+    v = _nograd_value(input, "argmin")
+    d = None if dim is None else _dim(dim, v.ndim)
+    return _node(np.asarray(np.argmin(v, axis=d, keepdims=keepdim), np.int64), None, (), {},
+                 False)
+
+
+def all(input: Any, dim: Optional[int] = None) -> Tensor:  # noqa: A001
+    """True where every element (along ``dim``) is nonzero; no gradient.
+
+    >>> import symgrad as sg
+    >>> sg.all(sg.tensor([1.0, 2.0]) > 0)
+    tensor(True)
+    """
+    v = _nograd_value(input, "all")
+    return _node(np.asarray(np.all(v, axis=None if dim is None else _dim(dim, v.ndim))),
+                 None, (), {}, False)
+
+
+def any(input: Any, dim: Optional[int] = None) -> Tensor:  # noqa: A001
+    """True where some element (along ``dim``) is nonzero; no gradient.
+
+    >>> import symgrad as sg
+    >>> sg.any(sg.tensor([1.0, 2.0]) > 1.5)
+    tensor(True)
+    """
+    v = _nograd_value(input, "any")
+    return _node(np.asarray(np.any(v, axis=None if dim is None else _dim(dim, v.ndim))),
+                 None, (), {}, False)
+
+
+def sign(input: Any) -> Tensor:
+    """Elementwise sign (-1, 0 or 1); no gradient (it is 0 almost everywhere).
+
+    >>> import symgrad as sg
+    >>> sg.sign(sg.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
+    return _node(np.sign(_nograd_value(input, "sign")), None, (), {}, False)
+
+
+def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> builtins.bool:
+    """True if the values are elementwise close (as ``torch.allclose``).
+
+    >>> import symgrad as sg
+    >>> sg.allclose(sg.tensor([1.0]), sg.tensor([1.0 + 1e-9]))
+    True
+    """
+    return builtins.bool(np.allclose(np.asarray(_nograd_value(input, "allclose")),
+                                     np.asarray(_nograd_value(other, "allclose")),
+                                     rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input: Any, other: Any) -> builtins.bool:
+    """True if both tensors have the same shape and elements.
+
+    >>> import symgrad as sg
+    >>> sg.equal(sg.tensor([1.0, 2.0]), sg.tensor([1.0, 2.0]))
+    True
+    """
+    a, b = _nograd_value(input, "equal"), _nograd_value(other, "equal")
+    return a.shape == b.shape and builtins.bool(np.array_equal(a, b))
+
+
+# ----------------------------------------------------------------------------- movement
+def _shape_arg(shape: Sequence[Any]) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(input: Any, *shape: Any) -> Tensor:
+    """Same elements, new shape; one dim may be -1 (inferred).
+
+    >>> import symgrad as sg
+    >>> sg.reshape(sg.arange(6.0), (2, -1)).shape
+    (2, 3)
+    """
+    t = _t(input)
+    new = [builtins.int(d) if isinstance(d, (builtins.int, np.integer)) else d
+           for d in _shape_arg(shape)]
+    if new.count(-1) > 1:
+        raise ShapeError(f"reshape: only one dim can be -1, got {tuple(new)}")
+    if -1 in new:
+        known = [d for d in new if d != -1]
+        if not builtins.all(isinstance(d, builtins.int) for d in list(t.shape) + known):
+            raise ShapeError(f"reshape: cannot infer -1 in {tuple(new)} from symbolic shape "
+                             f"{t.shape}; give every dim")
+        rest = builtins.int(np.prod(known))
+        n = t.numel()
+        if rest == 0 or n % rest:
+            raise ShapeError(f"cannot reshape a tensor of shape {t.shape} ({n} elements) to "
+                             f"{tuple(new)}")
+        new[new.index(-1)] = n // rest
+    new_t = tuple(new)
+    if t.value is not None and t.value.size != builtins.int(np.prod(new_t)):
+        raise ShapeError(f"cannot reshape a tensor of shape {t.shape} ({t.value.size} "
+                         f"elements) to {new_t} ({builtins.int(np.prod(new_t))} elements); "
+                         "the element counts must match")
+    return _apply(Op.RESHAPE, (t,), {"shape": new_t})
+
+
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one.
+
+    >>> import symgrad as sg
+    >>> sg.flatten(sg.zeros(2, 3, 4), 1).shape
+    (2, 12)
+    """
+    t = _t(input)
+    if t.ndim == 0:
+        return reshape(t, (1,))
+    s, e = _dim(start_dim, t.ndim), _dim(end_dim, t.ndim)
+    shape = t.shape
+    return reshape(t, shape[:s] + (-1,) + shape[e + 1:])
+
+
+def permute(input: Any, *dims: Any) -> Tensor:
+    """Reorder dims: ``permute(x, (1, 0))`` is the transpose of a matrix.
+
+    >>> import symgrad as sg
+    >>> sg.permute(sg.zeros(2, 3, 4), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
+    t = _t(input)
+    order = tuple(_dim(d, t.ndim) for d in _shape_arg(dims))
+    if sorted(order) != list(range(t.ndim)):
+        raise ValueError(f"permute: {_shape_arg(dims)} is not a permutation of the "
+                         f"{t.ndim} dims of a tensor of shape {t.shape}")
+    return _apply(Op.PERMUTE, (t,), {"axes": order})
+
+
+def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims.
+
+    >>> import symgrad as sg
+    >>> sg.transpose(sg.zeros(2, 3), 0, 1).shape
+    (3, 2)
+    """
+    t = _t(input)
+    order = list(range(t.ndim))
+    a, b = _dim(dim0, t.ndim), _dim(dim1, t.ndim)
+    order[a], order[b] = order[b], order[a]
+    return _apply(Op.PERMUTE, (t,), {"axes": tuple(order)})
+
+
+def unsqueeze(input: Any, dim: int) -> Tensor:
+    """Insert a dim of size 1 at ``dim``.
+
+    >>> import symgrad as sg
+    >>> sg.unsqueeze(sg.zeros(3), -1).shape
+    (3, 1)
+    """
+    t = _t(input)
+    d = _dim(dim, t.ndim + 1)
+    shape = tuple(t.shape)
+    return _apply(Op.RESHAPE, (t,), {"shape": shape[:d] + (1,) + shape[d:]})
+
+
+def squeeze(input: Any, dim: Any = None) -> Tensor:
+    """Remove dims of size 1 (all of them, or those in ``dim``).
+
+    >>> import symgrad as sg
+    >>> sg.squeeze(sg.zeros(1, 3, 1)).shape, sg.squeeze(sg.zeros(1, 3, 1), 0).shape
+    ((3,), (3, 1))
+    """
+    t = _t(input)
+    shape = tuple(t.shape)
+    drop = set(range(len(shape))) if dim is None else set(axes(dim, t.ndim) or ())
+    new = tuple(d for i, d in enumerate(shape) if not (i in drop and d == 1))
+    if new == shape:
+        return t
+    return _apply(Op.RESHAPE, (t,), {"shape": new})
+
+
+def broadcast_to(input: Any, *shape: Any) -> Tensor:
+    """Broadcast to ``shape`` (numpy rules; -1 keeps a dim, as ``expand``).
+
+    >>> import symgrad as sg
+    >>> sg.broadcast_to(sg.tensor([1.0, 2.0]), (2, 2))
+    tensor([[1., 2.],
+            [1., 2.]])
+    """
+    t = _t(input)
+    target = _shape_arg(shape)
+    own = (None,) * (len(target) - t.ndim) + tuple(t.shape)
+    target = tuple(o if d == -1 else d for d, o in zip(target, own))
+    if target == tuple(t.shape):
+        return t
+    return _apply(Op.BROADCAST_TO, (t,), {"shape": target})
+
+
+def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Concatenate along an existing ``dim``.
+
+    >>> import symgrad as sg
+    >>> sg.cat([sg.zeros(2), sg.ones(1)])
+    tensor([0., 0., 1.])
+    """
+    ts = tuple(_t(x) for x in tensors)
+    if not ts:
+        raise ValueError("cat expects a non-empty list of tensors")
+    return _apply(Op.CONCAT, ts, {"axis": _dim(dim, ts[0].ndim)})
+
+
+def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Stack equal-shaped tensors along a new ``dim``.
+
+    >>> import symgrad as sg
+    >>> sg.stack([sg.zeros(2), sg.ones(2)], dim=1).shape
+    (2, 2)
+    """
+    ts = tuple(_t(x) for x in tensors)
+    if not ts:
+        raise ValueError("stack expects a non-empty list of tensors")
+    return _apply(Op.STACK, ts, {"axis": _dim(dim, ts[0].ndim + 1)})
+
+
+def normalize_index(index: Any) -> tuple:
+    """A user's index as numeric's normalised GETITEM index (a tuple).
+
+    >>> normalize_index((0, [1, 2], None))
+    (0, array([1, 2]), None)
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if p is None or p is Ellipsis or isinstance(p, slice):
+            out.append(p)
+        elif isinstance(p, (builtins.bool, np.bool_)):
+            out.append(np.asarray(p))
+        elif isinstance(p, (builtins.int, np.integer)):
+            out.append(builtins.int(p))
+        else:
+            arr = p._need_value("indexing") if isinstance(p, Tensor) else np.asarray(p)
+            if arr.dtype.kind in "iu":
+                arr = arr.astype(np.int64, copy=False)
+            elif arr.dtype.kind != "b":
+                raise IndexError(f"tensors used as indices must be integer or bool, got dtype "
+                                 f"{arr.dtype}")
+            out.append(arr)
+    return tuple(out)
+
+
+def getitem(input: Tensor, index: Any) -> Tensor:
+    """``input[index]``: ints, slices, None, Ellipsis, int lists/arrays, bool masks."""
+    return _apply(Op.GETITEM, (input,), {"index": normalize_index(index)})
+
+
+# ----------------------------------------------------------------------------- in place
+def _inplace(op: Op, ufunc: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        if _GRAD.enabled and self._requires_grad:
+            if self.op is None:
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place "
+                    "operation; wrap the update in `with sg.no_grad():`")
+            return _binary(op, _K[op], self, other)      # recorded out of place
+        v = self._need_value("an in-place update")
+        o = other.value if isinstance(other, Tensor) else other
+        if not v.flags.writeable:
+            self.value = v = v.copy()
+        ufunc(v, o, out=v, casting="same_kind")
+        self._version += 1
+        return self
+    method.__name__ = f"__i{op.value}__"
+    return method
+
+
+def zero_(self: Tensor) -> Tensor:
+    """Set every element to 0 in place; returns ``self``."""
+    v = self._need_value("zero_()")
+    if v.flags.writeable:
+        v[...] = 0
+    else:
+        self.value = np.zeros_like(v)
+    self._version += 1
+    return self
+
+
+def _setitem(self: Tensor, index: Any, value: Any) -> None:
+    raise TypeError("symgrad tensors do not support item assignment (it would rewrite "
+                    "recorded history); build a new tensor with sg.where(mask, value, t) or "
+                    "sg.cat")
+
+
+# ----------------------------------------------------------------------------- methods
+def _method_sum(self: Tensor, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    return sum(self, dim, keepdim, **kw)
+
+
+def _method_transpose(self: Tensor, *dims: Any) -> Tensor:
+    """``t.transpose(d0, d1)`` swaps two dims (PyTorch); no args or a tuple permutes (numpy)."""
+    if len(dims) == 2 and not isinstance(dims[0], (tuple, list)):
+        return transpose(self, dims[0], dims[1])
+    if not dims or dims == (None,):
+        return permute(self, tuple(range(self.ndim))[::-1])
+    return permute(self, *dims)
+
+
+def _T(self: Tensor) -> Tensor:
+    if self.ndim < 2:
+        return self
+    return permute(self, tuple(range(self.ndim))[::-1])
+
+
+def _mT(self: Tensor) -> Tensor:
+    return transpose(self, -2, -1)
+
+
+def _expand(self: Tensor, *sizes: Any) -> Tensor:
+    return broadcast_to(self, *sizes)
+
+
+def _r(fn: Any) -> Any:
+    def reflected(self: Tensor, other: Any) -> Tensor:
+        return fn(const(other, self), self)
+    return reflected
+
+
+def _cmp(ufunc: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return compare(ufunc, self, other)
+    return method
+
+
+def _logical(ufunc: Any) -> Any:
+    def method(self: Tensor, other: Any = None) -> Tensor:
+        if other is None:
+            return _node(np.asarray(ufunc(self._need_value(ufunc.__name__))), None, (), {},
+                         False)
+        return compare(ufunc, self, other)
+    return method
+
+
+_METHODS = {
+    "__add__": add, "__radd__": _r(add), "__sub__": sub, "__rsub__": _r(sub),
+    "__mul__": mul, "__rmul__": _r(mul), "__truediv__": div, "__rtruediv__": _r(div),
+    "__pow__": pow, "__rpow__": _r(pow), "__matmul__": matmul, "__rmatmul__": _r(matmul),
+    "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
+    "__lt__": _cmp(np.less), "__le__": _cmp(np.less_equal), "__gt__": _cmp(np.greater),
+    "__ge__": _cmp(np.greater_equal), "__eq__": _cmp(np.equal), "__ne__": _cmp(np.not_equal),
+    "__and__": _logical(np.logical_and), "__or__": _logical(np.logical_or),
+    "__xor__": _logical(np.logical_xor), "__invert__": _logical(np.logical_not),
+    "__getitem__": getitem, "__setitem__": _setitem,
+    "__iadd__": _inplace(Op.ADD, np.add), "__isub__": _inplace(Op.SUB, np.subtract),
+    "__imul__": _inplace(Op.MUL, np.multiply), "__itruediv__": _inplace(Op.DIV, np.divide),
+    "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul,
+    "maximum": maximum, "minimum": minimum, "neg": neg, "exp": exp, "log": log,
+    "log1p": log1p, "expm1": expm1, "sqrt": sqrt, "sin": sin, "cos": cos, "tan": tan,
+    "tanh": tanh, "sigmoid": sigmoid, "softplus": softplus, "relu": relu, "abs": abs,
+    "clamp": clamp, "clip": clamp, "sum": _method_sum, "mean": mean, "max": max, "min": min,
+    "amax": amax, "amin": amin, "logsumexp": logsumexp, "softmax": softmax,
+    "log_softmax": log_softmax, "argmax": argmax, "argmin": argmin, "all": all, "any": any,
+    "sign": sign, "reshape": reshape, "view": reshape, "flatten": flatten,
+    "permute": permute, "transpose": _method_transpose, "unsqueeze": unsqueeze,
+    "squeeze": squeeze, "expand": _expand, "broadcast_to": broadcast_to,
+    "expand_as": lambda self, other: broadcast_to(self, other.shape),
+    "view_as": lambda self, other: reshape(self, other.shape),
+    "zero_": zero_,
+}
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(_T, doc="Reverse the dims (a matrix transpose for 2-D tensors).")
+Tensor.mT = property(_mT, doc="Transpose the last two dims.")
