@@ -9,6 +9,7 @@
 True
 """
 from verify.check import check
+from verify.gradcheck import gradcheck
 from verify.report import GradientMismatchError, Report
 
-__all__ = ["check", "Report", "GradientMismatchError"]
+__all__ = ["check", "gradcheck", "Report", "GradientMismatchError"]

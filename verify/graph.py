@@ -33,6 +33,10 @@ class Node:
         self.op, self.inputs, self.attrs, self.value = op, inputs, attrs, value
         self.shape, self.name, self.requires_grad = tuple(shape), name, requires_grad
 
+    def __numeric_apply__(self, op: Any, xs: tuple, attrs: dict) -> "Node":
+        """``numeric.apply(op, *nodes)`` and custom ops called on Nodes build Nodes."""
+        return apply(op, *(x if isinstance(x, Node) else constant(x) for x in xs), **attrs)
+
     def __repr__(self) -> str:
         what = self.name if self.op is None else getattr(self.op, "name", self.op)
         return f"<verify.Node {what} shape={self.shape}>"
