@@ -14,7 +14,7 @@ Note [The VJP vocabulary]
     So that symgrad's ``Tensor`` can run these very functions to build
     differentiable graphs (``create_graph=True``), VJPs use only:
 
-    * operators ``+ - * / ** @``, unary ``-``, comparisons ``> >= == <=``;
+    * operators ``+ - * / ** @``, unary ``-``, comparisons ``> >= < <= ==``;
     * ufuncs ``np.exp``, ``np.log``, ``np.cos``, ``np.sin``, ``np.expm1``,
       ``np.sign``;
     * array functions ``np.sum`` (with ``axis`` tuple and ``keepdims``),
