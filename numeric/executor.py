@@ -90,6 +90,8 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
                                "function; differentiate an output computed from a node "
                                "with requires_grad=True")
         v = get(node)
+        if not hasattr(ct, "shape"):
+            ct = np.asarray(ct, dtype=v.dtype)
         if ct.shape != v.shape:
             raise ValueError(f"cotangent {k} has shape {tuple(ct.shape)} but output {k} has "
                              f"shape {tuple(v.shape)}; pass a cotangent shaped like the output")
@@ -114,9 +116,11 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     for node in reversed(order):
         key = id(node)
         g = pop(key, None)
-        if g is None:
-            continue
         op = node.op
+        if g is None:                       # no path to a target, or only None VJPs
+            if release is not None and op is not None:
+                release(node)
+            continue
         if wanted is None:
             if op is None:
                 grads[key] = g

@@ -194,3 +194,20 @@ def test_apply_delegates_to_numeric_apply():
 
     with pytest.raises(TypeError, match="no input handled"):
         numeric.apply(Op.NEG, Refuses())
+
+
+def test_release_reaches_nodes_pruned_by_targets():
+    released = []
+    x = leaf(np.array([2.0]))
+    w = leaf(np.array([3.0]))
+    side = node(Op.EXP, w)
+    y = node(Op.MUL, node(Op.MUL, x, x), side)
+    g = backward([y], [np.ones(1)], targets=[x], release=released.append)
+    np.testing.assert_allclose(g[id(x)], 4.0 * np.exp(3.0))
+    assert any(n is side for n in released) and len(released) == 3
+
+
+def test_scalar_cotangent_is_accepted():
+    x = leaf(np.array(2.0))
+    y = node(Op.MUL, x, x)
+    assert backward([y], [1.0])[id(x)] == 4.0
