@@ -1,0 +1,218 @@
+"""``sg.compile``: trace a function once per input signature, replay it as a Program.
+
+The traced graph becomes a :class:`numeric.program.Program` (straight-line numpy
+for the forward and the backward pass).  Calling the compiled function runs the
+Program without building a Python node per op; the result is one Tensor node
+whose gradient function runs the Program's backward, so ``loss.backward()``
+fills ``.grad`` exactly as in eager mode and ``sg.optim`` works unchanged.
+
+What is an input of the program (read at every call):
+
+* every Tensor argument (its value, whatever it is);
+* every leaf Tensor ``fn`` reads that is not an argument -- module parameters,
+  tensors captured by a closure -- its *current* ``.value``, so optimizer updates
+  are seen.
+
+What is baked in at trace time (as ``torch.compile`` and ``jax.jit`` do): Python
+numbers and other non-Tensor arguments (they are part of the signature: a new
+value retraces), Python constants and control flow inside ``fn``.
+
+A call retraces when the signature changes: the shapes, dtypes and
+``requires_grad`` of the Tensor arguments and captured leaves, the non-Tensor
+arguments, or grad mode.  ``compiled.clear()`` forces a retrace.
+
+>>> import symgrad as sg
+>>> w = sg.tensor([1.0, 2.0], requires_grad=True)
+>>> f = sg.compile(lambda x: ((x * w) ** 2).sum())
+>>> loss = f(sg.tensor([3.0, 4.0]))
+>>> loss.backward(); loss, w.grad
+(tensor(73., grad_fn=<CompiledBackward>), tensor([18., 64.]))
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+from numeric.graph import toposort
+from numeric.program import Program
+from symgrad import autograd as _ag
+from symgrad.tensor import Tensor, _node
+
+__all__ = ["compile", "CompiledFunction"]
+
+
+def compile(fn: Callable | None = None, *, inline: bool = True) -> Any:  # noqa: A001
+    """Compile ``fn`` (Tensors in, a Tensor or tuple of Tensors out); usable as a decorator.
+
+    ``inline=False`` makes the Program call numeric's ``FORWARD``/``VJP`` tables for
+    every op (useful to compare).  See the module docstring for what is traced.
+
+    >>> import symgrad as sg
+    >>> @sg.compile
+    ... def square_sum(x):
+    ...     return (x * x).sum()
+    >>> square_sum(sg.tensor([1.0, 2.0])), square_sum.traces
+    (tensor(5.), 1)
+    """
+    if fn is None:
+        return functools.partial(compile, inline=inline)
+    if not callable(fn):
+        raise TypeError(f"sg.compile needs a function, got {type(fn).__name__}")
+    return CompiledFunction(fn, inline=inline)
+
+
+class _CompiledOp:
+    """The ``op`` of a compiled call's output: its ``vjp`` runs the Program's backward."""
+
+    __slots__ = ("program", "saved", "index", "n_out", "vjp", "_cache")
+    name = "compiled"
+
+    def __init__(self, program: Program, saved: tuple, index: int, n_out: int,
+                 n_in: int) -> None:
+        self.program, self.saved, self.index, self.n_out = program, saved, index, n_out
+        self._cache: tuple = (None, None)
+        self.vjp = tuple(functools.partial(self._grad, i) for i in range(n_in))
+
+    def _grad(self, i: int, g: Any, out: Any, *inputs: Any) -> Any:
+        if isinstance(g, Tensor):
+            raise RuntimeError("create_graph=True is not supported through a compiled function; "
+                               "call the function without sg.compile to get higher derivatives")
+        last_g, grads = self._cache
+        if last_g is not g:
+            cts = [None] * self.n_out
+            cts[self.index] = g
+            grads = self.program.backward(self.saved, *cts)
+            self._cache = (g, grads)
+        return grads[i]
+
+    def __repr__(self) -> str:
+        return "<compiled>"
+
+
+class _Trace:
+    __slots__ = ("program", "captured", "captured_sig", "arg_pos", "wrt_sources", "n_out",
+                 "single", "grad")
+
+
+def _sig_of(t: Tensor) -> tuple:
+    v = t.value
+    return (v.shape, v.dtype.str, t._requires_grad)
+
+
+class CompiledFunction:
+    """A function traced into a :class:`~numeric.program.Program` per input signature.
+
+    ``traces`` counts the traces so far; ``program(*args)`` returns the Program that
+    a call with ``args`` runs (tracing if needed); ``clear()`` forgets every trace.
+    """
+
+    def __init__(self, fn: Callable, *, inline: bool = True) -> None:
+        self.fn, self.inline = fn, inline
+        self.traces = 0
+        self._cache: dict[tuple, _Trace] = {}
+        functools.update_wrapper(self, fn)
+
+    def clear(self) -> None:
+        """Forget every trace: the next call traces ``fn`` again (e.g. after changing a
+        Python constant it reads)."""
+        self._cache.clear()
+
+    def program(self, *args: Any) -> Program:
+        """The Program a call with ``args`` runs."""
+        return self._lookup(args)[0].program
+
+    def _signature(self, args: tuple) -> tuple:
+        sig = [_ag.GRAD_MODE.enabled]
+        for a in args:
+            if isinstance(a, Tensor):
+                if a.value is None:
+                    raise TypeError("sg.compile needs Tensors with values; bind symbolic "
+                                    "tensors with sg.evaluate instead")
+                sig.append(_sig_of(a))
+            elif isinstance(a, np.ndarray):
+                raise TypeError("pass numpy arrays to a compiled function as sg.tensor(array): "
+                                "a raw array would be baked in as a constant")
+            else:
+                try:
+                    hash(a)
+                except TypeError:
+                    raise TypeError(f"argument of type {type(a).__name__} is neither a Tensor "
+                                    "nor hashable; compiled functions take Tensors and hashable "
+                                    "Python constants") from None
+                sig.append(("const", type(a), a))
+        return tuple(sig)
+
+    def _lookup(self, args: tuple) -> tuple[_Trace, tuple]:
+        key = self._signature(args)
+        tr = self._cache.get(key)
+        if tr is not None:
+            for c, s in zip(tr.captured, tr.captured_sig):
+                if _sig_of(c) != s:
+                    tr = None           # a captured tensor changed shape/dtype/requires_grad
+                    break
+        if tr is None:
+            tr = self._cache[key] = self._trace(args)
+        return tr, key
+
+    def _trace(self, args: tuple) -> _Trace:
+        self.traces += 1
+        proxies, arg_pos = [], []
+        call_args = []
+        for k, a in enumerate(args):
+            if isinstance(a, Tensor):
+                p = _node(a.value, None, (), {}, a._requires_grad)
+                p._name = a._name
+                proxies.append(p)
+                arg_pos.append(k)
+                call_args.append(p)
+            else:
+                call_args.append(a)
+        result = self.fn(*call_args)
+        single = isinstance(result, Tensor)
+        outs = (result,) if single else result
+        if not isinstance(outs, (tuple, list)) or not outs or not all(
+                isinstance(o, Tensor) for o in outs):
+            raise TypeError(f"a compiled function must return a Tensor or a tuple of Tensors, "
+                            f"got {type(result).__name__}; wrap numbers with sg.tensor")
+        for o in outs:
+            if o.value is None:
+                raise TypeError("a compiled function must compute values; it returned a "
+                                "symbolic tensor")
+        proxy_ids = {id(p) for p in proxies}
+        captured = [n for n in toposort(list(outs))
+                    if n.op is None and id(n) not in proxy_ids and "literal" not in n.attrs]
+        inputs = proxies + captured
+        grad = _ag.GRAD_MODE.enabled
+        wrt = [n for n in inputs if n._requires_grad] if grad else []
+        tr = _Trace()
+        tr.program = Program(list(outs), inputs, wrt=wrt, inline=self.inline)
+        tr.captured = captured
+        tr.captured_sig = [_sig_of(c) for c in captured]
+        tr.arg_pos = arg_pos
+        # where each gradient goes: ("arg", position) or ("cap", index)
+        tr.wrt_sources = [("arg", arg_pos[inputs.index(n)]) if id(n) in proxy_ids
+                          else ("cap", captured.index(n)) for n in wrt]
+        tr.n_out, tr.single, tr.grad = len(outs), single, grad
+        return tr
+
+    def __call__(self, *args: Any) -> Any:
+        tr, _ = self._lookup(args)
+        values = [args[k].value for k in tr.arg_pos]
+        values += [c.value for c in tr.captured]
+        outs, saved = tr.program.forward(*values)
+        if not tr.wrt_sources:
+            results = [_node(v, None, (), {}, False) for v in outs]
+        else:
+            sources = tuple(args[k] if kind == "arg" else tr.captured[k]
+                            for kind, k in tr.wrt_sources)
+            n_in = len(sources)
+            results = []
+            for j, v in enumerate(outs):
+                op = _CompiledOp(tr.program, saved, j, tr.n_out, n_in)
+                results.append(_node(v, op, sources, {}, v.dtype.kind == "f"))
+        return results[0] if tr.single else tuple(results)
+
+    def __repr__(self) -> str:
+        return f"<compiled {getattr(self.fn, '__name__', 'function')}: {self.traces} trace(s)>"
