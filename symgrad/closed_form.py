@@ -31,7 +31,7 @@ import numpy as np
 import sympy
 
 from numeric.ops import Op
-from symgrad.lower_sympy import as_sympy, leaf_array, lower_node
+from symgrad.lower_sympy import SCALAR_FORMS, as_sympy, leaf_array, lower_node
 
 __all__ = ["diff", "gradient", "jacobian", "hessian", "reverse_mode"]
 
@@ -50,6 +50,61 @@ def _tie_split(m, placeholders):
     hits = [sympy.Piecewise((1, sympy.Eq(p, m)), (0, True)) for p in placeholders]
     count = sympy.Add(*hits)
     return {p: sympy.Piecewise((1 / count, sympy.Eq(p, m)), (0, True)) for p in placeholders}
+
+
+_PLACEHOLDERS = [sympy.Dummy(f"p{k}", real=True) for k in range(3)]
+_LOCAL_CACHE: dict = {}
+
+
+def _local_derivatives(op, attrs_key, slots):
+    """{slot position: d(form)/d(placeholder)} for a scalar form; memoised by form.
+
+    ``slots[k]`` is ``("p", j)`` (operand k is placeholder j) or an actual value.
+    """
+    key = (op, attrs_key, slots)
+    hit = _LOCAL_CACHE.get(key)
+    if hit is None:
+        args = [_PLACEHOLDERS[s[1]] if isinstance(s, tuple) else s for s in slots]
+        form = SCALAR_FORMS[op](*args, **dict(attrs_key))
+        hit = {}
+        for j in sorted({s[1] for s in slots if isinstance(s, tuple)}):
+            d = sympy.diff(form, _PLACEHOLDERS[j])
+            if op is Op.RELU:
+                d = _fix_relu(d)
+            if d != 0:
+                hit[j] = d
+        if len(_LOCAL_CACHE) > 10_000:
+            _LOCAL_CACHE.clear()
+        _LOCAL_CACHE[key] = hit
+    return hit
+
+
+def _elementwise_partials(node, actual, needs):
+    inputs = node.inputs
+    out_shape = np.broadcast_shapes(*[np.shape(a) for a in actual])
+    first: dict[int, int] = {}
+    for pos, inp in enumerate(inputs):
+        if id(inp) in needs and not (node.op is Op.WHERE and pos == 0):
+            first.setdefault(id(inp), pos)
+    idx = [np.broadcast_to(np.arange(a.size).reshape(a.shape), out_shape).ravel() for a in actual]
+    vals = [a.ravel() for a in actual]
+    attrs_key = tuple(sorted((node.attrs or {}).items()))
+    rows = []
+    for e in range(int(np.prod(out_shape, dtype=np.int64))):
+        slots, subs = [], {}
+        for pos, inp in enumerate(inputs):
+            v = vals[pos][idx[pos][e]]
+            j = first.get(id(inp))
+            if j is None:
+                slots.append(v)
+            else:
+                slots.append(("p", j))
+                subs[_PLACEHOLDERS[j]] = v
+        row = []
+        for j, d in _local_derivatives(node.op, attrs_key, tuple(slots)).items():
+            row.append((inputs[j], int(idx[j][e]), d.xreplace(subs)))
+        rows.append(row)
+    return rows
 
 
 class _Graph:
@@ -95,6 +150,14 @@ class _Graph:
     def _forward(self, node):
         inputs = node.inputs
         actual = [self.values[id(i)] for i in inputs]
+        if node.op in SCALAR_FORMS and all(a.ndim == 0 for a in actual):  # fast path
+            e = SCALAR_FORMS[node.op](*[a[()] for a in actual], **(node.attrs or {}))
+            out = np.empty((), dtype=object)
+            out[()] = e if _is_atom(e) else self.fresh(e)
+            self.values[id(node)] = out
+            if id(node) in self.needs:
+                self._local_partials(node, actual)
+            return
         out = lower_node(node, actual)
         named = np.empty(out.shape, dtype=object)
         for idx in np.ndindex(out.shape):
@@ -106,6 +169,9 @@ class _Graph:
 
     def _local_partials(self, node, actual):
         """For each flat output element: [(input node, flat input index, partial)]."""
+        if node.op in SCALAR_FORMS:
+            self.partials[id(node)] = _elementwise_partials(node, actual, self.needs)
+            return
         inputs = node.inputs
         skip = {0} if node.op is Op.WHERE else set()  # the condition gets no gradient
         holders: dict[int, np.ndarray] = {}
@@ -200,21 +266,18 @@ def _prune_and_inline(replacements, exprs: list):
         count(e)
     for e in exprs:
         count(e)
-    inline: dict = {}
+    others = set().union(*(e.free_symbols for e in exprs), *(e.free_symbols for _, e in kept))
+    names = sympy.numbered_symbols("v", exclude=others - defined, real=True)
+    table: dict = {}  # inlined expressions and renamed survivors, one xreplace each
     out = []
     for sym, e in kept:
-        e = e.xreplace(inline)
+        e = e.xreplace(table)
         if uses.get(sym, 0) <= 1 or _is_atom(e):
-            inline[sym] = e
+            table[sym] = e
         else:
-            out.append((sym, e))
-    exprs = [e.xreplace(inline) for e in exprs]
-    # renumber the survivors v0, v1, ... (one simultaneous xreplace)
-    others = set().union(*(e.free_symbols for e in exprs), *(e.free_symbols for _, e in out))
-    names = sympy.numbered_symbols("v", exclude=others - defined, real=True)
-    rename = {s: next(names) for s, _ in out}
-    return ([(rename[s], e.xreplace(rename)) for s, e in out],
-            [e.xreplace(rename) for e in exprs])
+            table[sym] = new = next(names)
+            out.append((new, e))
+    return out, [e.xreplace(table) for e in exprs]
 
 
 def _tidy(e, simplify: bool):
