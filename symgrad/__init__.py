@@ -63,6 +63,9 @@ from symgrad.closed_form import diff, gradient, hessian, jacobian  # noqa: E402
 from symgrad.printing import latex, lambdify  # noqa: E402
 from symgrad.parse import ParseError, parse  # noqa: E402
 
+# user-defined ops (verify issue): numpy forward + VJP + SymPy form
+from symgrad.custom import CustomOp, custom_op  # noqa: E402
+
 # the fast path (issue 6): compiled programs and the nn training kit
 from symgrad.compile import compile  # noqa: E402,A001
 from symgrad import nn  # noqa: E402

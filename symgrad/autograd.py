@@ -221,8 +221,7 @@ def _seed(k: int, t: Any, g: Any, create_graph: bool) -> Any:
                 "grad can be implicitly created only for scalar outputs; this output has "
                 f"shape {tuple(v.shape)}. Pass gradient= (a tensor shaped like the output) "
                 "or call .sum() first")
-        ones = np.ones_like(v)
-        return type(t)._wrap(ones) if create_graph else ones
+        return type(t)._wrap(np.ones_like(v)) if create_graph else _ones(v)
     gv = g.value if hasattr(g, "op") else np.asarray(g, dtype=v.dtype)
     if gv is None:
         raise SymbolicValueError("gradient= must have a value, not be symbolic")
@@ -237,32 +236,53 @@ def _seed(k: int, t: Any, g: Any, create_graph: bool) -> Any:
     return gv
 
 
+_ONES: dict = {}
+
+
+def _ones(v: np.ndarray) -> np.ndarray:
+    """A cached read-only array of ones shaped like ``v`` (the implicit cotangent)."""
+    key = (v.shape, v.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(v.shape, v.dtype)
+        ones.flags.writeable = False
+    return ones
+
+
+def _collector(leaves: dict, free: bool) -> Callable[[Any], None]:
+    """The executor's ``release`` callback: record leaf inputs, then free the node."""
+    if free:
+        def release(node: Any) -> None:
+            for i in node.inputs:
+                if i.op is None:
+                    leaves[id(i)] = i
+            node.inputs = ()
+            node._freed = True
+    else:
+        def release(node: Any) -> None:
+            for i in node.inputs:
+                if i.op is None:
+                    leaves[id(i)] = i
+    return release
+
+
 def _run(outputs: Sequence[Any], grad_outputs: Sequence[Any], targets: Optional[list],
          retain_graph: Optional[bool], create_graph: bool) -> tuple[dict, dict]:
-    """Run numeric's executor; returns ``({id: grad}, {id: leaf seen})``."""
+    """Run numeric's executor; returns ``({id: grad}, {id: leaf that got a gradient})``."""
     if retain_graph is None:
         retain_graph = create_graph
     for k, t in enumerate(outputs):
         _check_output(k, t)
     cts = [_seed(k, t, g, create_graph) for k, (t, g) in enumerate(zip(outputs, grad_outputs))]
-    leaves: dict[int, Any] = {}
-
-    if create_graph:
-        def value(n: Any) -> Any:
-            if n.op is None:
-                leaves[id(n)] = n
-            return n
-    else:
-        def value(n: Any) -> Any:
-            if n.op is None:
-                leaves[id(n)] = n
-            return n.value
-
+    leaves: dict[int, Any] = {id(t): t for t in outputs if t.op is None}
+    release = _collector(leaves, not retain_graph)
     prev = GRAD_MODE.enabled
     GRAD_MODE.enabled = create_graph
     try:
-        grads = _engine_backward(outputs, cts, targets=targets, value=value,
-                                 release=None if retain_graph else _release)
+        grads = _engine_backward(outputs, cts, targets=targets,
+                                 value=_identity if create_graph else None, release=release)
     except RuntimeError as e:
         if str(e) == FREED_GRAPH:
             raise GraphFreedError(FREED_GRAPH) from None
@@ -270,6 +290,32 @@ def _run(outputs: Sequence[Any], grad_outputs: Sequence[Any], targets: Optional[
     finally:
         GRAD_MODE.enabled = prev
     return grads, leaves
+
+
+def _identity(n: Any) -> Any:
+    return n
+
+
+def backward_scalar(t: Any, retain_graph: Optional[bool]) -> None:
+    """Fast path of ``t.backward()`` for a one-element output (the training-loop case)."""
+    v = t.value
+    if not t._requires_grad or v is None or t._freed or v.size != 1:
+        return backward(t, None, retain_graph)
+    leaves: dict[int, Any] = {}
+    if t.op is None:
+        leaves[id(t)] = t
+    try:
+        grads = _engine_backward((t,), (_ones(v),), release=_collector(leaves, not retain_graph))
+    except RuntimeError as e:
+        if str(e) == FREED_GRAPH:
+            raise GraphFreedError(FREED_GRAPH) from None
+        raise
+    wrap = type(t)._wrap
+    for key, g in grads.items():
+        leaf = leaves.get(key)
+        if leaf is not None:
+            old = leaf.grad
+            leaf.grad = wrap(g if old is None else old.value + g)
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: Optional[bool] = None,

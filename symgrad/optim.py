@@ -144,7 +144,7 @@ class SGD(Optimizer):
     >>> for _ in range(2):
     ...     opt.zero_grad(); (w ** 2).sum().backward(); opt.step()
     >>> round(w.item(), 6)
-    0.638
+    0.46
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,

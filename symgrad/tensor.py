@@ -82,10 +82,12 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _wrap(cls, value: Any) -> "Tensor":
+    @staticmethod
+    def _wrap(value: Any) -> "Tensor":
         """A new leaf holding ``value`` (used by autograd for gradients)."""
-        return _node(np.asarray(value), None, (), {}, False)
+        if value.__class__ is not np.ndarray:
+            value = np.asarray(value)
+        return _node(value, None, (), {}, False)
 
     # -------------------------------------------------------------- properties
     @property
@@ -140,7 +142,7 @@ class Tensor:
         >>> sg.tensor([1]).requires_grad_()
         Traceback (most recent call last):
         ...
-        symgrad.errors.DtypeError: only floating point tensors can require gradients ...
+        symgrad.errors.DtypeError: only floating point tensors can require gradients...
         """
         if self.op is not None and self._requires_grad and not requires_grad:
             raise RuntimeError(
@@ -263,7 +265,10 @@ class Tensor:
 
         See :func:`symgrad.autograd.backward`.
         """
-        _ag.backward(self, gradient, retain_graph, create_graph, inputs)
+        if gradient is None and not create_graph and inputs is None:
+            _ag.backward_scalar(self, retain_graph)
+        else:
+            _ag.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def __repr__(self) -> str:
         return format_tensor(self)

@@ -126,7 +126,7 @@ def minimum(input: Any, other: Any) -> Tensor:
     return _binary(Op.MINIMUM, _K[Op.MINIMUM], input, other)
 
 
-def _make_unary(op: Op, name: str, doc: str, example: str) -> Any:
+def _make_unary(op: Op, name: str, doc: str, arg: str, result: str) -> Any:
     kernel = _K[op]
 
     def fn(input: Tensor) -> Tensor:
@@ -135,29 +135,32 @@ def _make_unary(op: Op, name: str, doc: str, example: str) -> Any:
     fn.__doc__ = f"""{doc}
 
     >>> import symgrad as sg
-    >>> sg.{name}(sg.tensor({example}))
+    >>> sg.{name}(sg.tensor({arg}))
+    {result}
     """
     return fn
 
 
-neg = _make_unary(Op.NEG, "neg", "Elementwise negation.", "[1.0])\n    tensor([-1.]")
-exp = _make_unary(Op.EXP, "exp", "Elementwise e**x.", "[0.0])\n    tensor([1.]")
-log = _make_unary(Op.LOG, "log", "Natural logarithm.", "[1.0])\n    tensor([0.]")
-log1p = _make_unary(Op.LOG1P, "log1p", "log(1 + x), accurate near 0.", "[0.0])\n    tensor([0.]")
-expm1 = _make_unary(Op.EXPM1, "expm1", "exp(x) - 1, accurate near 0.", "[0.0])\n    tensor([0.]")
-sqrt = _make_unary(Op.SQRT, "sqrt", "Square root.", "[4.0])\n    tensor([2.]")
-sin = _make_unary(Op.SIN, "sin", "Sine.", "[0.0])\n    tensor([0.]")
-cos = _make_unary(Op.COS, "cos", "Cosine.", "[0.0])\n    tensor([1.]")
-tan = _make_unary(Op.TAN, "tan", "Tangent.", "[0.0])\n    tensor([0.]")
-tanh = _make_unary(Op.TANH, "tanh", "Hyperbolic tangent.", "[0.0])\n    tensor([0.]")
+neg = _make_unary(Op.NEG, "neg", "Elementwise negation.", "[1.0]", "tensor([-1.])")
+exp = _make_unary(Op.EXP, "exp", "Elementwise e**x.", "[0.0]", "tensor([1.])")
+log = _make_unary(Op.LOG, "log", "Natural logarithm.", "[1.0]", "tensor([0.])")
+log1p = _make_unary(Op.LOG1P, "log1p", "log(1 + x), accurate near 0.", "[0.0]",
+                    "tensor([0.])")
+expm1 = _make_unary(Op.EXPM1, "expm1", "exp(x) - 1, accurate near 0.", "[0.0]",
+                    "tensor([0.])")
+sqrt = _make_unary(Op.SQRT, "sqrt", "Square root.", "[4.0]", "tensor([2.])")
+sin = _make_unary(Op.SIN, "sin", "Sine.", "[0.0]", "tensor([0.])")
+cos = _make_unary(Op.COS, "cos", "Cosine.", "[0.0]", "tensor([1.])")
+tan = _make_unary(Op.TAN, "tan", "Tangent.", "[0.0]", "tensor([0.])")
+tanh = _make_unary(Op.TANH, "tanh", "Hyperbolic tangent.", "[0.0]", "tensor([0.])")
 sigmoid = _make_unary(Op.SIGMOID, "sigmoid", "Logistic function 1/(1+exp(-x)), stable.",
-                      "[0.0])\n    tensor([0.5000]")
+                      "[0.0]", "tensor([0.5000])")
 softplus = _make_unary(Op.SOFTPLUS, "softplus", "log(1 + exp(x)), stable.",
-                       "[0.0])\n    tensor([0.6931]")
-relu = _make_unary(Op.RELU, "relu", "max(x, 0); derivative 0 at 0.", "[-1.0, 2.0])\n    "
-                   "tensor([0., 2.]")
+                       "[0.0]", "tensor([0.6931])")
+relu = _make_unary(Op.RELU, "relu", "max(x, 0); derivative 0 at 0.", "[-1.0, 2.0]",
+                   "tensor([0., 2.])")
 abs = _make_unary(Op.ABS, "abs", "Absolute value; derivative 0 at 0.",  # noqa: A001
-                  "[-1.5])\n    tensor([1.5000]")
+                  "[-1.5]", "tensor([1.5000])")
 
 
 def clamp(input: Tensor, min: Optional[float] = None,  # noqa: A002
