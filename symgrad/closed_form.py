@@ -316,7 +316,7 @@ def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
 
     >>> import symgrad as sg
     >>> x = sg.symbol("x")
-    >>> reverse_mode(sg.exp(x) * sg.exp(x), [x], cse=False)[1][0]
+    >>> reverse_mode(sg.exp(x) * sg.exp(x), [x], cse=False)[1][0][()]
     2*exp(2*x)
     """
     g = _Graph(f, xs)
@@ -354,7 +354,7 @@ def diff(f, x, *, form: str | None = None, simplify: bool = True):
     gives an index-free matrix expression.
 
     >>> import symgrad as sg
-    >>> x = sg.tensor([5.0], requires_grad=True)
+    >>> x = sg.tensor([5.0], requires_grad=True, name="x")
     >>> sg.diff(x ** 2, x)
     2*x
     """
@@ -377,7 +377,7 @@ def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool
     >>> sg.gradient(x * sg.sin(y), [x, y])
     [sin(y), x*cos(y)]
     >>> sg.gradient(sg.exp(x * y) * y, [x, y], cse=True)
-    ([(v1, exp(x*y))], [y**2*v1, v1*x*y + v1])
+    ([(v0, x*y), (v1, y*exp(v0))], [v1*y, v1*x + exp(v0)])
     """
     single = not isinstance(xs, (list, tuple))
     xs = [xs] if single else list(xs)

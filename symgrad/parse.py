@@ -76,8 +76,13 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
         elif c.isalpha() or c == "_":
             while i < n and (text[i].isalnum() or text[i] == "_"):
                 i += 1
-            if not text[start:i].isascii():
-                raise _err("non-ASCII name", text[start:i], start + 1)
+            name = text[start:i]
+            if not name.isascii():
+                raise _err("non-ASCII name", name, start + 1)
+            if "__" in name:  # checked here so the first problem, left to right, is reported
+                raise _err("names containing '__' are not allowed:", name, start + 1)
+            if keyword.iskeyword(name) and name not in _CONSTANTS:
+                raise _err("Python keyword is not allowed:", name, start + 1)
             toks.append(("name", text[start:i], start + 1))
         elif text.startswith("**", i):
             toks.append(("op", "**", start + 1))
@@ -120,10 +125,6 @@ def _to_rpn(toks):
                 raise _err("missing operator before", tok, col)
             if kind == "num":
                 out.append(("num", _number(tok, col), col))
-            elif "__" in tok:
-                raise _err("names containing '__' are not allowed:", tok, col)
-            elif keyword.iskeyword(tok) and tok not in _CONSTANTS:
-                raise _err("Python keyword is not allowed:", tok, col)
             elif nxt[1] == "(" and nxt[0] == "op":
                 if tok not in FUNCTIONS:
                     raise _err("unknown function", tok, col)
