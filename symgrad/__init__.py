@@ -69,3 +69,6 @@ from symgrad.custom import CustomOp, custom_op  # noqa: E402
 # the fast path (issue 6): compiled programs and the nn training kit
 from symgrad.compile import compile  # noqa: E402,A001
 from symgrad import nn  # noqa: E402
+
+# pictures of the graph (issue 7): Graphviz DOT and a text tree
+from symgrad.graphviz import print_graph, to_dot  # noqa: E402
