@@ -110,7 +110,8 @@ def _elementwise_partials(node, actual, needs):
 class _Graph:
     """Forward values (as intermediates) and local partials of a DAG."""
 
-    __slots__ = ("order", "needs", "values", "partials", "replacements", "names", "targets")
+    __slots__ = ("order", "needs", "values", "partials", "replacements", "names", "targets",
+                 "memo")
 
     def __init__(self, output, targets: Sequence[Any]):
         from numeric.graph import toposort
@@ -131,6 +132,7 @@ class _Graph:
         self.values: dict[int, np.ndarray] = {}
         self.partials: dict[int, list] = {}
         self.replacements: list[tuple[sympy.Symbol, sympy.Expr]] = []
+        self.memo: dict = {}
         leaf_syms: set = set()
         for node in self.order:
             if node.op is None:
@@ -143,8 +145,11 @@ class _Graph:
                 self._forward(node)
 
     def fresh(self, expr):
-        sym = next(self.names)
-        self.replacements.append((sym, expr))
+        """A named intermediate for ``expr`` (identical expressions share one name)."""
+        sym = self.memo.get(expr)
+        if sym is None:
+            sym = self.memo[expr] = next(self.names)
+            self.replacements.append((sym, expr))
         return sym
 
     def _forward(self, node):
