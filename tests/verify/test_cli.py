@@ -1,0 +1,56 @@
+"""The ``verify`` sweep: table, JSON, exit status, and a caught injected bug."""
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+from verify import cli
+
+
+def _run(argv, capsys):
+    p = argparse.ArgumentParser(prog="symgrad")
+    cli.add_parser(p.add_subparsers())
+    status = cli.run(p.parse_args(["verify", *argv]))
+    return status, capsys.readouterr().out
+
+
+def test_sweep_passes_and_writes_json(tmp_path, capsys):
+    path = tmp_path / "out.json"
+    status, out = _run(["--ops", "exp,matmul,where", "--examples", "6", "--json", str(path)],
+                       capsys)
+    assert status == 0, out
+    assert "all 3 ops checked" in out and "random DAGs: 3 examples, ok" in out
+    data = json.loads(path.read_text())
+    assert data["passed"] is True
+    assert [r["op"] for r in data["ops"]] == ["exp", "matmul", "where"]
+    assert all(r["used"] >= 6 and not r["failures"] for r in data["ops"])
+
+
+def test_injected_bug_is_flagged_with_nonzero_exit(monkeypatch, capsys):
+    monkeypatch.setenv(cli.INJECT_ENV, "mul:sign:1")
+    status, out = _run(["--ops", "mul,add", "--examples", "4", "--no-dags"], capsys)
+    assert status == 1
+    assert "injected bug: mul VJP for input 1: sign" in out
+    line = next(l for l in out.splitlines() if l.startswith("mul "))
+    assert line.endswith("FAIL")
+    assert next(l for l in out.splitlines() if l.startswith("add ")).endswith("ok")
+
+
+def test_injected_bug_is_caught_by_random_dags(monkeypatch, capsys):
+    monkeypatch.setenv(cli.INJECT_ENV, "sigmoid:scale")
+    status, out = _run(["--ops", "neg", "--examples", "40"], capsys)
+    assert status == 1 and "random DAGs: " in out and "FAIL" in out
+
+
+def test_unknown_op_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit, match="unknown op 'frob'"):
+        _run(["--ops", "frob"], capsys)
+
+
+def test_module_entry_point_runs():
+    proc = subprocess.run([sys.executable, "-m", "verify", "--ops", "sin", "--examples", "3",
+                           "--no-dags"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "all gradients agree" in proc.stdout

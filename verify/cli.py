@@ -1,0 +1,219 @@
+"""``symgrad verify``: sweep every op and random DAGs, print a table, exit non-zero on a bug.
+
+The symgrad CLI wires this in with ``verify.cli.add_parser(subparsers)``; the
+sub-parser's default ``func`` is :func:`run`.  ``python -m verify`` runs it
+stand-alone.  ``SYMGRAD_VERIFY_INJECT=op:kind[:argnum]`` (see
+:mod:`verify.mutate`) injects a wrong VJP first, to watch the sweep catch it.
+
+Per op, ``--examples N`` points are split across the op's samples; finite
+differences (the slowest witness) run on the first ``FD_POINTS`` points of
+each sample.  Then ``N // 2`` random DAGs are drawn with hypothesis.
+
+>>> import argparse
+>>> p = argparse.ArgumentParser(prog="symgrad"); sub = p.add_subparsers()
+>>> _ = add_parser(sub)
+>>> args = p.parse_args(["verify", "--ops", "exp,sin", "--examples", "4", "--no-dags"])
+>>> run(args)  # doctest: +ELLIPSIS
+op ...
+exp ...
+sin ...
+all ... agree
+0
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from numeric.ops import Op
+from verify.opdb import OP_DB
+from verify.sweep import check_op
+
+__all__ = ["add_parser", "run", "main", "FD_POINTS", "INJECT_ENV"]
+
+#: finite differences run at this many points per op sample
+FD_POINTS = 5
+#: environment variable naming a VJP bug to inject (``op:kind[:argnum]``)
+INJECT_ENV = "SYMGRAD_VERIFY_INJECT"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``verify`` sub-command on an argparse ``subparsers`` object."""
+    p = subparsers.add_parser(
+        "verify", help="cross-check numeric gradients against exact ones for every op",
+        description="Sweep every op (and random expression DAGs): numeric gradients vs exact "
+                    "(SymPy, mpmath) vs finite differences.  Exits 1 on any disagreement.")
+    p.add_argument("--ops", default=None, metavar="NAMES",
+                   help="comma-separated op names (default: all), e.g. exp,matmul,softmax")
+    p.add_argument("--examples", type=int, default=40, metavar="N",
+                   help="points per op, and N//2 random DAGs (default 40)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write results as JSON")
+    p.add_argument("--no-dags", action="store_true", help="skip the random-DAG sweep")
+    p.set_defaults(func=run)
+    return p
+
+
+def _parse_ops(spec: Optional[str]) -> list[Op]:
+    if not spec:
+        return sorted(OP_DB, key=lambda o: o.name)
+    ops = []
+    for name in spec.split(","):
+        name = name.strip()
+        try:
+            ops.append(Op[name.upper()])
+        except KeyError:
+            known = ", ".join(sorted(o.name.lower() for o in Op))
+            raise SystemExit(f"symgrad verify: unknown op {name!r}; known ops: {known}") \
+                from None
+    return ops
+
+
+class _Progress:
+    """A progress bar on a TTY, nothing otherwise (the table lines are the log)."""
+
+    def __init__(self, total: int, stream: Any = None) -> None:
+        self.total, self.done = max(total, 1), 0
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.tty:
+            width = 30
+            fill = int(width * self.done / self.total)
+            self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] "
+                              f"{self.done}/{self.total} {label:<14}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _sweep_op(op: Op, n: int, seed: int) -> dict:
+    samples = len(OP_DB[op].samples)
+    row = {"op": op.name.lower(), "tried": 0, "used": 0, "skipped_domain": 0,
+           "skipped_ill": 0, "max_rel_err": 0.0, "max_rel_err_fd": 0.0, "max_err_over_tol": 0.0,
+           "failures": []}
+    for k in range(samples):
+        per = max(1, n // samples + (1 if k < n % samples else 0))
+        reports = [check_op(op, k, n_points=min(per, FD_POINTS), seed=seed)]
+        if per > FD_POINTS:
+            reports.append(check_op(op, k, n_points=per - FD_POINTS, seed=seed + 1, fd=False))
+        for r in reports:
+            row["tried"] += r.points_tried
+            row["used"] += r.points_used
+            row["skipped_domain"] += r.skipped_domain
+            row["skipped_ill"] += r.skipped_ill
+            for i in r.inputs:
+                row["max_rel_err"] = max(row["max_rel_err"], i.max_rel_err)
+                row["max_rel_err_fd"] = max(row["max_rel_err_fd"], i.max_fd_rel_err)
+                row["max_err_over_tol"] = max(row["max_err_over_tol"], i.max_err_over_tol)
+            if not r.passed:
+                row["failures"].append(f"{r.expression}: {r.failures[0]}")
+    return row
+
+
+def _sweep_dags(n: int, seed: int) -> dict:
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import seed as hseed
+
+    import verify
+    from verify.strategies import expressions, points
+
+    stats = {"examples": 0, "failures": []}
+
+    @hseed(seed)
+    @settings(max_examples=n, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), print_blob=False)
+    @given(st.data())
+    def prop(data: Any) -> None:
+        expr = data.draw(expressions(max_nodes=5))
+        pt = data.draw(points(expr))
+        stats["examples"] += 1
+        r = verify.check(expr.node, expr.symbols, points=[pt], fd=False)
+        assert r.passed, f"{expr!r}\n{r}"
+
+    try:
+        prop()
+    except AssertionError as e:
+        stats["failures"].append(str(e))
+    return stats
+
+
+def _table(rows: list[dict]) -> list[str]:
+    cols = ("op", "points", "used", "out of domain", "ill-cond", "max rel err (exact)",
+            "max rel err (FD)", "err/tol", "status")
+    body = [cols] + [(r["op"], str(r["tried"]), str(r["used"]), str(r["skipped_domain"]),
+                      str(r["skipped_ill"]), f"{r['max_rel_err']:.2e}",
+                      f"{r['max_rel_err_fd']:.2e}", f"{r['max_err_over_tol']:.3f}",
+                      "ok" if not r["failures"] else "FAIL") for r in rows]
+    widths = [max(len(line[c]) for line in body) for c in range(len(cols))]
+    return ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in body]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep described by ``args`` (see :func:`add_parser`); 0 if all agree."""
+    if args.examples < 1:
+        raise SystemExit(f"symgrad verify: --examples must be >= 1, got {args.examples}")
+    ops = _parse_ops(args.ops)
+    inject = os.environ.get(INJECT_ENV)
+    ctx: Any = contextlib.nullcontext()
+    if inject:
+        from verify.mutate import parse_injection, perturbed
+        op, kind, argnum = parse_injection(inject)
+        ctx = perturbed(op, kind, argnum)
+        print(f"injected bug: {op.name.lower()} VJP for input {argnum}: {kind}")
+    start = time.perf_counter()
+    rows: list[dict] = []
+    dags: dict = {"examples": 0, "failures": []}
+    with ctx:
+        bar = _Progress(len(ops) + (0 if args.no_dags else 1))
+        try:
+            for op in ops:
+                rows.append(_sweep_op(op, args.examples, args.seed))
+                bar.step(op.name.lower())
+            if not args.no_dags:
+                dags = _sweep_dags(max(1, args.examples // 2), args.seed)
+                bar.step("random DAGs")
+        finally:
+            bar.close()
+    for line in _table(rows):
+        print(line)
+    failures = [f for r in rows for f in r["failures"]] + dags["failures"]
+    if not args.no_dags:
+        print(f"random DAGs: {dags['examples']} examples, "
+              f"{'FAIL' if dags['failures'] else 'ok'}")
+    for f in failures:
+        print("FAIL:", f)
+    elapsed = time.perf_counter() - start
+    verdict = "all gradients agree" if not failures else f"{len(failures)} disagreement(s)"
+    print(f"all {len(rows)} ops checked in {elapsed:.1f}s: {verdict}" if not failures
+          else f"{len(rows)} ops checked in {elapsed:.1f}s: {verdict}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"ops": rows, "dags": dags, "passed": not failures,
+                       "seconds": elapsed, "injected": inject or None}, fh, indent=2,
+                      default=lambda o: float(o) if isinstance(o, np.floating) else str(o))
+    return 0 if not failures else 1
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m verify [options]``: the same sweep without the symgrad CLI."""
+    parser = argparse.ArgumentParser(prog="python -m verify")
+    sub = parser.add_subparsers(dest="command")
+    add_parser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "verify":
+        argv = ["verify", *argv]
+    args = parser.parse_args(argv)
+    return int(args.func(args))
