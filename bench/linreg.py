@@ -1,7 +1,8 @@
 """Full-batch gradient descent on linear regression: 20 steps of ``w -= lr * grad``.
 
 Shapes N x d = 10^6 x 10 and 10^4 x 100 (``--quick``: 10^5 x 10 and 10^3 x 100).
-Loss ``mean((X @ w + b - y) ** 2)``.  Systems: hand-derived numpy (baseline),
+Loss ``mean((X @ w + b - y) ** 2)``; every system computes the loss value and the
+gradients each step.  Systems: hand-derived numpy (baseline),
 symgrad eager, symgrad compiled, PyTorch eager.  Every system starts from the same
 parameters and the final parameters are checked against numpy's.
 """
@@ -27,11 +28,12 @@ def numpy_loop(X, y, steps=STEPS, lr=LR):
     w, b = np.zeros((d, 1), X.dtype), np.zeros((1,), X.dtype)
     for _ in range(steps):
         r = X @ w + b - y
+        loss = (r * r).mean()           # every system computes the loss value too
         gw = X.T @ r * (2.0 / n)
         gb = r.sum(axis=0) * (2.0 / n)
         w -= lr * gw
         b -= lr * gb
-    return w, b
+    return w, b, loss
 
 
 def symgrad_setup(X, y, compiled: bool):

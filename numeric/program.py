@@ -97,6 +97,8 @@ _VJP_INLINE: dict[Op, tuple[tuple[str, bool] | None, ...]] = {
     Op.MEAN: (("np.broadcast_to({g} / {count0}, {shape0})", False),),
     Op.POW: (("{g} * ({1} * {0} ** ({1} - 1))", True), None),  # only for a constant y != 0
 }
+# below this many elements np.full beats np.broadcast_to's Python overhead
+_SMALL = 1 << 16
 # 2-D matmul needs no expand_dims dance
 _MATMUL_2D = (("{g} @ {1}.T", True), ("{0}.T @ {g}", True))
 
@@ -168,7 +170,7 @@ class Program:
     __slots__ = ("inputs", "wrt", "outputs", "source", "stats", "forward",
                  "_backwards", "_instrs", "_slots", "_consts", "_shapes", "_needs",
                  "_out_slots", "_in_slots", "_wrt_slots", "_inline", "_fwd_src", "_globals",
-                 "_probe")
+                 "_probe", "_np_forward", "_scalar_backward", "_scalar_backwards")
 
     def __init__(self, outputs: Sequence[Any], inputs: Sequence[Any], *,
                  wrt: Sequence[Any] | None = None, inline: bool = True) -> None:
@@ -192,6 +194,10 @@ class Program:
         self._backwards: dict[tuple[bool, ...], Callable] = {}
         self._probe: dict[int, Any] = {}
         self._emit_forward()
+        self._np_forward = self.forward
+        self._scalar_backward = None
+        self._scalar_backwards: dict[tuple[bool, ...], Callable] = {}
+        self._try_scalar()
 
     # -- building ---------------------------------------------------------------
 
@@ -303,19 +309,22 @@ class Program:
                 raise ValueError(f"Program: input {k} has no value to build the program with")
             values[s] = np.asarray(v)
         choice: dict[int, str] = {}                 # slot -> "inline" | "call"
+        self._shapes = {s: (np.shape(v), np.asarray(v).dtype) for s, v in values.items()}
         for ins in self._instrs:
             xs = [values[a] for a in ins.args]
             with np.errstate(all="ignore"):
                 ref = FORWARD[ins.op](*xs, **ins.attrs)
             use = "call"
-            if self._inline and ins.op in _FWD_INLINE:
-                src = _FWD_INLINE[ins.op][0].format(*(f"_v[{i}]" for i in range(len(xs))))
+            plan = self._fwd_plan(ins)
+            if plan is not None:
+                src = plan[0].format(*(f"_v[{i}]" for i in range(len(xs))))
                 with np.errstate(all="ignore"):
                     got = eval(src, {"np": np, "_v": xs})  # noqa: S307 -- our own template
                 if _same(got, ref):
                     use, ref = "inline", got
             choice[ins.slot] = use
             values[ins.slot] = ref
+            self._shapes[ins.slot] = (np.shape(ref), np.asarray(ref).dtype)
         self._probe = values
         self._shapes = {s: (np.shape(v), np.asarray(v).dtype) for s, v in values.items()}
         saved = self._saved_slots()
@@ -333,7 +342,7 @@ class Program:
             note = f"  # {ins.op.name.lower()} {shape} {dtype}"
             if choice[ins.slot] == "inline":
                 self.stats["inlined"] += 1
-                expr, ufunc = _FWD_INLINE[ins.op]
+                expr, ufunc = self._fwd_plan(ins)
                 target = None
                 if ufunc is not None and shape:
                     for a in ins.args:
@@ -368,6 +377,37 @@ class Program:
         full = tuple(True for _ in self._out_slots)
         self.source = self._fwd_src + "\n\n" + self._backward_source(full, probe_only=True)[0]
 
+    def _const_scalar(self, s: int) -> float | None:
+        """The value of a constant 0-d float slot as a Python float, else None."""
+        if self._slots[s][0] != "const":
+            return None
+        v = np.asarray(self._consts[s])
+        if v.shape != () or v.dtype.kind != "f" or not np.isfinite(v):
+            return None
+        return float(v)
+
+    def _fwd_plan(self, ins: _Instr) -> tuple[str, str | None] | None:
+        """The inline forward template of ``ins`` (operator form, ufunc for ``out=``)."""
+        if not self._inline:
+            return None
+        op = ins.op
+        if op is Op.POW:
+            c = self._const_scalar(ins.args[1])
+            if c == 2.0:
+                return "np.square({0})", "np.square"
+            return ("{0} ** %r" % c, None) if c is not None else _FWD_INLINE[op]
+        if op in (Op.SUM, Op.MEAN):
+            axis, keepdims = ins.attrs.get("axis"), bool(ins.attrs.get("keepdims", False))
+            red = "np.add.reduce({0}, axis=%r, keepdims=%r)" % (axis, keepdims)
+            if op is Op.SUM:
+                return red, None
+            shape = self._shapes[ins.args[0]][0] if ins.args[0] in self._shapes else None
+            if shape is None:
+                return None
+            n = math.prod(shape[a] for a in (range(len(shape)) if axis is None else axis))
+            return f"{red} / {n}", None
+        return _FWD_INLINE.get(op)
+
     def _boundary(self, s: int) -> str:
         """The slot's name, wrapped to an ndarray where the probe saw a numpy scalar."""
         v = self._probe.get(s)
@@ -391,6 +431,12 @@ class Program:
             y = ins.args[1]
             if self._slots[y][0] != "const" or not np.all(np.asarray(self._consts[y]) != 0):
                 return None
+            c = self._const_scalar(y)
+            if i == 0 and c is not None:
+                return ("{g} * (%r * {0})" % c if c == 2.0
+                        else "{g} * (%r * {0} ** %r)" % (c, c - 1), True)
+        if ins.op is Op.MEAN and math.prod(self._shapes[ins.args[0]][0]) <= _SMALL:
+            return "np.full({shape0}, {g} / {count0})", True
         table = _VJP_INLINE.get(ins.op)
         return table[i] if table is not None and i < len(table) else None
 
@@ -420,11 +466,38 @@ class Program:
                         saved.append(u)
         return saved
 
-    def backward(self, saved: tuple, *cotangents: Any) -> tuple:
-        """Gradients of the ``wrt`` inputs given one cotangent per output (or None)."""
-        if len(cotangents) != len(self._out_slots):
-            raise ValueError(f"Program.backward: expected {len(self._out_slots)} cotangent(s), "
-                             f"got {len(cotangents)}")
+    def _try_scalar(self) -> None:
+        """Use a Python-float program if the probe agrees (Note [Scalar programs])."""
+        built = _scalar_program(self)
+        if built is None:
+            return
+        fwd, backward_for = built
+        values = [np.asarray(n.value) for n in self.inputs]
+        try:
+            outs, saved = fwd(*values)
+            ref_outs, ref_saved = self._np_forward(*values)
+            cts = [_probe_cotangent((), np.dtype(np.float64)) for _ in outs]
+            mask = tuple(True for _ in outs)
+            grads = backward_for(mask)(saved, *cts)
+            ref = self._numpy_backward(ref_saved, cts)
+        except (ArithmeticError, ValueError):
+            return
+        for a, b in zip(list(outs) + list(grads), list(ref_outs) + list(ref)):
+            if (a is None) != (b is None) or (a is not None and not np.allclose(
+                    a, b, rtol=1e-13, atol=0, equal_nan=True)):
+                return
+        np_forward = self._np_forward
+
+        def forward(*xs: Any) -> tuple:
+            try:
+                return fwd(*xs)
+            except (ArithmeticError, ValueError):
+                return np_forward(*xs)
+        self.forward = forward
+        self._scalar_backward = backward_for
+        self.stats["scalar"] = True
+
+    def _numpy_backward(self, saved: tuple, cotangents: Sequence[Any]) -> tuple:
         mask = tuple(c is not None for c in cotangents)
         fn = self._backwards.get(mask)
         if fn is None:
@@ -432,6 +505,23 @@ class Program:
             exec(compile(src, "<symgrad program: backward>", "exec"), glob)  # noqa: S102
             fn = self._backwards[mask] = glob["backward"]
         return fn(saved, *(c for c in cotangents if c is not None))
+
+    def backward(self, saved: tuple, *cotangents: Any) -> tuple:
+        """Gradients of the ``wrt`` inputs given one cotangent per output (or None)."""
+        if len(cotangents) != len(self._out_slots):
+            raise ValueError(f"Program.backward: expected {len(self._out_slots)} cotangent(s), "
+                             f"got {len(cotangents)}")
+        if type(saved) is _ScalarSaved:
+            mask = tuple(c is not None for c in cotangents)
+            fn = self._scalar_backwards.get(mask)
+            if fn is None:
+                fn = self._scalar_backwards[mask] = self._scalar_backward(mask)
+            try:
+                return fn(saved, *(c for c in cotangents if c is not None))
+            except (ArithmeticError, ValueError):
+                # redo the whole call in numpy: the inputs lead the saved values
+                saved = self._np_forward(*saved[:len(self._in_slots)])[1]
+        return self._numpy_backward(saved, cotangents)
 
     def _backward_source(self, mask: tuple[bool, ...], probe_only: bool = False):
         """Emit ``backward`` for the outputs selected by ``mask``.
@@ -600,3 +690,98 @@ def _probe_cotangent(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A deterministic, non-trivial output cotangent for the build-time probe."""
     g = np.random.default_rng(0).uniform(0.5, 1.5, size=shape)
     return np.asarray(g, dtype=dtype if dtype.kind in "fc" else np.float64)
+
+
+# Note [Scalar programs]
+#     A graph whose every value is a 0-d float64 (the 1000-node scalar benchmark) pays
+#     numpy's per-call overhead for each op, ~1 us, on one number.  Such programs are
+#     also emitted over Python floats and the math module (~50 ns per op).  Python
+#     floats raise where numpy returns inf/nan (math.log(-1), math.exp(1000), 1/0), so
+#     the scalar code runs inside try: on ArithmeticError or ValueError the call is redone
+#     by the numpy program, whose results are the reference.  math's sin/cos/exp/log may
+#     differ from numpy's SIMD versions in the last bit, so the build-time probe accepts
+#     the scalar program when it agrees to 1e-13 relative.
+
+_SCALAR_FWD = {
+    Op.ADD: "{0} + {1}", Op.SUB: "{0} - {1}", Op.MUL: "{0} * {1}", Op.DIV: "{0} / {1}",
+    Op.NEG: "-{0}", Op.SIN: "_sin({0})", Op.COS: "_cos({0})", Op.TANH: "_tanh({0})",
+    Op.EXP: "_exp({0})", Op.LOG: "_log({0})", Op.SQRT: "_sqrt({0})",
+}
+_SCALAR_VJP = {
+    Op.ADD: ("{g}", "{g}"), Op.SUB: ("{g}", "-{g}"), Op.MUL: ("{g} * {1}", "{g} * {0}"),
+    Op.DIV: ("{g} / {1}", "-{g} * {out} / {1}"), Op.NEG: ("-{g}",),
+    Op.SIN: ("{g} * _cos({0})",), Op.COS: ("-{g} * _sin({0})",),
+    Op.TANH: ("{g} * (1.0 - {out} * {out})",), Op.EXP: ("{g} * {out}",),
+    Op.LOG: ("{g} / {0}",), Op.SQRT: ("{g} / (2.0 * {out})",),
+}
+_MATH = {"_sin": math.sin, "_cos": math.cos, "_tanh": math.tanh, "_exp": math.exp,
+         "_log": math.log, "_sqrt": math.sqrt}
+
+
+class _ScalarSaved(tuple):
+    """The saved values of a scalar program run (Python floats), plus its inputs."""
+
+    __slots__ = ()
+
+
+def _scalar_program(p: "Program"):
+    """``(forward, backward_for_mask)`` over Python floats, or None if not applicable."""
+    f64 = np.dtype(np.float64)
+    if not p._inline or any(sh != ((), f64) for sh in p._shapes.values()):
+        return None
+    if any(ins.op not in _SCALAR_FWD for ins in p._instrs):
+        return None
+    name = p._name
+    glob: dict[str, Any] = dict(_MATH)
+    for s, v in p._consts.items():
+        glob[name(s)] = float(v)
+    ins_names = [name(s) for s in p._in_slots]
+    lines = [f"def forward({', '.join(ins_names)}):"]
+    lines += [f"    {n} = {n}.item()" for n in ins_names]
+    for ins in p._instrs:
+        lines.append(f"    {name(ins.slot)} = "
+                     + _SCALAR_FWD[ins.op].format(*(name(a) for a in ins.args)))
+    keep = [name(s) for s in range(len(p._slots)) if p._slots[s][0] != "const"
+            and (s in p._in_slots or any(ins.slot == s for ins in p._instrs))]
+    outs = "".join(f"_asarray({name(s)}), " for s in p._out_slots)
+    lines.append(f"    return ({outs}), _Saved(({''.join(k + ', ' for k in keep)}))")
+    glob.update(_f64=np.float64, _Saved=_ScalarSaved, _asarray=np.asarray)
+    fwd_src = "\n".join(lines)
+    exec(compile(fwd_src, "<symgrad scalar program: forward>", "exec"), glob)  # noqa: S102
+
+    def backward_source(mask: tuple[bool, ...]) -> str:
+        ct: dict[int, str] = {}
+        body: list[str] = []
+        params = []
+        k = [0]
+
+        def add(s: int, expr: str) -> None:
+            k[0] += 1
+            g = f"g{k[0]}"
+            body.append(f"    {g} = {expr}" if s not in ct else f"    {g} = {ct[s]} + ({expr})")
+            ct[s] = g
+        for j, (s, m) in enumerate(zip(p._out_slots, mask)):
+            if m:
+                params.append(f"go{j}")
+                if s in p._needs:
+                    add(s, f"float(go{j})")
+        for ins in reversed(p._instrs):
+            g = ct.pop(ins.slot, None)
+            if g is None:
+                continue
+            names = [name(a) for a in ins.args]
+            for i, a in enumerate(ins.args):
+                if a in p._needs:
+                    add(a, _SCALAR_VJP[ins.op][i].format(*names, g=g, out=name(ins.slot)))
+        rets = "".join((f"_asarray({ct[s]}), " if s in ct else "None, ") for s in p._wrt_slots)
+        head = [f"def backward(saved{''.join(', ' + q for q in params)}):"]
+        if keep:
+            head.append(f"    {''.join(n + ', ' for n in keep)}= saved")
+        return "\n".join(head + body + [f"    return ({rets})"])
+
+    def backward_for(mask: tuple[bool, ...]) -> Callable:
+        ns = dict(glob)
+        exec(compile(backward_source(mask), "<symgrad scalar program: backward>", "exec"),
+             ns)  # noqa: S102 -- generated from the templates above
+        return ns["backward"]
+    return glob["forward"], backward_for

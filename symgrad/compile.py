@@ -192,8 +192,9 @@ class CompiledFunction:
         tr.captured_sig = [_sig_of(c) for c in captured]
         tr.arg_pos = arg_pos
         # where each gradient goes: ("arg", position) or ("cap", index)
-        tr.wrt_sources = [("arg", arg_pos[inputs.index(n)]) if id(n) in proxy_ids
-                          else ("cap", captured.index(n)) for n in wrt]
+        where = {id(p): ("arg", k) for p, k in zip(proxies, arg_pos)}
+        where.update({id(c): ("cap", k) for k, c in enumerate(captured)})
+        tr.wrt_sources = [where[id(n)] for n in wrt]
         tr.n_out, tr.single, tr.grad = len(outs), single, grad
         return tr
 
