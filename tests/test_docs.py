@@ -48,6 +48,7 @@ def run_python(code: str, namespace: dict, where: str) -> str:
 def run_doctest(code: str, namespace: dict, where: str) -> None:
     parser = doctest.DocTestParser()
     test = parser.get_doctest(code, namespace, where, where, 0)
+    test.globs = namespace  # get_doctest copies; share names across blocks like notebook cells
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     runner = doctest.DocTestRunner(optionflags=flags)
     out = io.StringIO()
