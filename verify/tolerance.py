@@ -25,7 +25,7 @@ Note [Tolerance policy] (docs/verification.md explains it with examples)
     exceeds ``MAX_RHO`` is *ill-conditioned*: float64 cannot resolve the answer
     there, so it is skipped and counted, never judged.
 
->>> tolerance(a=0.0, g=1.0, n_ops=2, rho=1.0) < 1e-13
+>>> bool(tolerance(a=0.0, g=1.0, n_ops=2, rho=1.0) < 1e-13)
 True
 """
 from __future__ import annotations
