@@ -106,7 +106,7 @@ def test_fd_gradient_richardson_accuracy():
                            [np.array([0.3, -1.0]), np.array([2.0, 0.5])])
     assert np.allclose(est[0], np.exp([0.3, -1.0]) * [2.0, 0.5], rtol=1e-10, atol=0)
     assert np.allclose(est[1], np.exp([0.3, -1.0]), rtol=1e-10, atol=0)
-    assert all(np.all(e < 1e-8) for e in err)
+    assert all(np.all((e > 0) & (e < 1e-6)) for e in err)  # conservative: |R - D(h/2)|
 
 
 def test_gradcheck_pytorch_semantics():
