@@ -1,0 +1,36 @@
+"""The benchmark suite runs (``python -m bench --quick``) so it cannot rot.
+
+No timing assertions: only that every workload runs, agrees with its numpy
+reference (each workload asserts that itself) and prints its table.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_quick_runs_and_prints_tables():
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "machine:" in out and "numpy" in out
+    for name in ("seed", "seed_compiled", "linreg", "mlp", "scalar", "symbolic", "per_op",
+                 "memory"):
+        assert f"## {name}\n" in out, name
+    assert "| workload | system | median ms | p25–p75 ms | ms/step | ratio to baseline |" in out
+    assert "symgrad compiled" in out and "FAILED" not in out
+
+
+def test_bench_only_and_bad_name():
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "memory"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "## memory" in proc.stdout and "## linreg" not in proc.stdout
+    assert "| linreg 100000x10 |" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
