@@ -435,8 +435,11 @@ class Program:
             if i == 0 and c is not None:
                 return ("{g} * (%r * {0})" % c if c == 2.0
                         else "{g} * (%r * {0} ** %r)" % (c, c - 1), True)
-        if ins.op is Op.MEAN and math.prod(self._shapes[ins.args[0]][0]) <= _SMALL:
-            return "np.full({shape0}, {g} / {count0})", True
+        if math.prod(self._shapes[ins.args[0]][0]) <= _SMALL:
+            if ins.op is Op.MEAN:
+                return "np.full({shape0}, {g} / {count0})", True
+            if ins.op is Op.SUM:
+                return "np.full({shape0}, {g})", True
         table = _VJP_INLINE.get(ins.op)
         return table[i] if table is not None and i < len(table) else None
 
@@ -498,6 +501,10 @@ class Program:
         self.stats["scalar"] = True
 
     def _numpy_backward(self, saved: tuple, cotangents: Sequence[Any]) -> tuple:
+        if len(cotangents) == 1 and cotangents[0] is not None:
+            fn = self._backwards.get((True,))
+            if fn is not None:
+                return fn(saved, cotangents[0])
         mask = tuple(c is not None for c in cotangents)
         fn = self._backwards.get(mask)
         if fn is None:

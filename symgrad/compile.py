@@ -98,7 +98,7 @@ class _Trace:
 
 def _sig_of(t: Tensor) -> tuple:
     v = t.value
-    return (v.shape, v.dtype.str, t._requires_grad)
+    return (v.shape, v.dtype, t._requires_grad)
 
 
 class CompiledFunction:

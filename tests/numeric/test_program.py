@@ -214,3 +214,36 @@ def test_errors_name_the_problem():
     bad.inputs = (N(value=None),)                   # a symbolic leaf, never bound
     with pytest.raises(ValueError, match="has no value"):
         Program([bad], [x])
+
+
+def test_scalar_program_uses_python_floats_and_agrees():
+    x, y = leaf(0.7, True), leaf(1.3, True)
+    acc = x
+    for k in range(30):
+        acc = N(Op.ADD, (N(Op.MUL, (N(Op.SIN, (acc,)), y)), leaf(0.01 * k)))
+    out = N(Op.DIV, (N(Op.TANH, (acc,)), N(Op.EXP, (x,))))
+    p = Program([out], [x, y])
+    assert p.stats.get("scalar") is True
+    (v,), grads = p(np.array(0.2), np.array(0.9), cotangents=[np.array(1.0)])
+    ref = Program([out], [x, y], inline=False)
+    assert "scalar" not in ref.stats
+    (rv,), rgrads = ref(np.array(0.2), np.array(0.9), cotangents=[np.array(1.0)])
+    assert isinstance(v, np.ndarray) and v.dtype == np.float64
+    np.testing.assert_allclose(v, rv, rtol=1e-14)
+    for g, r in zip(grads, rgrads):
+        assert isinstance(g, np.ndarray) and g.shape == ()
+        np.testing.assert_allclose(g, r, rtol=1e-13)
+
+
+def test_scalar_program_falls_back_to_numpy_where_python_raises():
+    x = leaf(2.0, True)
+    out = N(Op.LOG, (N(Op.DIV, (x, leaf(1.0))),))
+    p = Program([out], [x])
+    assert p.stats.get("scalar") is True
+    with np.errstate(all="ignore"):
+        (v,), (g,) = p(np.array(-1.0), cotangents=[np.array(1.0)])   # math.log(-1) raises
+        (w,), (h,) = p(np.array(0.0), cotangents=[np.array(1.0)])    # math.log(0) raises
+    assert np.isnan(v) and g == -1.0
+    assert w == -np.inf and h == np.inf                             # numpy's answers
+    (u,), (k,) = p(np.array(np.e), cotangents=[np.array(1.0)])
+    assert u == pytest.approx(1.0) and k == pytest.approx(1 / np.e)
