@@ -70,6 +70,6 @@ def check_op(op: Op, k: int, *, n_points: int = 5, seed: int = 0, dtype: Any = n
     """``verify.check`` on sample ``k`` of ``op`` (exact formulas cached per case)."""
     prep = prepared(op, k)
     r = check(prep.target, prep.leaves, n_points=n_points, seed=seed, dtype=dtype, fd=fd,
-              prepared=prep)
+              prepared=prep, tol_factor=OP_DB[op].tol_factor)
     r.expression = f"{op.name.lower()} {OP_DB[op].samples[k].label}"
     return r
