@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 import pytest
-from _graph_nodes import Node, leaf, node
+from tests.numeric._graph_nodes import Node, leaf, node
 
 import numeric
 from numeric import FORWARD, FREED_GRAPH, VJP, Op, backward, evaluate, toposort

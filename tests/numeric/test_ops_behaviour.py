@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _graph_nodes import grads, leaf, node
+from tests.numeric._graph_nodes import grads, leaf, node
 
 from numeric import FORWARD, Op, backward
 

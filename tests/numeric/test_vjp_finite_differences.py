@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _graph_nodes import grads
+from tests.numeric._graph_nodes import grads
 
 from numeric import FORWARD, VJP, Op
 

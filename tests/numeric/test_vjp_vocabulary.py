@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _graph_nodes import leaf, node
-from test_vjp_finite_differences import CASES, differentiable, sample
+from tests.numeric._graph_nodes import leaf, node
+from tests.numeric.test_vjp_finite_differences import CASES, differentiable, sample
 
 from numeric import Op, backward
 
