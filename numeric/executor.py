@@ -95,11 +95,100 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         if ct.shape != v.shape:
             raise ValueError(f"cotangent {k} has shape {tuple(ct.shape)} but output {k} has "
                              f"shape {tuple(v.shape)}; pass a cotangent shaped like the output")
-        ct = unbroadcast(ct, v.shape, v.dtype)
+        if ct.shape != v.shape or ct.dtype != v.dtype:
+            ct = unbroadcast(ct, v.shape, v.dtype)
         key = id(node)
         cts[key] = cts[key] + ct if key in cts else ct
 
-    order = toposort(outputs, include=_requires_grad)   # raises on a freed graph
+    order = _grad_order(outputs)            # raises on a freed graph, before any work
+    if targets is not None or value is not None:
+        grads = _general(order, cts, targets, value, release)
+    else:
+        grads = _leaves(order, cts, release)
+    for key, g in grads.items():
+        if isinstance(g, np.generic):
+            grads[key] = np.asarray(g)
+    return grads
+
+
+def _grad_order(outputs: Sequence[Any]) -> list:
+    """Nodes that require grad, reachable from ``outputs``, inputs first.
+
+    ``toposort`` with the requires-grad filter inlined (this walk runs once per
+    ``backward()`` in every eager training step, so its per-node cost counts).
+    """
+    order: list = []
+    seen: set[int] = set()
+    append, add = order.append, seen.add
+    for root in outputs:
+        if id(root) in seen:
+            continue
+        _requires_grad(root)
+        add(id(root))
+        stack = [(root, iter(root.inputs))]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node, inputs = stack[-1]
+            for child in inputs:
+                if child.requires_grad and id(child) not in seen:
+                    if child.op is not None and not child.inputs:
+                        raise RuntimeError(FREED_GRAPH)
+                    add(id(child))
+                    push((child, iter(child.inputs)))
+                    break
+            else:
+                pop()
+                append(node)
+    return order
+
+
+def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> dict:
+    """The training-loop case: gradients of every leaf, VJPs on plain values."""
+    grads: dict[int, Any] = {}
+    pop, get = cts.pop, cts.get
+    for node in reversed(order):
+        key = id(node)
+        g = pop(key, None)
+        op = node.op
+        if op is None:
+            if g is not None:
+                grads[key] = g
+            continue
+        if g is not None:
+            inputs = node.inputs
+            rules = VJP[op] if op.__class__ is _Op else op.vjp
+            vals = [i.value for i in inputs]
+            out = node.value
+            attrs = node.attrs
+            for i, inp in enumerate(inputs):
+                if not inp.requires_grad:
+                    continue
+                if op in VARIADIC:
+                    c = rules[0](g, out, *vals, argnum=i, **attrs)
+                else:
+                    rule = rules[i]
+                    if rule is None:
+                        continue
+                    c = rule(g, out, *vals, **attrs) if attrs else rule(g, out, *vals)
+                if c is None:
+                    continue
+                v = vals[i]
+                # the one place where cotangents meet their input's shape and dtype
+                if c.shape != v.shape or c.dtype != v.dtype:
+                    c = unbroadcast(c, v.shape, v.dtype)
+                k = id(inp)
+                prev = get(k)
+                cts[k] = c if prev is None else prev + c
+        if release is not None:
+            release(node)
+    return grads
+
+
+def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
+             value: Optional[Callable[[Any], Any]],
+             release: Optional[Callable[[Any], Any]]) -> dict:
+    """Gradients of chosen ``targets`` and/or VJPs run on ``value(node)``."""
+    get = _node_value if value is None else value
     wanted: Optional[set[int]] = None
     useful: Optional[set[int]] = None
     if targets is not None:
@@ -136,12 +225,8 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         else:
             rules = op.vjp
             variadic = False
-        if value is None:
-            vals = [i.value for i in inputs]
-            out = node.value
-        else:
-            vals = [value(i) for i in inputs]
-            out = value(node)
+        vals = [get(i) for i in inputs]
+        out = get(node)
         attrs = node.attrs
         for i, inp in enumerate(inputs):
             if not inp.requires_grad or (useful is not None and id(inp) not in useful):
@@ -156,7 +241,6 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
             if c is None:
                 continue
             v = vals[i]
-            # the one place where cotangents meet their input's shape and dtype
             if c.shape != v.shape or (c.dtype is not v.dtype and c.dtype != v.dtype):
                 c = unbroadcast(c, v.shape, v.dtype)
             k = id(inp)
@@ -164,9 +248,6 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
             cts[k] = c if prev is None else prev + c
         if release is not None:
             release(node)
-    for key, g in grads.items():
-        if isinstance(g, np.generic):
-            grads[key] = np.asarray(g)
     return grads
 
 

@@ -66,12 +66,16 @@ def unbroadcast(g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     gshape = g.shape
     if gshape != shape:
         lead = len(gshape) - len(shape)
-        if lead > 0:
-            g = np.sum(g, axis=tuple(range(lead)))
         if lead >= 0:
-            ones = tuple(i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
-            if ones:
-                g = np.sum(g, axis=ones, keepdims=True)
+            axes = tuple(range(lead)) + tuple(
+                lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+            if g.__class__ is np.ndarray:
+                # Note [Tiny arrays]: np.sum's Python wrapper costs more than the
+                # sum itself on the small arrays of eager training; the ufunc
+                # method and ndarray.reshape skip it
+                g = np.add.reduce(g, axis=axes).reshape(shape) if axes else g
+            elif axes:
+                g = np.reshape(np.sum(g, axis=axes), shape)
         if g.shape != shape:
             try:
                 g = np.broadcast_to(g, shape)
@@ -81,6 +85,10 @@ def unbroadcast(g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     if g.dtype != dtype:
         g = apply(Op.CAST, g, dtype=dtype)
     return g
+
+
+#: below this many elements a fresh array is cheaper to make than a broadcast view
+_TINY = 4096
 
 
 def _kept(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
@@ -95,6 +103,10 @@ def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def _sum(g, out, x, *, axis=None, keepdims=False):
+    if g.__class__ is np.ndarray and x.size <= _TINY:   # Note [Tiny arrays]
+        full = np.empty(x.shape, g.dtype)
+        full[...] = g if keepdims or axis is None else np.reshape(g, _kept(x.shape, axis))
+        return full
     return np.broadcast_to(_expand(g, x, axis, keepdims), x.shape)
 
 
@@ -114,6 +126,8 @@ def _logsumexp(g, out, x, *, axis=None, keepdims=False):
 
 
 def _pow_base(g, out, x, y):
+    if y.__class__ is np.ndarray and y.ndim == 0 and y != 0:   # a constant exponent
+        return g * (y * x ** (y - 1))
     # d(x**y)/dx = y * x**(y-1), and 0 where y == 0 as in PyTorch: raising to 1
     # instead of -1 there avoids 0 * inf = nan at x == 0
     return g * (y * x ** np.where(y == 0, 1, y - 1))
