@@ -72,6 +72,3 @@ from symgrad import nn  # noqa: E402
 
 # pictures of the graph (issue 7): Graphviz DOT and a text tree
 from symgrad.graphviz import print_graph, to_dot  # noqa: E402
-
-# user-defined ops (issue 5): numpy forward + VJP + SymPy form
-from symgrad.custom import CustomOp, custom_op  # noqa: E402
