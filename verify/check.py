@@ -48,7 +48,15 @@ def _make_symbol(name: str, shape: tuple):
     return vgraph.symbol(name, shape)
 
 
+def _is_shape(x: Any) -> bool:
+    return isinstance(x, tuple) and all(isinstance(d, (int, np.integer)) and not
+                                        isinstance(d, bool) for d in x)
+
+
 def _build(f: Any, wrt: Any) -> tuple[Any, list]:
+    if not _is_node(f) and hasattr(f, "node") and hasattr(f, "symbols"):
+        # a drawn verify.strategies.Expression
+        f, wrt = f.node, (f.symbols if wrt is None else wrt)
     if _is_node(f):
         if wrt is None:
             leaves = [n for n in toposort([f]) if n.op is None and n.value is None]
@@ -60,7 +68,8 @@ def _build(f: Any, wrt: Any) -> tuple[Any, list]:
                         f"got {type(f).__name__}")
     if wrt is None:
         raise ValueError("check(fn, wrt): wrt must give the inputs of fn (shapes or symbols)")
-    specs = [wrt] if _is_node(wrt) else list(wrt)
+    specs = [wrt] if _is_node(wrt) or _is_shape(wrt) or isinstance(wrt, np.ndarray) \
+        else list(wrt)
     leaves = []
     for k, s in enumerate(specs):
         if _is_node(s):
@@ -168,6 +177,8 @@ def prepare(f: Any, wrt: Any = None, seed: int = 0) -> Prepared:
 
 
 def _normalize_points(points: Any, prep: Prepared) -> list[list[np.ndarray]]:
+    if isinstance(points, dict):  # one point given by name
+        points = [points]
     result = []
     for k, p in enumerate(points):
         if isinstance(p, dict):
@@ -200,11 +211,13 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
     """Compare numeric, exact and finite-difference gradients of ``f`` at several points.
 
     ``f`` is a tensor built over symbols (``wrt``: the symbols, default all
-    value-less leaves) or a function of tensors (``wrt``: input shapes or
-    symbols).  Points are drawn inside every op's domain and at least ``margin``
-    from any kink, unless given (``points``: one value per input, or a dict by
-    name).  ``dtype=np.float32`` checks the float32 engine against the exact
-    gradient at the float32 inputs with float32's unit roundoff.  Returns a
+    value-less leaves), a drawn ``verify.strategies.Expression``, or a function
+    of tensors (``wrt``: a shape, or a list of input shapes, symbols or example
+    arrays).  Points are drawn inside every op's domain and at least ``margin``
+    from any kink, unless given (``points``: a list of points, each one value
+    per input or a dict by name; a single dict is one point).
+    ``dtype=np.float32`` checks the float32 engine against the exact gradient
+    at the float32 inputs with float32's unit roundoff.  Returns a
     :class:`Report`; never raises for a mismatch (use ``.raise_if_failed()``).
     ``tol_factor`` widens the rounding tolerance (an op database override).
 

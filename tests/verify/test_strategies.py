@@ -49,7 +49,7 @@ def test_bad_arguments_are_named_eagerly():
     with pytest.raises(TypeError, match="max_nodes"):
         expressions(max_nodes=2.5)
     with pytest.raises(ValueError, match="ops"):
-        expressions(ops=[Op.RESHAPE])
+        expressions(ops=[Op.SCATTER_ADD])
     with pytest.raises(TypeError, match="ops"):
         expressions(ops=Op.SIN)
     with pytest.raises(ValueError, match="broadcast"):
@@ -73,4 +73,36 @@ def test_a_planted_bug_is_found_on_random_dags():
 
     with perturbed(Op.SIN, "scale"):
         with pytest.raises(AssertionError, match="Op.SIN"):
+            prop()
+
+
+def test_default_ops_include_matmul_and_movement_ops():
+    from hypothesis import settings
+    seen = set()
+
+    @settings(max_examples=400, derandomize=True, database=None)
+    @given(expressions(max_nodes=6))
+    def collect(expr):
+        seen.update(n.op for n in toposort([expr.node]) if n.op is not None)
+
+    collect()
+    assert {Op.MATMUL, Op.RESHAPE, Op.PERMUTE, Op.GETITEM, Op.CONCAT, Op.BROADCAST_TO} <= seen
+
+
+@pytest.mark.parametrize("op", [Op.MATMUL, Op.GETITEM, Op.CONCAT, Op.PERMUTE])
+def test_ops_by_name_and_planted_bug_in_structural_op_is_found(op):
+    from hypothesis import settings, HealthCheck
+    from verify.mutate import perturbed
+
+    @settings(max_examples=30, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def prop(data):
+        expr = data.draw(expressions(max_nodes=3, ops=[op.value, "sin"]))
+        r = verify.check(expr, points=[data.draw(points(expr))], fd=False)
+        assert r.passed, f"{expr!r}\n{r}"
+
+    prop()  # correct VJPs: no false alarm
+    with perturbed(op, "scale"):
+        with pytest.raises(AssertionError, match=f"Op.{op.name}"):
             prop()
