@@ -32,10 +32,12 @@ WORKLOADS = {
     "per_op": "bench.per_op",
     "memory": "bench.memory",
 }
+#: names that select several workloads with ``--only``
+GROUPS = {"seed": ["seed", "seed_compiled"]}
 
 
 def machine() -> str:
-    """One line: cores, CPU model, Python, numpy and torch versions."""
+    """One line: cores, CPU model, Python, numpy, torch and jax versions."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -49,8 +51,12 @@ def machine() -> str:
     if available("torch"):
         import torch as _t
         torch = _t.__version__
+    jax = "not installed"
+    if available("jax"):
+        import jax as _j
+        jax = _j.__version__
     return (f"{os.cpu_count()} cores, {cpu}; Python {platform.python_version()}, numpy "
-            f"{np.__version__}, torch {torch}; BLAS threads "
+            f"{np.__version__}, torch {torch}, jax {jax}; BLAS threads "
             f"{os.environ.get('OPENBLAS_NUM_THREADS')}")
 
 
@@ -58,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds (< 30 s)")
     parser.add_argument("--only", action="append", choices=sorted(WORKLOADS), metavar="NAME",
-                        help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}")
+                        help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}; "
+                        "'seed' runs seed and seed_compiled")
     args = parser.parse_args(argv)
-    names = args.only or list(WORKLOADS)
+    names = []
+    for name in args.only or list(WORKLOADS):
+        names += [n for n in GROUPS.get(name, [name]) if n not in names]
     print(f"# symgrad benchmarks{' (quick)' if args.quick else ''}")
     print(f"machine: {machine()}")
     failed = []

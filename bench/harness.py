@@ -79,6 +79,39 @@ def torch_or_reason() -> tuple[Any, Optional[str]]:
     return torch, None
 
 
+def jax_or_reason() -> tuple[Any, Optional[str]]:
+    """``(jax, None)`` with float64 enabled if jax imports, else ``(None, reason)``."""
+    if not available("jax"):
+        return None, "jax is not installed"
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    return jax, None
+
+
+def jax_sgd_factory(jax: Any, loss: Callable, params: tuple, batches: list, lr: float) -> Factory:
+    """A factory for ``compare``: jit-compiled SGD on ``loss(params, *batch)`` per batch.
+
+    Every step computes the loss value and the gradients (``value_and_grad``), as the
+    other systems do; the loop waits for the result (``block_until_ready``).
+    """
+    @jax.jit
+    def step(params: tuple, *batch: Any) -> tuple:
+        value, grads = jax.value_and_grad(loss)(params, *batch)
+        return tuple(p - lr * g for p, g in zip(params, grads)), value
+
+    start = tuple(jax.numpy.asarray(p) for p in params)
+    batches = [tuple(jax.numpy.asarray(a) for a in b) for b in batches]
+
+    def factory() -> Callable[[], Any]:
+        def run() -> Any:
+            p = start
+            for batch in batches:
+                p, _ = step(p, *batch)
+            return jax.block_until_ready(p)
+        return run
+    return factory
+
+
 def format_rows(rows: list[dict]) -> str:
     """A Markdown table of timing rows (``compare``'s format)."""
     lines = ["| workload | system | median ms | p25–p75 ms | ms/step | ratio to baseline | note |",

@@ -3,14 +3,14 @@
 Shapes N x d = 10^6 x 10 and 10^4 x 100 (``--quick``: 10^5 x 10 and 10^3 x 100).
 Loss ``mean((X @ w + b - y) ** 2)``; every system computes the loss value and the
 gradients each step.  Systems: hand-derived numpy (baseline),
-symgrad eager, symgrad compiled, PyTorch eager.  Every system starts from the same
+symgrad eager, symgrad compiled, PyTorch eager, JAX (jit) when installed.  Every system starts from the same
 parameters and the final parameters are checked against numpy's.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from bench.harness import compare, torch_or_reason
+from bench.harness import compare, jax_or_reason, jax_sgd_factory, torch_or_reason
 
 STEPS, LR = 20, 0.1
 
@@ -87,6 +87,7 @@ def run(quick: bool = False) -> list[dict]:
     shapes = [(10**5, 10), (10**3, 100)] if quick else [(10**6, 10), (10**4, 100)]
     rounds = 3 if quick else 7
     torch, why = torch_or_reason()
+    jax, why_jax = jax_or_reason()
     rows = []
     for n, d in shapes:
         X, y = make_data(n, d)
@@ -101,6 +102,12 @@ def run(quick: bool = False) -> list[dict]:
         }
         if torch is not None:
             systems["torch eager"] = lambda: (lambda: torch_loop(torch, X, y))
-        rows += compare(f"linreg {n}x{d}", systems, rounds=rounds, steps=STEPS,
-                        skipped={} if torch else {"torch eager": why})
+        if jax is not None:
+            systems["jax jit"] = jax_sgd_factory(
+                jax, lambda p, X, y: ((X @ p[0] + p[1] - y) ** 2).mean(),
+                (np.zeros((d, 1), X.dtype), np.zeros((1,), X.dtype)), [(X, y)] * STEPS, LR)
+        skipped = {} if torch else {"torch eager": why}
+        if jax is None:
+            skipped["jax jit"] = why_jax
+        rows += compare(f"linreg {n}x{d}", systems, rounds=rounds, steps=STEPS, skipped=skipped)
     return rows

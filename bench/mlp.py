@@ -2,14 +2,14 @@
 
 float32 and float64; synthetic data from a seeded Generator (``--quick``: 10 steps).
 Systems: hand-derived numpy (baseline), symgrad eager (``sg.nn``), symgrad compiled,
-PyTorch eager.  All start from the same weights; final weights are checked against
+PyTorch eager, JAX (jit) when installed.  All start from the same weights; final weights are checked against
 numpy's.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from bench.harness import compare, torch_or_reason
+from bench.harness import compare, jax_or_reason, jax_sgd_factory, torch_or_reason
 
 SIZES, BATCH, LR = (784, 256, 10), 128, 0.05
 
@@ -107,11 +107,23 @@ def torch_loop(state, Xs, Ts):
         opt.step()
 
 
+def _jax_loss(jax):
+    jnp = jax.numpy
+
+    def loss(params, x, t):
+        W1, b1, W2, b2 = params
+        z = jnp.maximum(x @ W1.T + b1, 0) @ W2.T + b2
+        logp = jax.nn.log_softmax(z, axis=1)
+        return -jnp.mean(logp[jnp.arange(x.shape[0]), t])
+    return loss
+
+
 def run(quick: bool = False) -> list[dict]:
     import symgrad as sg
     steps = 10 if quick else 50
     rounds = 3 if quick else 5
     torch, why = torch_or_reason()
+    jax, why_jax = jax_or_reason()
     rows = []
     for dtype in (np.float32, np.float64):
         X, T = make_data(steps, dtype)
@@ -148,6 +160,12 @@ def run(quick: bool = False) -> list[dict]:
                 torch_reset(torch, tst[0], weights)
                 return lambda: torch_loop(tst, tX, tT)
             systems["torch eager"] = t_factory
+        if jax is not None:
+            systems["jax jit"] = jax_sgd_factory(jax, _jax_loss(jax), tuple(weights),
+                                                 list(zip(X, T)), LR)
+        skipped = {} if torch else {"torch eager": why}
+        if jax is None:
+            skipped["jax jit"] = why_jax
         rows += compare(f"mlp {np.dtype(dtype).name}", systems, rounds=rounds, steps=steps,
-                        skipped={} if torch else {"torch eager": why})
+                        skipped=skipped)
     return rows

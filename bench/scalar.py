@@ -4,7 +4,8 @@
 mul and one add per coefficient) plus a chain of 200 ``sin``/``mul`` pairs (400
 nodes).  Each timed call computes ``f`` and ``df/dx`` 100 times at new points.
 Systems: symgrad compiled (baseline), symgrad eager, PyTorch eager; the target is
-compiled at least 10x faster than PyTorch eager.
+compiled at least 10x faster than PyTorch eager.  ``--quick`` differentiates at 20
+points instead of 100.
 """
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ def points(n: int = REPEATS) -> np.ndarray:
     return np.linspace(-0.9, 0.9, n)
 
 
-def symgrad_runner(compiled: bool):
+def symgrad_runner(compiled: bool, n: int = REPEATS):
     import symgrad as sg
     fn = sg.compile(lambda x: graph(x, sg.sin)) if compiled else (lambda x: graph(x, sg.sin))
-    xs = [sg.tensor(float(p), requires_grad=True) for p in points()]
+    xs = [sg.tensor(float(p), requires_grad=True) for p in points(n)]
 
     def run():
         out = []
@@ -47,8 +48,8 @@ def symgrad_runner(compiled: bool):
     return run
 
 
-def torch_runner(torch):
-    xs = [torch.tensor(float(p), dtype=torch.float64, requires_grad=True) for p in points()]
+def torch_runner(torch, n: int = REPEATS):
+    xs = [torch.tensor(float(p), dtype=torch.float64, requires_grad=True) for p in points(n)]
 
     def run():
         out = []
@@ -63,12 +64,13 @@ def torch_runner(torch):
 
 def run(quick: bool = False) -> list[dict]:
     torch, why = torch_or_reason()
-    compiled, eager = symgrad_runner(True), symgrad_runner(False)
+    n = 20 if quick else REPEATS
+    compiled, eager = symgrad_runner(True, n), symgrad_runner(False, n)
     np.testing.assert_allclose(compiled(), eager(), rtol=1e-12)
     systems = {"symgrad compiled": lambda: compiled, "symgrad eager": lambda: eager}
     if torch is not None:
-        t = torch_runner(torch)
+        t = torch_runner(torch, n)
         np.testing.assert_allclose([float(g) for g in t()], compiled(), rtol=1e-12)
         systems["torch eager"] = lambda: t
-    return compare("scalar graph (1000 nodes) x100", systems, rounds=3 if quick else 7,
-                   steps=REPEATS, skipped={} if torch else {"torch eager": why})
+    return compare(f"scalar graph (1000 nodes) x{n}", systems, rounds=3 if quick else 7,
+                   steps=n, skipped={} if torch else {"torch eager": why})

@@ -3,14 +3,15 @@
 Same loop as :mod:`bench.seed` (``w * x + b``, squared-error sum, SGD lr=0.01,
 100 epochs; the loss is computed every epoch, as in every version), with the
 loss function compiled once.  Systems: numpy with the gradient derived by hand
-(baseline, :func:`bench.seed.numpy_loop`), symgrad compiled, symgrad eager, PyTorch eager.
+(baseline, :func:`bench.seed.numpy_loop`), symgrad compiled, symgrad eager, PyTorch eager,
+JAX (jit) when installed.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from bench import seed
-from bench.harness import compare, torch_or_reason
+from bench.harness import compare, jax_or_reason, jax_sgd_factory, torch_or_reason
 
 
 def compiled_factory():
@@ -46,5 +47,14 @@ def run(quick: bool = False) -> list[dict]:
     torch, why = torch_or_reason()
     if torch is not None:
         systems["torch eager"] = lambda: seed._torch_loop(torch)
+    jax, why_jax = jax_or_reason()
+    if jax is not None:
+        x, y = np.array(seed.X), np.array(seed.Y)
+        systems["jax jit"] = jax_sgd_factory(
+            jax, lambda p, x, y: ((p[0] * x + p[1] - y) ** 2).sum(),
+            (np.array([1.0]), np.array([0.0])), [(x, y)] * seed.EPOCHS, seed.LR)
+    skipped = {} if torch else {"torch eager": why}
+    if jax is None:
+        skipped["jax jit"] = why_jax
     return compare("seed loop (100 SGD steps)", systems, rounds=10 if quick else 40,
-                   steps=seed.EPOCHS, skipped={} if torch else {"torch eager": why})
+                   steps=seed.EPOCHS, skipped=skipped)

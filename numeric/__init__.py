@@ -15,9 +15,10 @@ from numeric.ops import (
     ARITY, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, UNARY, VARIADIC, Op,
 )
 from numeric.vjps import VJP, unbroadcast
+from numeric.program import Program
 
 __all__ = [
     "Op", "FORWARD", "VJP", "apply", "unbroadcast", "toposort", "backward", "evaluate",
     "FREED_GRAPH", "ARITY", "BINARY", "UNARY", "ELEMENTWISE", "REDUCE", "NORMALIZE",
-    "MOVEMENT", "VARIADIC", "KINKED",
+    "MOVEMENT", "VARIADIC", "KINKED", "Program",
 ]

@@ -31,6 +31,8 @@ arguments, or grad mode.  ``compiled.clear()`` forces a retrace.
 from __future__ import annotations
 
 import functools
+import sys
+from collections import Counter
 from typing import Any, Callable
 
 import numpy as np
@@ -94,6 +96,32 @@ class _CompiledOp:
 class _Trace:
     __slots__ = ("program", "captured", "captured_sig", "arg_pos", "wrt_sources", "n_out",
                  "single", "grad")
+
+
+def _refcounts(objs: list) -> list[int]:
+    return [sys.getrefcount(o) for o in objs]
+
+
+def _made_inside(order: list, leaves: list) -> set[int]:
+    """ids of the ``leaves`` that nothing but the traced graph refers to.
+
+    Note [Tensors made inside fn]
+        A leaf that ``fn`` created while tracing (``sg.tensor(2.0)``, the class
+        indices of a loss) can never change later: nobody else holds it.  It is a
+        constant of the program, so it can be folded.  A leaf held by anything else
+        (a closure cell, a module attribute, a global) is captured and read at every
+        call.  The test: the leaf's reference count equals the references of the
+        graph's ``inputs`` tuples plus those of ``order`` and ``leaves``, measured
+        against a probe object held the same way (so interpreter details cancel).
+        Any doubt leaves a tensor captured, which is always correct.
+    """
+    uses = Counter(id(i) for n in order for i in n.inputs)
+    probe = object()
+    held_like_order, held_like_leaves = [probe], [probe]
+    del probe
+    base = _refcounts(held_like_leaves)[0]
+    del held_like_order
+    return {id(n) for n, c in zip(leaves, _refcounts(leaves)) if c - uses[id(n)] == base}
 
 
 def _sig_of(t: Tensor) -> tuple:
@@ -181,8 +209,12 @@ class CompiledFunction:
                 raise TypeError("a compiled function must compute values; it returned a "
                                 "symbolic tensor")
         proxy_ids = {id(p) for p in proxies}
-        captured = [n for n in toposort(list(outs))
-                    if n.op is None and id(n) not in proxy_ids and "literal" not in n.attrs]
+        order = toposort(list(outs))
+        leaves = [n for n in order
+                  if n.op is None and id(n) not in proxy_ids and "literal" not in n.attrs]
+        made_inside = _made_inside(order, leaves)
+        captured = [n for n in leaves if id(n) not in made_inside]
+        del order, leaves
         inputs = proxies + captured
         grad = _ag.GRAD_MODE.enabled
         wrt = [n for n in inputs if n._requires_grad] if grad else []

@@ -36,15 +36,25 @@ def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
         x, np.ndarray) else Tensor(np.asarray(x))
 
 
-def Parameter(data: Any, requires_grad: bool = True, *, dtype: Any = None) -> Tensor:  # noqa: N802
+class Parameter(Tensor):
     """A leaf Tensor that requires grad (a fresh copy of ``data``), as ``torch.nn.Parameter``.
 
+    ``data`` may be a Tensor, a numpy array or nested lists; ``dtype`` converts.
+    A Parameter is a Tensor in every respect (ops on it return plain Tensors).
+
     >>> import symgrad as sg
-    >>> p = sg.nn.Parameter([1.0, 2.0]); p.requires_grad, p.is_leaf
-    (True, True)
+    >>> p = sg.nn.Parameter([1.0, 2.0]); p.requires_grad, p.is_leaf, isinstance(p, sg.Tensor)
+    (True, True, True)
     """
-    value = data.value if isinstance(data, Tensor) else data
-    return Tensor(np.array(value, dtype=dtype, copy=True), requires_grad=requires_grad)
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, *, dtype: Any = None) -> None:
+        value = data.value if isinstance(data, Tensor) else data
+        super().__init__(np.array(value, dtype=dtype, copy=True), requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
 
 
 class Module:

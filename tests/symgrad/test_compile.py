@@ -190,3 +190,15 @@ def test_errors():
     y = sg.compile(lambda x: x * x)(x)
     with pytest.raises(RuntimeError, match="create_graph"):
         sg.autograd.grad(y, [x], create_graph=True)
+
+
+def test_tensors_made_inside_fn_are_folded_but_captured_ones_are_read():
+    held = sg.tensor([2.0])
+    f = sg.compile(lambda x: (x * sg.tensor(3.0).exp() * held).sum())
+    x = sg.tensor([1.0, 2.0])
+    p = f.program(x)
+    assert len(p.inputs) == 2 and p.stats["folded"] == 1      # x and held; exp(3) folded
+    assert "exp" not in str(p).split("def backward")[0]
+    assert f(x).item() == pytest.approx(3 * np.exp(3.0) * 2)
+    held.value[...] = 5.0
+    assert f(x).item() == pytest.approx(3 * np.exp(3.0) * 5) and f.traces == 1

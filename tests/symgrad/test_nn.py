@@ -137,3 +137,13 @@ def test_model_under_compile_matches_eager_gradients():
     sg.compile(lambda X, y: loss_fn(model(X), y))(X, y).backward()
     for p, g in zip(model.parameters(), eager):
         np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-13, atol=1e-15)
+
+
+def test_parameter_is_a_tensor_subclass():
+    p = sg.nn.Parameter(np.ones(2, np.float32))
+    assert isinstance(p, sg.nn.Parameter) and isinstance(p, sg.Tensor)
+    assert p.dtype == np.float32 and p.requires_grad and p.is_leaf
+    assert repr(p).startswith("Parameter containing:\ntensor(")
+    assert type(p * 2) is sg.Tensor
+    lin = sg.nn.Linear(2, 3, seed=0)
+    assert all(isinstance(q, sg.nn.Parameter) for q in lin.parameters())
