@@ -20,6 +20,7 @@ custom_op('cube')
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -27,6 +28,25 @@ import numpy as np
 import numeric.kernels
 
 __all__ = ["CustomOp", "custom_op"]
+
+
+def _adapt(rule: Callable, name: str, k: int, arity: int) -> Callable:
+    """``rule`` as ``vjp(g, out, *inputs)``; a two-argument rule is ``vjp(g, out)``."""
+    try:
+        params = inspect.signature(rule).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: trust it
+        return rule
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return rule
+    n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    required = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                   and p.default is p.empty)
+    if required <= 2 + arity <= n:
+        return rule
+    if required <= 2 <= n:
+        return lambda g, out, *inputs: rule(g, out)
+    raise TypeError(f"custom_op {name!r}: the vjp for input {k} takes {n} argument(s); write "
+                    f"vjp(g, out, *inputs) with {2 + arity} arguments, or vjp(g, out)")
 
 
 class CustomOp:
@@ -57,8 +77,10 @@ class CustomOp:
                             "(e.g. lambda x: sympy.tanh(x)) or None")
         if shape is not None and not callable(shape):
             raise TypeError(f"custom_op {name!r}: shape must be callable(shapes, attrs) or None")
-        self.name, self.forward, self.vjp, self.sympy = name, forward, rules, sympy
         self.arity = len(rules)
+        rules = tuple(None if r is None else _adapt(r, name, k, self.arity)
+                      for k, r in enumerate(rules))
+        self.name, self.forward, self.vjp, self.sympy = name, forward, rules, sympy
         self._shape = shape
 
     def infer_shape(self, shapes: Sequence[tuple], attrs: dict) -> tuple:
@@ -95,7 +117,8 @@ def custom_op(name: str, forward: Callable, vjp: Any, sympy: Optional[Callable] 
 
     ``vjp``: a callable for a one-input op, else a tuple with one callable (or
     ``None``) per input, each ``vjp(g, out, *inputs) -> cotangent`` written as if
-    shapes matched (the executor un-broadcasts).  ``sympy``: the op on SymPy
+    shapes matched (the executor un-broadcasts); a rule that needs only the
+    output may take two arguments, ``vjp(g, y)`` (``y`` the op's output).  ``sympy``: the op on SymPy
     scalars, used by ``sg.to_sympy``/``sg.diff`` and by ``verify.check``.
 
     >>> import sympy
@@ -105,6 +128,11 @@ def custom_op(name: str, forward: Callable, vjp: Any, sympy: Optional[Callable] 
     >>> x = sg.tensor([0.5], requires_grad=True)
     >>> y = tanh(x)
     >>> y.backward()
+    >>> bool(np.isclose(x.grad.item(), 1 - np.tanh(0.5) ** 2))
+    True
+    >>> tanh2 = sg.custom_op("tanh2", np.tanh, lambda g, y: g * (1 - y ** 2), sympy.tanh)
+    >>> x = sg.tensor([0.5], requires_grad=True)
+    >>> tanh2(x).backward()
     >>> bool(np.isclose(x.grad.item(), 1 - np.tanh(0.5) ** 2))
     True
     """

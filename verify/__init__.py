@@ -1,5 +1,11 @@
 """verify: the referee between numeric and exact symbolic gradients.
 
+``verify.check`` (numeric vs exact vs finite differences, a :class:`Report`),
+``verify.gradcheck`` (PyTorch's gradcheck, plus the exact Jacobian),
+``verify.opdb.OP_DB`` (the op database), ``verify.strategies`` (Hypothesis
+strategies for random expressions and points) and ``verify.profiles`` (the
+``ci`` and ``thorough`` Hypothesis profiles).
+
 >>> import verify
 >>> from verify.graph import symbol, apply
 >>> from numeric.ops import Op
@@ -11,5 +17,7 @@ True
 from verify.check import check
 from verify.gradcheck import gradcheck
 from verify.report import GradientMismatchError, Report
+from verify import opdb, profiles, strategies  # noqa: E402  (public submodules)
 
-__all__ = ["check", "gradcheck", "Report", "GradientMismatchError"]
+__all__ = ["check", "gradcheck", "Report", "GradientMismatchError", "opdb", "profiles",
+           "strategies"]

@@ -17,11 +17,11 @@ import numpy as np
 __all__ = ["InputReport", "WorstPoint", "Report", "GradientMismatchError"]
 
 
-class GradientMismatchError(AssertionError, ValueError):
+class GradientMismatchError(AssertionError, ValueError, RuntimeError):
     """A computed gradient disagrees with the reference beyond tolerance.
 
-    Both an ``AssertionError`` (so it reads naturally in a test) and a
-    ``ValueError``.  Fields: ``output`` and ``input`` (positions or names),
+    An ``AssertionError`` (so it reads naturally in a test), a ``ValueError``,
+    and a ``RuntimeError`` (what ``torch.autograd.gradcheck`` raises).  Fields: ``output`` and ``input`` (positions or names),
     ``numeric`` and ``expected`` (arrays), ``max_abs_err``, ``report`` (the
     :class:`Report`, or None for ``gradcheck``).
 
@@ -79,6 +79,12 @@ class WorstPoint:
 class Report:
     """The result of :func:`verify.check`; ``str(report)`` is a readable table.
 
+    ``inputs``: one :class:`InputReport` per input (``report["x"]`` by name):
+    max absolute and relative error, error in ulps (``max_ulps``), the largest
+    error/tolerance ratio, finite differences' relative error, mismatches;
+    ``worst``: the :class:`WorstPoint`; ``points_used``/``points_tried``/
+    ``skipped_domain``/``skipped_ill``: where the points went; ``failures``: messages.
+
     ``passed`` is False when any element at any point disagrees with the exact
     gradient beyond tolerance, or when the exact path disagrees grossly with
     finite differences while numeric agrees with them (``exact_suspect``).
@@ -102,6 +108,24 @@ class Report:
 
     def __bool__(self) -> bool:
         return self.passed
+
+    def __getitem__(self, key: "int | str") -> InputReport:
+        """One input's errors, by position or name.
+
+        >>> Report(inputs=[InputReport("x", (2,), max_abs_err=1e-17)])["x"].max_abs_err
+        1e-17
+        """
+        if isinstance(key, str):
+            for i in self.inputs:
+                if i.name == key:
+                    return i
+            raise KeyError(f"no input named {key!r}; inputs: {[i.name for i in self.inputs]}")
+        return self.inputs[key]
+
+    @property
+    def worst_point(self) -> "WorstPoint | None":
+        """Alias of :attr:`worst`."""
+        return self.worst
 
     def raise_if_failed(self) -> "Report":
         """Raise :class:`GradientMismatchError` (with this report) unless passed.

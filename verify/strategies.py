@@ -6,7 +6,9 @@ elementwise ops, reductions, normalisations, ``matmul`` and movement ops
 (reshape, permute, broadcast, indexing, concat, stack), and your own
 ``sg.custom_op`` ops; each drawn :class:`Expression` prints itself as Python
 code you can paste.  ``points(expr)`` draws leaf values at which every node is
-inside its op's domain and away from kinks.  Use them in your own test suite::
+inside its op's domain and away from kinks.  Importing this module registers
+the ``ci`` and ``thorough`` profiles (:mod:`verify.profiles`) and loads the one
+named by ``SYMGRAD_PROFILE`` if that is set.  Use them in your own test suite::
 
     from hypothesis import given, strategies as st
     import verify
@@ -28,6 +30,7 @@ inside its op's domain and away from kinks.  Use them in your own test suite::
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -40,7 +43,12 @@ from numeric.ops import BINARY, NORMALIZE, REDUCE, UNARY, Op
 from verify.check import KINK_MARGIN, _admissible
 from verify.opdb import ABOVE_MINUS_ONE, BASE, NONZERO, OP_DB, POSITIVE, TAN_DOMAIN
 from verify.oracles import replay
+from verify.profiles import PROFILE_ENV, load_profile, register_profiles
 from verify.tolerance import MAX_RHO
+
+register_profiles()
+if os.environ.get(PROFILE_ENV):  # the user chose a profile for this run
+    load_profile()
 
 __all__ = ["Expression", "expressions", "points", "SUPPORTED_OPS", "MAX_SIZE"]
 

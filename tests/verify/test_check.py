@@ -120,3 +120,23 @@ def test_gradcheck_pytorch_semantics():
         verify.gradcheck(lambda a: a, (x,), eps=0)
     with pytest.raises(ValueError, match="requires grad"):
         verify.gradcheck(lambda a: a * 2, (sg.tensor([1.0]),))
+
+
+def test_gradcheck_output_that_ignores_an_input_and_exact_without_form():
+    import symgrad as sg
+    a = sg.tensor([0.3, -0.7], requires_grad=True)
+    b = sg.tensor([0.5, 2.0], requires_grad=True)
+    assert verify.gradcheck(lambda x, y: (sg.sin(x) * y, x.exp()), (a, b)) is True
+    noform = sg.custom_op("noform", np.tanh, lambda g, out, x: g * (1 - out ** 2))
+    assert verify.gradcheck(lambda x: noform(x), (a,)) is True  # FD only by default
+    with pytest.raises(ValueError, match="exact=False"):
+        verify.gradcheck(lambda x: noform(x), (a,), exact=True)
+    assert issubclass(verify.GradientMismatchError, RuntimeError)
+
+
+def test_report_by_name_and_worst_point():
+    import symgrad as sg
+    x = sg.symbol("x", shape=(2,))
+    r = verify.check(sg.exp(x).sum(), x, points={"x": [0.5, -0.25]})
+    assert r.points_used == 1 and r["x"] is r.inputs[0] and r.worst_point is r.worst
+    np.testing.assert_array_equal(r.worst.point["x"], [0.5, -0.25])
