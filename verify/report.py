@@ -68,8 +68,7 @@ class WorstPoint:
 
     def __str__(self) -> str:
         where = f"{self.input}[{', '.join(map(str, self.index))}]" if self.index else self.input
-        pt = ", ".join(f"{k}={np.array2string(np.asarray(v), precision=17, separator=', ')}"
-                       for k, v in self.point.items())
+        pt = ", ".join(f"{k}={np.asarray(v).tolist()!r}" for k, v in self.point.items())
         return (f"worst: d/d{where} at {pt}: numeric={self.numeric!r} exact={self.exact!r} "
                 f"finite-diff={self.fd!r} |err|={abs(self.numeric - self.exact):.3g} "
                 f"tol={self.tol:.3g}")

@@ -50,7 +50,7 @@ register_profiles()
 if os.environ.get(PROFILE_ENV):  # the user chose a profile for this run
     load_profile()
 
-__all__ = ["Expression", "expressions", "points", "SUPPORTED_OPS", "MAX_SIZE"]
+__all__ = ["Expression", "Point", "expressions", "points", "SUPPORTED_OPS", "MAX_SIZE"]
 
 #: ops the expression strategy can draw: every op but CAST (a no-op in float64
 #: graphs) and SCATTER_ADD (GETITEM's adjoint, drawn through GETITEM's gradient)
@@ -182,8 +182,7 @@ class _Builder:
         self.pool: list = []
         self.names: list[str] = []
         self.symbols: list = []
-        self.lines = ["import numpy as np", "import symgrad as sg",
-                      "from numeric.kernels import apply", "from numeric.ops import Op"]
+        self.lines: list[str] = []  # one per pool node
         self.n_ops = 0
 
     def shape(self, k: int) -> tuple:
@@ -377,14 +376,38 @@ def _expressions(draw, max_nodes, ops, fixed, max_leaves):
         reuse = next((k for k in range(len(b.pool)) if id(b.pool[k]) in ancestors
                       and _broadcasts(b.shape(k), b.shape(out))), out)
         out = b.emit(Op.ADD, [out, reuse], {})
-    b.lines.append(f"expr = {b.names[out]}")
-    present = {id(n) for n in toposort([b.pool[out]])}
+    order = toposort([b.pool[out]])
+    present = {id(n) for n in order}
     used = [s for s in b.symbols if id(s) in present]
-    return Expression(b.pool[out], used, "\n".join(b.lines), b.n_ops)
+    # the code: only the lines the output needs, so a shrunk failure reads minimal
+    header = ["import numpy as np", "import symgrad as sg", "from numeric.kernels import apply",
+              "from numeric.ops import Op"]
+    custom = list(dict.fromkeys(n.op.name for n in order if n.op is not None
+                                and not isinstance(n.op, Op)))
+    if custom:
+        header.append(f"# custom ops (define them first): {', '.join(custom)}")
+    body = [line for node, line in zip(b.pool, b.lines) if id(node) in present]
+    code = "\n".join(header + body + [f"expr = {b.names[out]}"])
+    n_ops = sum(1 for n in order if n.op is not None)
+    return Expression(b.pool[out], used, code, n_ops)
+
+
+class Point(list):
+    """One drawn point: a list of arrays (one per symbol) whose ``repr`` is exact code.
+
+    >>> Point([np.array([0.1, -2.0]), np.array(0.5)])
+    [np.array([0.1, -2.0]), np.array(0.5)]
+    """
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join(_code(np.asarray(v)) for v in self) + "]"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
 
 
 def points(expr: Expression, *, margin: float = KINK_MARGIN):
-    """A strategy for one point (a list of arrays, one per symbol) inside the domain.
+    """A strategy for one :class:`Point` (a list of arrays, one per symbol) in the domain.
 
     Every node's inputs are checked against its op's domain and kinks (at least
     ``margin`` away); points that fail, or are too ill-conditioned for float64,
@@ -400,8 +423,8 @@ def points(expr: Expression, *, margin: float = KINK_MARGIN):
 
     @st.composite
     def _points(draw):
-        vals = [draw(hnp.arrays(np.float64, tuple(s.shape), elements=elements))
-                for s in expr.symbols]
+        vals = Point(draw(hnp.arrays(np.float64, tuple(s.shape), elements=elements))
+                     for s in expr.symbols)
         bind = {id(s): v for s, v in zip(expr.symbols, vals)}
         with np.errstate(all="ignore"):
             _, new, rho, _ = replay(expr.node, bind, expr.symbols)
