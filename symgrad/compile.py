@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections import Counter
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -66,16 +66,22 @@ def compile(fn: Callable | None = None, *, inline: bool = True) -> Any:  # noqa:
 
 
 class _CompiledOp:
-    """The ``op`` of a compiled call's output: its ``vjp`` runs the Program's backward."""
+    """The ``op`` of a compiled call's output: its ``vjp`` runs the Program's backward.
 
-    __slots__ = ("program", "saved", "index", "n_out", "vjp", "_cache")
+    One per call (it holds that call's saved forward values); the per-input VJP
+    callables are made only if the generic executor asks for them.
+    """
+
+    __slots__ = ("trace", "saved", "index", "_cache")
     name = "compiled"
 
-    def __init__(self, program: Program, saved: tuple, index: int, n_out: int,
-                 n_in: int) -> None:
-        self.program, self.saved, self.index, self.n_out = program, saved, index, n_out
+    def __init__(self, trace: "_Trace", saved: tuple, index: int) -> None:
+        self.trace, self.saved, self.index = trace, saved, index
         self._cache: tuple = (None, None)
-        self.vjp = tuple(functools.partial(self._grad, i) for i in range(n_in))
+
+    @property
+    def vjp(self) -> tuple:
+        return tuple(functools.partial(self._grad, i) for i in range(len(self.trace.wrt_sources)))
 
     def _grad(self, i: int, g: Any, out: Any, *inputs: Any) -> Any:
         if isinstance(g, Tensor):
@@ -83,9 +89,9 @@ class _CompiledOp:
                                "call the function without sg.compile to get higher derivatives")
         last_g, grads = self._cache
         if last_g is not g:
-            cts = [None] * self.n_out
+            cts = [None] * self.trace.n_out
             cts[self.index] = g
-            grads = self.program.backward(self.saved, *cts)
+            grads = self.trace.program.backward(self.saved, *cts)
             self._cache = (g, grads)
         return grads[i]
 
@@ -93,9 +99,55 @@ class _CompiledOp:
         return "<compiled>"
 
 
+def _all_leaves(nodes: tuple) -> bool:
+    for n in nodes:
+        if n.op is not None:
+            return False
+    return True
+
+
+class _CompiledResult(Tensor):
+    """An output of a compiled call: a Tensor whose ``backward()`` has a short path.
+
+    Note [Compiled backward fast path]
+        ``loss.backward()`` on a one-element compiled output whose gradient sources
+        are all leaves (the training-loop case: parameters) runs the Program's
+        backward directly and accumulates into each leaf's ``.grad`` exactly as
+        ``symgrad.autograd.backward`` does, then frees the node (unless
+        ``retain_graph``).  Anything else -- an explicit ``gradient``,
+        ``create_graph``, ``inputs``, a source that is not a leaf -- goes through
+        the generic autograd path, where the node's VJP runs the same Program.
+    """
+
+    __slots__ = ()
+
+    def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
+        op = self.op
+        if (gradient is None and not create_graph and inputs is None and not self._freed
+                and op is not None and self._requires_grad and self.value.size == 1
+                and _all_leaves(self.inputs)):
+            tr = op.trace
+            cts = [None] * tr.n_out
+            cts[op.index] = tr.ones[op.index]
+            grads = tr.program.backward(op.saved, *cts)
+            wrap = Tensor._wrap
+            for leaf, g in zip(self.inputs, grads):
+                if g is None or not leaf._requires_grad:
+                    continue
+                old = leaf.grad
+                leaf.grad = wrap(g if old is None else old.value + g)
+            if not retain_graph:
+                self.inputs = ()
+                self._freed = True
+                op.saved = None
+            return
+        Tensor.backward(self, gradient, retain_graph, create_graph, inputs)
+
+
 class _Trace:
     __slots__ = ("program", "captured", "captured_sig", "arg_pos", "wrt_sources", "n_out",
-                 "single", "grad")
+                 "single", "grad", "ones", "float_out")
 
 
 def _refcounts(objs: list) -> list[int]:
@@ -228,6 +280,12 @@ class CompiledFunction:
         where.update({id(c): ("cap", k) for k, c in enumerate(captured)})
         tr.wrt_sources = [where[id(n)] for n in wrt]
         tr.n_out, tr.single, tr.grad = len(outs), single, grad
+        tr.ones = []
+        for o in outs:
+            ones = np.ones(o.value.shape, o.value.dtype)
+            ones.flags.writeable = False
+            tr.ones.append(ones)
+        tr.float_out = [o.value.dtype.kind == "f" for o in outs]
         return tr
 
     def __call__(self, *args: Any) -> Any:
@@ -238,13 +296,13 @@ class CompiledFunction:
         if not tr.wrt_sources:
             results = [_node(v, None, (), {}, False) for v in outs]
         else:
-            sources = tuple(args[k] if kind == "arg" else tr.captured[k]
-                            for kind, k in tr.wrt_sources)
-            n_in = len(sources)
+            sources = tuple([args[k] if kind == "arg" else tr.captured[k]
+                             for kind, k in tr.wrt_sources])
             results = []
             for j, v in enumerate(outs):
-                op = _CompiledOp(tr.program, saved, j, tr.n_out, n_in)
-                results.append(_node(v, op, sources, {}, v.dtype.kind == "f"))
+                t = _node(v, _CompiledOp(tr, saved, j), sources, {}, tr.float_out[j])
+                t.__class__ = _CompiledResult
+                results.append(t)
         return results[0] if tr.single else tuple(results)
 
     def __repr__(self) -> str:
