@@ -1,75 +1,234 @@
-"""The ``symgrad`` command line.  ``symgrad demo`` runs the seed tutorial's tour.
+"""The ``symgrad`` command line: ``diff``, ``graph``, ``train``, ``verify``, ``demo``.
 
-One function per subcommand; :func:`main` builds the parser.  Another engineer
-extends it with more subcommands.
+Exit status: 0 success; 1 the input was fine but the command could not finish
+(an optional tool is missing -- Graphviz ``dot``, matplotlib --, training
+diverged, or ``verify`` found a disagreement); 2 bad input (a malformed or
+refused expression, bad option values, an unreadable CSV).  Errors are one line
+on stderr, ``symgrad: error: ...``, never a traceback (``SYMGRAD_DEBUG=1`` shows
+it for internal errors).
 
->>> main(["demo"])  # doctest: +ELLIPSIS
-ex1 f = x**2 at x = 5: x.grad = tensor([10.])
-...
+>>> main(["diff", "x**2*sin(y)", "--wrt", "x,y"])
+df/dx = 2*x*sin(y)
+df/dy = x**2*cos(y)
 0
 """
 from __future__ import annotations
 
 import argparse
-from typing import Optional, Sequence
+import os
+import sys
+from typing import Any, NoReturn, Optional, Sequence
 
-import symgrad as sg
+from symgrad import cli_formula
+from symgrad.cli_formula import CommandFailed
+
+__all__ = ["main", "build_parser", "CommandFailed"]
+
+MAX_EPOCHS = 10_000_000
 
 
-def demo(args: argparse.Namespace) -> int:
-    """Print the seed's four examples and their results (PyTorch's numbers)."""
-    x = sg.tensor([5.0], requires_grad=True)
-    f = x ** 2
-    f.backward()
-    print("ex1 f = x**2 at x = 5: x.grad =", x.grad)
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``symgrad diff: error: ... (see symgrad diff --help)``."""
 
-    x, y = sg.rand(3, 4, seed=0), sg.rand(3, 4, seed=1)
-    z = x + y
-    w = z * 2
-    print("graph (no grad):", z.grad_fn, w.grad_fn, w.requires_grad)
-    x = sg.rand(3, 4, requires_grad=True, seed=0)
-    z = x + y
-    w = z * 2
-    print("graph (x requires grad):", type(z.grad_fn).__name__, type(w.grad_fn).__name__,
-          w.requires_grad, x.grad_fn, x.is_leaf, w.is_leaf)
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
-    x = sg.tensor([1.0], requires_grad=True)
-    f = x + 2
-    f.backward()
-    print("ex2 f = x + 2 at x = 1: x.grad =", x.grad)
 
-    print("ex3 linear model y = w*x + b, SGD lr=0.01, 100 epochs:")
-    w = sg.tensor([1.0], requires_grad=True)
-    b = sg.tensor([0.0], requires_grad=True)
-    x_train = sg.tensor([[1.0], [2.0], [3.0]])
-    y_train = sg.tensor([[3.0], [5.0], [7.0]])
-    optimizer = sg.optim.SGD([w, b], lr=0.01)
-    for i in range(100):
-        y_pred = w * x_train + b
-        loss = sg.sum((y_pred - y_train) ** 2)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if i in (0, 1, 9, 49, 98, 99):
-            print("Epoch [{}/{}], Loss: {:.4f}".format(i + 1, 100, loss.item()))
-    print("w = {}, b = {}".format(w.item(), b.item()))
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (v > 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return v
+
+
+# ---------------------------------------------------------------------------- handlers
+def _demo(args: argparse.Namespace) -> int:
+    from symgrad.demo import run
+
+    return run()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from symgrad import train
+
+    if args.epochs > MAX_EPOCHS:
+        raise ValueError(f"--epochs {args.epochs} is more than {MAX_EPOCHS:,}")
+    if args.plot is not None:
+        if not args.plot.lower().endswith(".png"):
+            raise ValueError(f"--plot writes a PNG: give a file name ending in .png, "
+                             f"got {args.plot!r}")
+        if not train.have_matplotlib():
+            raise CommandFailed(train.PLOT_HINT)
+    if args.data is None:
+        x, y, source = train.SEED_X, train.SEED_Y, "the seed's 3 points"
+    else:
+        x, y = train.read_xy_csv(args.data)
+        source = f"{len(x)} points from {args.data}"
+    mode = "compiled" if args.compiled else "eager"
+    print(f"training y = w*x + b on {source}: loss = sum of squared errors, "
+          f"{args.optimizer} lr={args.lr:g}, {args.epochs} epochs, {mode}")
+    progress = train.Progress(args.epochs, file=sys.stdout)
+    try:
+        fit = train.fit_linear(x, y, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
+                               compiled=args.compiled, callback=progress)
+    except train.TrainingDiverged as exc:
+        raise CommandFailed(str(exc)) from None
+    print(f"trained:              w = {fit.w!r}, b = {fit.b!r}  "
+          f"(loss {train.format_loss(fit.losses[-1])} at epoch {len(fit.losses)})")
+    if fit.losses[-1] > fit.losses[0]:
+        print(f"note: the loss grew from {train.format_loss(fit.losses[0])}; the learning rate "
+              f"is too large for this data, try --lr {args.lr / 10:g} or --optimizer adam")
+    opt = train.linear_optimum(x, y)
+    grads = opt.gradient_text()
+    if opt.solution is None:
+        print("closed form (SymPy):  no unique optimum (all x are equal); "
+              f"dL/dw = {grads['w']}, dL/db = {grads['b']}")
+    else:
+        w, b = opt.solution["w"], opt.solution["b"]
+        print(f"closed form (SymPy):  w = {_exact_and_float(w)}, b = {_exact_and_float(b)}  "
+              f"(solving dL/dw = {grads['w']} = 0, dL/db = {grads['b']} = 0)")
+    if args.plot is not None:
+        train.plot_losses(fit.losses, args.plot,
+                          title=f"symgrad train linear ({args.optimizer}, lr={args.lr:g})")
+        print(f"loss curve written to {args.plot}")
     return 0
 
 
+def _exact_and_float(v: Any) -> str:
+    text = str(v)
+    return text if v.is_Integer else f"{text} ({float(v)!r})"
+
+
+def _verify(rest: list[str]) -> int:
+    """``symgrad verify ...``: parsed by verify.cli's own sub-parser."""
+    import verify.cli  # imported here: symgrad never imports verify at module level
+
+    parser = _Parser(prog="symgrad")
+    verify.cli.add_parser(parser.add_subparsers(dest="command", parser_class=_Parser))
+    vargs = parser.parse_args(["verify", *rest])
+    try:
+        return int(vargs.func(vargs))
+    except SystemExit as exc:  # verify.cli reports bad options as SystemExit(message)
+        if isinstance(exc.code, str):
+            raise ValueError(exc.code.removeprefix("symgrad verify: ")) from None
+        raise
+
+
+# ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-parser per subcommand."""
-    parser = argparse.ArgumentParser(prog="symgrad", description="Differentiation you can "
-                                     "trust: PyTorch-style tensors, exact SymPy derivatives.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="run the seed tutorial's examples")
-    p.set_defaults(func=demo)
+    parser = _Parser(
+        prog="symgrad",
+        description="Differentiation you can trust: PyTorch-style tensors, exact SymPy "
+                    "derivatives, a fast numpy engine, and a referee.",
+        epilog="Exit status: 0 ok, 1 could not finish (missing optional tool, diverged, "
+               "verification failed), 2 bad input.  Docs: docs/cli.md")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+
+    p = sub.add_parser("diff", help="closed-form partial derivatives of a formula",
+                       description="Exact partial derivatives of EXPR (parsed safely, no eval) "
+                                   "with SymPy; optionally evaluated exactly and in float64.",
+                       epilog='example: symgrad diff "x**2*sin(y)" --wrt x,y --at x=1,y=2')
+    cli_formula.add_arguments(p)
+    p.set_defaults(func=cli_formula.run)
+
+    p = sub.add_parser("graph", help="the computational graph of a formula (DOT, SVG, PNG)",
+                       description="The computational graph of EXPR as PyTorch's autograd "
+                                   "sees it. DOT on stdout, or -o FILE (.dot, .gv; .svg and "
+                                   ".png need Graphviz's dot on PATH).",
+                       epilog='example: symgrad graph "x**2*sin(y)" -o g.svg')
+    p.add_argument("expr", metavar="EXPR", help='a formula, e.g. "x**2*sin(y)"')
+    p.add_argument("-o", "--output", metavar="FILE", default=None,
+                   help="write to FILE (.dot/.gv, .svg or .png) instead of printing DOT")
+    p.add_argument("--text", action="store_true",
+                   help="print the graph as a text tree (sg.print_graph) instead of DOT")
+    p.set_defaults(func=cli_formula.run_graph)
+
+    p = sub.add_parser("train", help="train the seed's linear model with a progress bar",
+                       description="Train y = w*x + b (w=1, b=0 at the start) on the sum of "
+                                   "squared errors, as the seed tutorial does, and print the "
+                                   "exact optimum from SymPy beside the trained parameters.",
+                       epilog="example: symgrad train linear --optimizer adam --lr 0.1")
+    p.add_argument("model", choices=["linear"], help="the model to train (linear)")
+    p.add_argument("--data", metavar="FILE.csv", default=None,
+                   help="x,y columns (header optional); default: the seed's x=1,2,3, y=3,5,7")
+    p.add_argument("--epochs", type=_positive_int, default=100, metavar="N",
+                   help="number of epochs (default 100)")
+    p.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (0.01)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="sg.optim.SGD or sg.optim.Adam (default sgd)")
+    p.add_argument("--compiled", action="store_true",
+                   help="run the loss through sg.compile (the fast path)")
+    p.add_argument("--plot", metavar="loss.png", default=None,
+                   help="write the loss curve as a PNG (needs pip install 'symgrad[plot]')")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("verify", add_help=False,
+                       help="cross-check numeric gradients against exact ones for every op",
+                       description="See symgrad verify --help.")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=lambda args: _verify(args.rest))  # main() dispatches verify first
+
+    p = sub.add_parser("demo", help="a tour of the seed tutorial's examples (seconds)",
+                       description="The seed's four examples: numeric results as PyTorch "
+                                   "prints them, their closed forms, the graph, training and "
+                                   "a short verification.")
+    p.set_defaults(func=_demo)
     return parser
 
 
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split()) or "unknown error"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``symgrad`` script; returns the exit status."""
+    """Entry point of the ``symgrad`` script; returns the exit status (see module doc)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["verify"]:  # verify.cli owns its options (argparse REMAINDER can't pass them)
+        return _guarded(_verify, argv[1:])
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    return _guarded(args.func, args)
+
+
+def _guarded(func: Any, arg: Any) -> int:
+    """Run a handler; map exceptions to one-line messages and exit statuses."""
+    try:
+        return int(func(arg))
+    except CommandFailed as exc:
+        print(f"symgrad: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, ArithmeticError, RecursionError,
+            RuntimeError, MemoryError, OSError) as exc:
+        msg = str(exc) if not isinstance(exc, MemoryError) else "out of memory"
+        if isinstance(exc, OSError) and exc.strerror:
+            msg = f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
+        if isinstance(exc, RecursionError):
+            msg = "expression too deeply nested"
+        print(f"symgrad: error: {_one_line(msg)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("symgrad: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in symgrad: one line, the traceback on request
+        if os.environ.get("SYMGRAD_DEBUG"):
+            raise
+        print(f"symgrad: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+              "(set SYMGRAD_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import numpy as np
 import sympy
 
 __all__ = ["SEED_X", "SEED_Y", "read_xy_csv", "fit_linear", "LinearFit", "Progress",
-           "linear_optimum", "LinearOptimum", "plot_losses", "TrainingDiverged",
+           "linear_optimum", "LinearOptimum", "plot_losses", "TrainingDiverged", "format_loss",
            "PLOT_HINT"]
 
 #: the seed tutorial's data: y = 2x + 1 at x = 1, 2, 3
@@ -113,6 +113,15 @@ def read_xy_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------ progress
+def format_loss(loss: float) -> str:
+    """The seed's ``{:.4f}``, switching to ``{:.4e}`` for huge values.
+
+    >>> format_loss(29.0), format_loss(1.5e300)
+    ('29.0000', '1.5000e+300')
+    """
+    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4e}"
+
+
 class Progress:
     """Per-epoch reporter: a bar with the running loss on a TTY, plain lines otherwise.
 
@@ -150,10 +159,10 @@ class Progress:
                 filled = int(self.width * epoch / self.total)
                 bar = "█" * filled + "░" * (self.width - filled)
                 self.file.write(f"\rEpoch {epoch:>{len(str(self.total))}}/{self.total} "
-                                f"{bar} loss {loss:.4f}" + ("\n" if last else ""))
+                                f"{bar} loss {format_loss(loss)}" + ("\n" if last else ""))
                 self.file.flush()
         elif epoch == 1 or last or epoch % self.every == 0:
-            self.file.write(f"Epoch [{epoch}/{self.total}], Loss: {loss:.4f}\n")
+            self.file.write(f"Epoch [{epoch}/{self.total}], Loss: {format_loss(loss)}\n")
 
 
 # ------------------------------------------------------------------------ training

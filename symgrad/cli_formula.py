@@ -1,0 +1,271 @@
+"""``symgrad diff`` and ``symgrad graph``: commands on a formula given as text.
+
+Formulas go through :func:`symgrad.parse` (no ``eval``; bounded length, nesting
+and exponents).  Work that could still explode -- the tenth derivative of a deep
+composition -- runs under a wall-clock limit (``--timeout``, default 30 s) on
+platforms with ``SIGALRM``.
+
+>>> import argparse
+>>> p = argparse.ArgumentParser(); add_arguments(p)
+>>> run(p.parse_args(["x**3", "--order", "2", "--at", "x=1/2"]))
+d2f/dx2 = 6*x
+  at x=1/2: exact 3, float64 3.0
+0
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import re
+import shutil
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import sympy
+
+__all__ = ["CommandFailed", "TimeLimitExceeded", "add_arguments", "run", "run_graph",
+           "parse_assignments", "partials", "MAX_ORDER", "MAX_PARTIALS"]
+
+#: the highest --order accepted
+MAX_ORDER = 10
+#: the most partial derivatives one command prints
+MAX_PARTIALS = 500
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_VALUE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?(/[+-]?\d{1,300})?\Z")
+_GRAPH_FORMATS = {".dot": None, ".gv": None, ".svg": "svg", ".png": "png"}
+DOT_HINT = ("Graphviz's `dot` is not on PATH; install Graphviz (Debian/Ubuntu: "
+            "apt-get install graphviz; macOS: brew install graphviz; others: "
+            "https://graphviz.org/download/) or write DOT with -o FILE.dot")
+
+
+class CommandFailed(Exception):
+    """The input was fine but the command could not finish (exit status 1)."""
+
+
+class TimeLimitExceeded(RuntimeError):
+    """The computation ran past ``--timeout`` seconds (exit status 2: input too heavy)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Raise :class:`TimeLimitExceeded` if the block runs longer than ``seconds``.
+
+    Uses ``SIGALRM``; where that is unavailable (Windows, or not the main
+    thread) the block runs without a limit.
+    """
+    usable = (seconds and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TimeLimitExceeded(f"gave up after {seconds:g} s: {what}")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ---------------------------------------------------------------------------- diff
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``symgrad diff``."""
+    p.add_argument("expr", metavar="EXPR", help='a formula, e.g. "x**2*sin(y)"')
+    p.add_argument("--wrt", metavar="x,y", default=None,
+                   help="comma-separated variables (default: every variable, alphabetical)")
+    p.add_argument("--at", metavar="x=1,y=2", default=None,
+                   help="evaluate at this point, exactly (rationals: 1/3, 0.1) and in float64")
+    p.add_argument("--order", type=int, default=1, metavar="N",
+                   help=f"order of the partial derivatives, 1..{MAX_ORDER} (default 1): all "
+                        "mixed partials of that order")
+    p.add_argument("--latex", action="store_true", help="print LaTeX")
+    p.add_argument("--expand", action="store_true", help="expand the results into flat sums")
+    p.add_argument("--simplify", action="store_true",
+                   help="run sympy.simplify on each result (slower on large formulas)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="give up after this many seconds (default 30)")
+
+
+def _names(text: str, option: str) -> list[str]:
+    names = [s.strip() for s in text.split(",")]
+    for n in names:
+        if not _NAME.match(n) or "__" in n:
+            raise ValueError(f"{option} expects variable names like x,y; got {n!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{option} names a variable twice: {text!r}")
+    return names
+
+
+def parse_assignments(text: str) -> dict[str, sympy.Rational]:
+    """``"x=1,y=1/3"`` -> ``{"x": 1, "y": 1/3}`` as exact SymPy Rationals.
+
+    >>> parse_assignments("x=0.1, y=-2/3")
+    {'x': 1/10, 'y': -2/3}
+    """
+    out: dict[str, sympy.Rational] = {}
+    for item in text.split(","):
+        name, eq, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not _NAME.match(name) or "__" in name:
+            raise ValueError(f"--at expects name=value pairs like x=1,y=0.5; got {item.strip()!r}")
+        if not _VALUE.match(value):
+            raise ValueError(f"--at {name}: {value!r} is not a number; use integers, decimals "
+                             "(exponent at most 3 digits) or fractions such as 1/3")
+        if name in out:
+            raise ValueError(f"--at gives {name} twice")
+        num = sympy.Rational(value)
+        if not num.is_finite:
+            raise ValueError(f"--at {name}: {value!r} divides by zero")
+        out[name] = num
+    return out
+
+
+def _label(counts: list[tuple[str, int]], order: int, latex: bool) -> str:
+    if latex:
+        den = " ".join(f"\\partial {sympy.latex(sympy.Symbol(n))}" + (f"^{{{k}}}" if k > 1 else "")
+                       for n, k in counts)
+        num = "\\partial f" if order == 1 else f"\\partial^{{{order}}} f"
+        return f"\\frac{{{num}}}{{{den}}}"
+    den = "".join(f"d{n}" + (str(k) if k > 1 else "") for n, k in counts)
+    return ("df" if order == 1 else f"d{order}f") + "/" + den
+
+
+def partials(f: Any, wrt: list[str], order: int, *,
+             simplify: bool = False) -> list[tuple[tuple[int, ...], sympy.Expr]]:
+    """Every partial derivative of order ``order`` of the scalar tensor ``f``.
+
+    Returns ``[(index tuple into wrt, expression), ...]`` over the sorted
+    multi-indices.  First derivatives come from :func:`symgrad.gradient`; higher
+    ones from ``sympy.diff`` of those.  Variables absent from ``f`` give 0.
+    ``simplify=True`` runs ``sympy.simplify`` on each result (can be slow).
+
+    >>> import symgrad as sg
+    >>> partials(sg.parse("x**2*y"), ["x", "y"], 2)
+    [((0, 0), 2*y), ((0, 1), 2*x), ((1, 1), 0)]
+    """
+    import symgrad as sg
+    from numeric.graph import toposort
+
+    leaves = {n.name: n for n in toposort([f]) if n.op is None and n.value is None}
+    present = [n for n in wrt if n in leaves]
+    first: dict[str, sympy.Expr] = {n: sympy.Integer(0) for n in wrt}
+    if present:
+        for n, g in zip(present, sg.gradient(f, [leaves[n] for n in present],
+                                                simplify=False)):
+            first[n] = g
+    syms = [sg.to_sympy(leaves[n]) if n in leaves else sympy.Symbol(n, real=True) for n in wrt]
+    cache: dict[tuple[int, ...], sympy.Expr] = {(i,): first[n] for i, n in enumerate(wrt)}
+    out = []
+    for idx in itertools.combinations_with_replacement(range(len(wrt)), order):
+        for k in range(2, len(idx) + 1):
+            if idx[:k] not in cache:
+                cache[idx[:k]] = sympy.diff(cache[idx[:k - 1]], syms[idx[k - 1]])
+        out.append((idx, sympy.simplify(cache[idx]) if simplify else cache[idx]))
+    return out
+
+
+def _float64(expr: sympy.Expr, syms: list, values: list[float]) -> str:
+    fn = sympy.lambdify(syms, expr, modules="numpy")
+    with np.errstate(all="ignore"):
+        v = fn(*[np.float64(v) for v in values])
+    v = np.asarray(v)
+    if v.dtype.kind == "c":
+        return "nan (complex result)"
+    return repr(float(v)) if v.size == 1 else str(v)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``symgrad diff``: print the partial derivatives (and values with ``--at``)."""
+    import symgrad as sg
+    from numeric.graph import toposort
+
+    if not 1 <= args.order <= MAX_ORDER:
+        raise ValueError(f"--order must be between 1 and {MAX_ORDER}, got {args.order}")
+    at = parse_assignments(args.at) if args.at is not None else None
+    with time_limit(args.timeout, "the derivatives of this expression are too expensive; "
+                                  "lower --order or simplify the formula (or raise --timeout)"):
+        f = sg.parse(args.expr)
+        variables = sorted({n.name for n in toposort([f]) if n.op is None and n.value is None})
+        wrt = _names(args.wrt, "--wrt") if args.wrt is not None else variables
+        if not wrt:
+            raise ValueError("the expression has no variables; give --wrt NAME to "
+                             "differentiate with respect to one anyway")
+        count = len(list(itertools.islice(
+            itertools.combinations_with_replacement(range(len(wrt)), args.order),
+            MAX_PARTIALS + 1)))
+        if count > MAX_PARTIALS:
+            raise ValueError(f"--order {args.order} over {len(wrt)} variables gives more than "
+                             f"{MAX_PARTIALS} partial derivatives; lower --order or --wrt fewer")
+        if at is not None:
+            needed = sorted(set(variables) | set(wrt))
+            missing = [n for n in needed if n not in at]
+            extra = [n for n in at if n not in needed]
+            if missing:
+                raise ValueError(f"--at gives no value for {', '.join(missing)}; give every "
+                                 f"variable, e.g. --at {','.join(n + '=1' for n in needed)}")
+            if extra:
+                raise ValueError(f"--at names {', '.join(extra)}, which is not a variable of "
+                                 f"the expression (variables: {', '.join(needed) or 'none'})")
+        lines = []
+        for idx, expr in partials(f, wrt, args.order, simplify=args.simplify):
+            if args.expand:
+                expr = sympy.expand(expr)
+            counts = [(wrt[i], len(list(g))) for i, g in itertools.groupby(idx)]
+            text = sympy.latex(expr) if args.latex else sympy.sstr(expr)
+            lines.append(f"{_label(counts, args.order, args.latex)} = {text}")
+            if at is not None:
+                names = sorted(at)
+                syms = [sympy.Symbol(n, real=True) for n in names]
+                exact = sympy.simplify(expr.xreplace(dict(zip(syms, [at[n] for n in names]))))
+                flt = _float64(expr, syms, [float(at[n]) for n in names])
+                point = ", ".join(f"{n}={at[n]}" for n in names)
+                shown = sympy.latex(exact) if args.latex else sympy.sstr(exact)
+                lines.append(f"  at {point}: exact {shown}, float64 {flt}")
+    print("\n".join(lines))
+    return 0
+
+
+# ---------------------------------------------------------------------------- graph
+def run_graph(args: argparse.Namespace) -> int:
+    """``symgrad graph``: DOT on stdout, a text tree, or a .dot/.svg/.png file."""
+    import symgrad as sg
+    from symgrad.graphviz import graph_text
+
+    if args.text and args.output:
+        raise ValueError("--text prints a text tree; it cannot be combined with -o")
+    suffix = Path(args.output).suffix.lower() if args.output else None
+    if args.output and suffix not in _GRAPH_FORMATS:
+        raise ValueError(f"-o {args.output}: the file name must end in .dot, .gv, .svg or .png")
+    with time_limit(30.0, "the expression is too large to draw"):
+        f = sg.parse(args.expr)
+        if args.text:
+            print(graph_text(f))
+            return 0
+        dot = sg.to_dot(f)
+    if not args.output:
+        print(dot)
+        return 0
+    fmt = _GRAPH_FORMATS[suffix]
+    if fmt is None:
+        Path(args.output).write_text(dot + "\n", encoding="utf-8")
+    else:
+        exe = shutil.which("dot")
+        if exe is None:
+            raise CommandFailed(f"cannot write {args.output}: {DOT_HINT}")
+        proc = subprocess.run([exe, f"-T{fmt}", "-o", args.output], input=dot.encode(),
+                              capture_output=True, timeout=120)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise CommandFailed(f"dot failed to write {args.output}: "
+                                f"{err[0] if err else 'exit status ' + str(proc.returncode)}")
+    print(f"graph written to {args.output}")
+    return 0
