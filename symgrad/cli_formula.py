@@ -122,7 +122,10 @@ def parse_assignments(text: str) -> dict[str, sympy.Rational]:
                              "(exponent at most 3 digits) or fractions such as 1/3")
         if name in out:
             raise ValueError(f"--at gives {name} twice")
-        num = sympy.Rational(value)
+        try:
+            num = sympy.Rational(value)
+        except ZeroDivisionError:
+            num = sympy.zoo
         if not num.is_finite:
             raise ValueError(f"--at {name}: {value!r} divides by zero")
         out[name] = num

@@ -214,10 +214,11 @@ def fit_linear(x: Sequence[float], y: Sequence[float], *, epochs: int = 100, lr:
     loss_fn = sg.compile(sse) if compiled else sse
     losses: list[float] = []
     for epoch in range(1, epochs + 1):
-        loss = loss_fn(x_train, y_train)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+            loss = loss_fn(x_train, y_train)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
         value = loss.item()
         if not math.isfinite(value):
             raise TrainingDiverged(
