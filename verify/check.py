@@ -101,6 +101,41 @@ def _leaf_domains(order: list, leaves: list) -> list[Domain]:
     return [chosen[id(leaf)] for leaf in leaves]
 
 
+#: where else to draw unconstrained leaves when the ops' own domains keep failing
+#: (``log(x - 1)``: only intermediate values know the domain)
+_FALLBACK_BOXES = tuple(Domain(f"fallback ({lo}, {hi})", lo, hi, np.isfinite) for lo, hi in
+                        ((0.2, 3.0), (1.1, 3.5), (-3.5, -1.1), (-0.9, 0.9), (0.05, 0.95),
+                         (2.5, 6.0)))
+
+
+class _Boxes:
+    """Chooses the sampling box per attempt: the ops' domains first; if 8 draws in a
+    row are all out of domain, each fallback box in turn; then the boxes that worked."""
+
+    __slots__ = ("tries", "wins", "current", "turn")
+    PATIENCE = 8
+
+    def __init__(self) -> None:
+        n = len(_FALLBACK_BOXES) + 1
+        self.tries, self.wins, self.current, self.turn = [0] * n, [0] * n, 0, 0
+
+    def pick(self) -> "Domain | None":
+        good = [b for b in range(len(self.tries)) if self.wins[b]]
+        if self.wins[0] or self.tries[0] < self.PATIENCE:
+            self.current = 0
+        elif good:
+            self.turn += 1
+            self.current = good[self.turn % len(good)]
+        else:
+            fresh = [b for b in range(1, len(self.tries)) if self.tries[b] < self.PATIENCE]
+            self.current = fresh[0] if fresh else 0
+        return None if self.current == 0 else _FALLBACK_BOXES[self.current - 1]
+
+    def record(self, ok: bool) -> None:
+        self.tries[self.current] += 1
+        self.wins[self.current] += bool(ok)
+
+
 def _admissible(order: list, new: dict, margin: float) -> bool:
     for node in order:
         if node.op is None:
@@ -242,6 +277,7 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
     given = _normalize_points(points, prep) if points is not None else None
     budget = len(given) if given is not None else 10 * n_points + 20
     worst_ratio = -1.0
+    boxes = _Boxes()
     for attempt in range(budget):
         if report.points_used >= (len(given) if given else n_points):
             break
@@ -249,12 +285,15 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
         if given is not None:
             values = [v.astype(dtype) for v in given[attempt]]
         else:
-            values = [d.sample(rng, tuple(leaf.shape), dtype) for d, leaf
-                      in zip(prep.domains, prep.leaves)]
+            box = boxes.pick()
+            values = [(d if d is not REAL or box is None else box).sample(
+                rng, tuple(leaf.shape), dtype) for d, leaf in zip(prep.domains, prep.leaves)]
         bind = {id(leaf): v for leaf, v in zip(prep.leaves, values)}
         with np.errstate(all="ignore"):
             out, new, rho, n_ops = replay(prep.target, bind, prep.leaves)
             ok = _admissible(prep.order, new, margin if given is None else 0.0)
+        if given is None:
+            boxes.record(ok)
         if not ok and given is None:
             report.skipped_domain += 1
             continue

@@ -140,3 +140,13 @@ def test_report_by_name_and_worst_point():
     r = verify.check(sg.exp(x).sum(), x, points={"x": [0.5, -0.25]})
     assert r.points_used == 1 and r["x"] is r.inputs[0] and r.worst_point is r.worst
     np.testing.assert_array_equal(r.worst.point["x"], [0.5, -0.25])
+
+
+def test_leaf_domains_known_only_to_intermediates_fall_back_to_other_boxes():
+    import symgrad as sg
+    x = sg.symbol("x", shape=(4,))
+    r = verify.check(sg.log(x - 1.0).sum(), x, n_points=5)
+    assert r.passed and r.points_used == 5
+    assert np.all(r.worst.point["x"] > 1.0)
+    y = sg.symbol("y", shape=(3,))
+    assert verify.check(sg.sqrt(1.0 - y * y).sum(), y, n_points=5).points_used == 5
