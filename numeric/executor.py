@@ -45,7 +45,8 @@ def _node_value(node: Any) -> Any:
 def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
              targets: Optional[Iterable[Any]] = None,
              value: Optional[Callable[[Any], Any]] = None,
-             release: Optional[Callable[[Any], Any]] = None) -> dict[int, Any]:
+             release: Optional[Callable[[Any], Any]] = None,
+             hooks: Optional[dict[int, Callable[[Any], Any]]] = None) -> dict[int, Any]:
     """Reverse-mode gradients of ``outputs`` (seeded with ``cotangents``).
 
     Walks only nodes whose ``requires_grad`` is true, in reverse topological
@@ -54,13 +55,21 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     each cotangent once consumed.
 
     Arguments:
-        outputs: the nodes to differentiate.
-        cotangents: one per output, shaped like its value (cast to its dtype).
+        outputs: the nodes to differentiate (a sequence, or one node).
+        cotangents: one per output (or one, for one node), shaped like its
+            value (cast to its dtype).
         targets: nodes (leaves or not) whose gradients to return; default:
             every leaf (``op is None``) reached.
         value: ``node -> value handed to VJPs`` (default ``node.value``);
             symgrad passes ``lambda n: n`` so that VJPs build a graph.
         release: called on each op node after its VJPs ran (to free the graph).
+        hooks: ``{id(node): hook}``; once a node's cotangent is complete it is
+            replaced by ``hook(cotangent)`` before being used or returned
+            (symgrad's ``register_hook`` and ``retain_grad``).
+
+    Nodes without ``requires_grad`` count as requiring grad, nodes without
+    ``attrs`` have none, and ops may be given by name (``"mul"``); see
+    Note [Minimal nodes].
 
     Returns ``{id(node): gradient}``.  Targets no cotangent reached are absent.
     Returned arrays may be read-only views or shared between entries: treat
@@ -79,9 +88,17 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     >>> backward([y], [np.ones(1)])[id(x)]
     array([6.])
     """
+    if hasattr(outputs, "inputs"):          # one node and its cotangent, not lists
+        outputs = (outputs,)
+        if not (isinstance(cotangents, (list, tuple)) and len(cotangents) == 1
+                and hasattr(cotangents[0], "shape")):
+            cotangents = (cotangents,)
     if len(outputs) != len(cotangents):
         raise ValueError(f"backward got {len(outputs)} outputs but {len(cotangents)} "
                          "cotangents; pass one cotangent per output")
+    for node in outputs:
+        if not _conforms(node):
+            return _adapted_backward(outputs, cotangents, targets, value, release, hooks)
     get = _node_value if value is None else value
     cts: dict[int, Any] = {}
     for k, (node, ct) in enumerate(zip(outputs, cotangents)):
@@ -95,20 +112,70 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         if ct.shape != v.shape:
             raise ValueError(f"cotangent {k} has shape {tuple(ct.shape)} but output {k} has "
                              f"shape {tuple(v.shape)}; pass a cotangent shaped like the output")
-        if ct.shape != v.shape or ct.dtype != v.dtype:
+        if ct.dtype != v.dtype:
             ct = unbroadcast(ct, v.shape, v.dtype)
         key = id(node)
         cts[key] = cts[key] + ct if key in cts else ct
 
     order = _grad_order(outputs)            # raises on a freed graph, before any work
-    if targets is not None or value is not None:
-        grads = _general(order, cts, targets, value, release)
+    if targets is not None or value is not None or hooks:
+        grads = _general(order, cts, targets, value, release, hooks)
     else:
         grads = _leaves(order, cts, release)
     for key, g in grads.items():
         if isinstance(g, np.generic):
             grads[key] = np.asarray(g)
     return grads
+
+
+def _conforms(node: Any) -> bool:
+    """True if ``node`` has the full protocol (``requires_grad``, ``attrs``, an ``Op``)."""
+    return (hasattr(node, "requires_grad") and hasattr(node, "attrs")
+            and node.op.__class__ is not str)
+
+
+def _as_op(op: Any) -> Any:
+    """An op given by name (``"mul"``, ``"MUL"``) as its ``Op``; other ops unchanged."""
+    return Op(op) if op.__class__ is str else op
+
+
+class _Adapted:
+    """A node lacking part of the protocol, completed with its defaults (see below)."""
+
+    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "orig")
+
+
+def _adapted_backward(outputs: Sequence[Any], cotangents: Sequence[Any],
+                      targets: Optional[Iterable[Any]], value: Optional[Callable[[Any], Any]],
+                      release: Optional[Callable[[Any], Any]],
+                      hooks: Optional[dict[int, Callable[[Any], Any]]]) -> dict[int, Any]:
+    """``backward`` on nodes with only ``op``, ``inputs`` and ``value`` (Note [Minimal nodes]).
+
+    Note [Minimal nodes]
+        A node without ``requires_grad`` requires grad; one without ``attrs``
+        has none; an op may be given by name (``"mul"``).  Such graphs are
+        copied once into complete nodes (keeping the hot path free of the
+        checks) and the gradients mapped back to the original nodes' ids.
+    """
+    made: dict[int, _Adapted] = {}
+    for node in toposort(outputs):
+        a = _Adapted()
+        a.op = _as_op(node.op)
+        a.inputs = tuple(made[id(i)] for i in node.inputs)
+        a.attrs = getattr(node, "attrs", None) or {}
+        a.value = node.value
+        a.requires_grad = getattr(node, "requires_grad", True)
+        a.orig = node
+        made[id(node)] = a
+    grads = backward(
+        [made[id(o)] for o in outputs], cotangents,
+        targets=None if targets is None else [made[id(t)] for t in targets if id(t) in made],
+        value=None if value is None else (lambda a: value(a.orig)),
+        release=None if release is None else (lambda a: release(a.orig)),
+        hooks=None if not hooks else {id(a): hooks[key] for key, a in made.items()
+                                      if key in hooks})
+    back = {id(a): id(a.orig) for a in made.values()}
+    return {back[key]: g for key, g in grads.items()}
 
 
 def _grad_order(outputs: Sequence[Any]) -> list:
@@ -131,11 +198,14 @@ def _grad_order(outputs: Sequence[Any]) -> list:
             node, inputs = stack[-1]
             for child in inputs:
                 if child.requires_grad and id(child) not in seen:
-                    if child.op is not None and not child.inputs:
-                        raise RuntimeError(FREED_GRAPH)
                     add(id(child))
-                    push((child, iter(child.inputs)))
-                    break
+                    grand = child.inputs
+                    if grand:
+                        push((child, iter(grand)))
+                        break
+                    if child.op is not None:
+                        raise RuntimeError(FREED_GRAPH)
+                    append(child)           # a leaf: done at once, no stack frame
             else:
                 pop()
                 append(node)
@@ -143,7 +213,11 @@ def _grad_order(outputs: Sequence[Any]) -> list:
 
 
 def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> dict:
-    """The training-loop case: gradients of every leaf, VJPs on plain values."""
+    """The training-loop case: gradients of every leaf, VJPs on plain values.
+
+    Same semantics as :func:`_general` without targets; unary and binary nodes
+    (nearly all of them) skip the generic per-input loop.
+    """
     grads: dict[int, Any] = {}
     pop, get = cts.pop, cts.get
     for node in reversed(order):
@@ -156,29 +230,70 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
             continue
         if g is not None:
             inputs = node.inputs
-            rules = VJP[op] if op.__class__ is _Op else op.vjp
-            vals = [i.value for i in inputs]
             out = node.value
             attrs = node.attrs
-            for i, inp in enumerate(inputs):
-                if not inp.requires_grad:
-                    continue
-                if op in VARIADIC:
-                    c = rules[0](g, out, *vals, argnum=i, **attrs)
-                else:
-                    rule = rules[i]
-                    if rule is None:
+            if op.__class__ is _Op:
+                rules = VJP[op]
+                variadic = op in VARIADIC
+            else:
+                rules = op.vjp
+                variadic = False
+            n = len(inputs)
+            if n == 2 and not variadic:
+                a, b = inputs
+                av, bv = a.value, b.value
+                if a.requires_grad:
+                    rule = rules[0]
+                    if rule is not None:
+                        c = rule(g, out, av, bv, **attrs) if attrs else rule(g, out, av, bv)
+                        if c is not None:
+                            if c.shape != av.shape or c.dtype != av.dtype:
+                                c = unbroadcast(c, av.shape, av.dtype)
+                            k = id(a)
+                            prev = get(k)
+                            cts[k] = c if prev is None else prev + c
+                if b.requires_grad:
+                    rule = rules[1]
+                    if rule is not None:
+                        c = rule(g, out, av, bv, **attrs) if attrs else rule(g, out, av, bv)
+                        if c is not None:
+                            if c.shape != bv.shape or c.dtype != bv.dtype:
+                                c = unbroadcast(c, bv.shape, bv.dtype)
+                            k = id(b)
+                            prev = get(k)
+                            cts[k] = c if prev is None else prev + c
+            elif n == 1 and not variadic:
+                (a,) = inputs
+                if a.requires_grad and rules[0] is not None:
+                    av = a.value
+                    c = rules[0](g, out, av, **attrs) if attrs else rules[0](g, out, av)
+                    if c is not None:
+                        if c.shape != av.shape or c.dtype != av.dtype:
+                            c = unbroadcast(c, av.shape, av.dtype)
+                        k = id(a)
+                        prev = get(k)
+                        cts[k] = c if prev is None else prev + c
+            else:
+                vals = [i.value for i in inputs]
+                for i, inp in enumerate(inputs):
+                    if not inp.requires_grad:
                         continue
-                    c = rule(g, out, *vals, **attrs) if attrs else rule(g, out, *vals)
-                if c is None:
-                    continue
-                v = vals[i]
-                # the one place where cotangents meet their input's shape and dtype
-                if c.shape != v.shape or c.dtype != v.dtype:
-                    c = unbroadcast(c, v.shape, v.dtype)
-                k = id(inp)
-                prev = get(k)
-                cts[k] = c if prev is None else prev + c
+                    if variadic:
+                        c = rules[0](g, out, *vals, argnum=i, **attrs)
+                    else:
+                        rule = rules[i]
+                        if rule is None:
+                            continue
+                        c = rule(g, out, *vals, **attrs)
+                    if c is None:
+                        continue
+                    v = vals[i]
+                    # the one place where cotangents meet their input's shape and dtype
+                    if c.shape != v.shape or c.dtype != v.dtype:
+                        c = unbroadcast(c, v.shape, v.dtype)
+                    k = id(inp)
+                    prev = get(k)
+                    cts[k] = c if prev is None else prev + c
         if release is not None:
             release(node)
     return grads
@@ -186,8 +301,9 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
 
 def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
              value: Optional[Callable[[Any], Any]],
-             release: Optional[Callable[[Any], Any]]) -> dict:
-    """Gradients of chosen ``targets`` and/or VJPs run on ``value(node)``."""
+             release: Optional[Callable[[Any], Any]],
+             hooks: Optional[dict[int, Callable[[Any], Any]]] = None) -> dict:
+    """Gradients of chosen ``targets`` and/or VJPs run on ``value(node)``, with hooks."""
     get = _node_value if value is None else value
     wanted: Optional[set[int]] = None
     useful: Optional[set[int]] = None
@@ -210,6 +326,10 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
             if release is not None and op is not None:
                 release(node)
             continue
+        if hooks:
+            hook = hooks.get(key)
+            if hook is not None:
+                g = hook(g)
         if wanted is None:
             if op is None:
                 grads[key] = g
@@ -276,6 +396,8 @@ def evaluate(outputs: Sequence[Any], bindings: Optional[dict[int, Any]] = None) 
         if key in bindings:
             vals[key] = bindings[key]
             continue
+        op = _as_op(op)
         kernel = FORWARD[op] if op.__class__ is _Op else op.forward
-        vals[key] = kernel(*[vals[id(i)] for i in node.inputs], **node.attrs)
+        vals[key] = kernel(*[vals[id(i)] for i in node.inputs],
+                           **(getattr(node, "attrs", None) or {}))
     return [vals[id(o)] for o in outputs]

@@ -89,7 +89,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     return s if keepdims else s.squeeze(axis=axis)
 
 
-def softmax(x: Any, axis: int) -> np.ndarray:
+def softmax(x: Any, axis: int = -1) -> np.ndarray:
     """``exp(x) / sum(exp(x))`` along ``axis``, with a max shift.
 
     >>> softmax(np.array([1e4, 1e4, -1e4]), axis=0)
@@ -100,7 +100,7 @@ def softmax(x: Any, axis: int) -> np.ndarray:
     return e / np.add.reduce(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x: Any, axis: int) -> np.ndarray:
+def log_softmax(x: Any, axis: int = -1) -> np.ndarray:
     """``x - logsumexp(x)`` along ``axis``.
 
     >>> log_softmax(np.array([0.0, 1e4]), axis=0)

@@ -37,6 +37,8 @@ CAST                            ``dtype``: a numpy dtype
 
 >>> Op.MUL in BINARY, Op.EXP in UNARY, Op.SUM in REDUCE
 (True, True, True)
+>>> Op("concatenate") is Op.CONCATENATE is Op.CONCAT, Op("transpose") is Op.PERMUTE
+(True, True)
 """
 from __future__ import annotations
 
@@ -92,6 +94,17 @@ class Op(enum.Enum):
     SCATTER_ADD = "scatter_add"
     CONCAT = "concat"
     STACK = "stack"
+
+    # aliases under the issue's and numpy's spellings (same members, not new ops)
+    CONCATENATE = "concat"
+    TRANSPOSE = "permute"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Op | None":
+        """``Op("concatenate")``, ``Op("MUL")``: look names and aliases up too."""
+        if isinstance(value, str):
+            return cls.__members__.get(value.upper())
+        return None
 
     def __repr__(self) -> str:
         return f"Op.{self.name}"

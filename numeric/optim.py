@@ -22,10 +22,47 @@ def _check(name: str, value: float, ok: bool, rule: str) -> None:
         raise ValueError(f"invalid {name}: {value!r}; it must be {rule}")
 
 
+def check_sgd(*, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+              weight_decay: float = 0.0, nesterov: bool = False, **_: Any) -> None:
+    """Raise ValueError unless the hyper-parameters are valid for :func:`sgd_update`.
+
+    >>> check_sgd(lr=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid learning rate lr: -1.0; it must be >= 0
+    """
+    _check("learning rate lr", lr, lr >= 0, ">= 0")
+    _check("momentum", momentum, momentum >= 0, ">= 0")
+    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening; "
+                         f"got momentum={momentum!r}, dampening={dampening!r}")
+
+
+def check_adam(*, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+               eps: float = 1e-8, weight_decay: float = 0.0, **_: Any) -> None:
+    """Raise ValueError unless the hyper-parameters are valid for :func:`adam_update`.
+
+    >>> check_adam(betas=(0.9, 1.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid betas[1]: 1.0; it must be in [0, 1)
+    """
+    beta1, beta2 = betas
+    _check("learning rate lr", lr, lr >= 0, ">= 0")
+    _check("eps", eps, eps >= 0, ">= 0")
+    _check("betas[0]", beta1, 0 <= beta1 < 1, "in [0, 1)")
+    _check("betas[1]", beta2, 0 <= beta2 < 1, "in [0, 1)")
+    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+
+
 def sgd_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *, lr: float,
                momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-               nesterov: bool = False, maximize: bool = False) -> None:
+               nesterov: bool = False, maximize: bool = False, check: bool = True) -> None:
     """One step of ``torch.optim.SGD`` on ``param`` (in place).
+
+    ``check=False`` skips :func:`check_sgd` (for callers that validated the
+    hyper-parameters once, e.g. when the optimizer was built).
 
     >>> p, state = np.array([1.0, 2.0]), {}
     >>> sgd_update(p, np.array([0.5, -1.0]), state, lr=0.1, momentum=0.9)
@@ -35,12 +72,9 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *, lr
     >>> p, state["momentum_buffer"]
     (array([0.855, 2.29 ]), array([ 0.95, -1.9 ]))
     """
-    _check("learning rate lr", lr, lr >= 0, ">= 0")
-    _check("momentum", momentum, momentum >= 0, ">= 0")
-    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening; "
-                         f"got momentum={momentum!r}, dampening={dampening!r}")
+    if check:
+        check_sgd(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                  nesterov=nesterov)
     if maximize:
         grad = -grad
     if weight_decay != 0:
@@ -58,20 +92,20 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *, lr
 
 def adam_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *,
                 lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False) -> None:
+                weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+                check: bool = True) -> None:
     """One step of ``torch.optim.Adam`` on ``param`` (in place).
+
+    ``check=False`` skips :func:`check_adam`.
 
     >>> p, state = np.array([1.0, -1.0]), {}
     >>> adam_update(p, np.array([0.2, -3.0]), state, lr=0.1)
     >>> p, state["step"]
     (array([ 0.9, -0.9]), 1)
     """
+    if check:
+        check_adam(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     beta1, beta2 = betas
-    _check("learning rate lr", lr, lr >= 0, ">= 0")
-    _check("eps", eps, eps >= 0, ">= 0")
-    _check("betas[0]", beta1, 0 <= beta1 < 1, "in [0, 1)")
-    _check("betas[1]", beta2, 0 <= beta2 < 1, "in [0, 1)")
-    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
     if maximize:
         grad = -grad
     step = state["step"] = state.get("step", 0) + 1

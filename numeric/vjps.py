@@ -50,6 +50,21 @@ from numeric.kernels import _axes, _count, apply
 from numeric.ops import Op
 
 
+#: (cotangent shape, input shape) -> the axes unbroadcast sums over (a small cache:
+#: eager training meets the same few shape pairs in every step)
+_SUMMED: dict[tuple, tuple[int, ...]] = {}
+
+
+def _summed_axes(gshape: tuple, shape: tuple) -> tuple[int, ...]:
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    if len(_SUMMED) > 1024:
+        _SUMMED.clear()
+    _SUMMED[gshape, shape] = axes
+    return axes
+
+
 def unbroadcast(g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     """Reduce a cotangent to an input's ``shape`` and ``dtype``.
 
@@ -67,8 +82,9 @@ def unbroadcast(g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     if gshape != shape:
         lead = len(gshape) - len(shape)
         if lead >= 0:
-            axes = tuple(range(lead)) + tuple(
-                lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+            axes = _SUMMED.get((gshape, shape))
+            if axes is None:
+                axes = _summed_axes(gshape, shape)
             if g.__class__ is np.ndarray:
                 # Note [Tiny arrays]: np.sum's Python wrapper costs more than the
                 # sum itself on the small arrays of eager training; the ufunc
@@ -126,8 +142,12 @@ def _logsumexp(g, out, x, *, axis=None, keepdims=False):
 
 
 def _pow_base(g, out, x, y):
-    if y.__class__ is np.ndarray and y.ndim == 0 and y != 0:   # a constant exponent
-        return g * (y * x ** (y - 1))
+    if y.__class__ is np.ndarray and y.ndim == 0:       # a constant exponent
+        e = float(y)
+        if e == 2.0:                    # x ** 1 is x exactly: same bits, two ops fewer
+            return g * (y * x)
+        if e != 0.0:
+            return g * (y * x ** (y - 1))
     # d(x**y)/dx = y * x**(y-1), and 0 where y == 0 as in PyTorch: raising to 1
     # instead of -1 there avoids 0 * inf = nan at x == 0
     return g * (y * x ** np.where(y == 0, 1, y - 1))
@@ -183,7 +203,8 @@ def _permute(g, out, x, *, axes):
     return np.transpose(g, tuple(inverse))
 
 
-def _concat(g, out, *xs, axis, argnum):
+def _concat(g, out, *xs, axis=0, argnum):
+    axis %= g.ndim
     start = 0
     for x in xs[:argnum]:
         start += x.shape[axis]
@@ -191,15 +212,16 @@ def _concat(g, out, *xs, axis, argnum):
     return g[(slice(None),) * axis + (slice(start, stop),)]
 
 
-def _stack(g, out, *xs, axis, argnum):
+def _stack(g, out, *xs, axis=0, argnum):
+    axis %= g.ndim
     return g[(slice(None),) * axis + (argnum,)]
 
 
-def _softmax(g, out, x, *, axis):
+def _softmax(g, out, x, *, axis=-1):
     return out * (g - np.sum(g * out, axis=(axis,), keepdims=True))
 
 
-def _log_softmax(g, out, x, *, axis):
+def _log_softmax(g, out, x, *, axis=-1):
     return g - np.exp(out) * np.sum(g, axis=(axis,), keepdims=True)
 
 

@@ -32,6 +32,7 @@ from symgrad.tensor_ops import (
     div, equal, exp, expm1, flatten, log, log1p, log_softmax, logsumexp, matmul, max, maximum,
     mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid, sign, sin, softmax,
     softplus, sqrt, squeeze, stack, sub, sum, tan, tanh, transpose, unsqueeze, where,
+    expand, view,
 )
 
 clip = clamp

@@ -19,6 +19,7 @@ This module works on any Tensor-like node; it never imports ``symgrad.tensor``
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -192,12 +193,6 @@ def make_grad_fn(op: Any, inputs: tuple) -> BackwardFunction:
 
 
 # ----------------------------------------------------------------------------- backward
-def _release(node: Any) -> None:
-    """Free one op node after its VJPs ran: drop its inputs (a second walk raises)."""
-    node.inputs = ()
-    node._freed = True
-
-
 def _check_output(k: int, t: Any) -> None:
     if not t.requires_grad:
         raise GradientError(
@@ -252,25 +247,143 @@ def _ones(v: np.ndarray) -> np.ndarray:
 
 
 def _collector(leaves: dict, free: bool) -> Callable[[Any], None]:
-    """The executor's ``release`` callback: record leaf inputs, then free the node."""
-    if free:
-        def release(node: Any) -> None:
-            for i in node.inputs:
-                if i.op is None:
-                    leaves[id(i)] = i
+    """The executor's ``release`` callback, run on each op node after its VJPs.
+
+    Checks that no value the VJPs read was changed in place after the node was
+    recorded (Note [Version check] in symgrad/tensor.py), records the leaf
+    inputs (their ``.grad`` is set afterwards), and frees the node if ``free``.
+    """
+    def release(node: Any) -> None:
+        made = node._modified
+        if node._version:
+            _modified_in_place(node, node)
+        for i in node.inputs:
+            if i._modified > made:
+                _modified_in_place(node, i)
+            if i.op is None:
+                leaves[id(i)] = i
+        if free:
             node.inputs = ()
             node._freed = True
-    else:
-        def release(node: Any) -> None:
-            for i in node.inputs:
-                if i.op is None:
-                    leaves[id(i)] = i
     return release
 
 
+def _modified_in_place(node: Any, culprit: Any) -> None:
+    which = "its output" if culprit is node else \
+        f"input {next(k for k, i in enumerate(node.inputs) if i is culprit)}"
+    raise GradientError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: {which} of {backward_name(node.op)}, a tensor of shape "
+        f"{tuple(culprit.shape)}, is at version {culprit._version} and was changed after "
+        f"{backward_name(node.op)} recorded it. Hint: compute the output again after the "
+        "in-place change, or make the change after backward() (or out of place: "
+        "w = w - lr * g)")
+
+
+# ----------------------------------------------------------------------------- hooks
+#: id -> weakref of every live tensor with hooks or retain_grad (usually empty, which
+#: keeps backward on its fast path)
+_HOOKED: dict[int, Any] = {}
+#: the ``_hooks`` entry that stands for ``retain_grad()``
+RETAIN = object()
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook.
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([1.0], requires_grad=True)
+    >>> h = x.register_hook(lambda g: g * 2)
+    >>> (x * 3).sum().backward(); h.remove(); (x * 3).sum().backward(); x.grad
+    tensor([9.])
+    """
+
+    __slots__ = ("_ref", "_hook")
+
+    def __init__(self, tensor: Any, hook: Any) -> None:
+        self._ref = weakref.ref(tensor)
+        self._hook = hook
+
+    def remove(self) -> None:
+        """Unregister the hook (again: no effect)."""
+        t = self._ref()
+        if t is not None:
+            _remove_hook(t, self._hook)
+
+
+def add_hook(t: Any, hook: Any) -> RemovableHandle:
+    """Register ``hook`` (or :data:`RETAIN`) on tensor ``t``; see ``Tensor.register_hook``."""
+    if t._hooks is None:
+        t._hooks = []
+        key = id(t)
+        _HOOKED[key] = weakref.ref(t, lambda _r, key=key: _HOOKED.pop(key, None))
+    t._hooks.append(hook)
+    return RemovableHandle(t, hook)
+
+
+def _remove_hook(t: Any, hook: Any) -> None:
+    hooks = t._hooks or []
+    for k, h in enumerate(hooks):
+        if h is hook:
+            del hooks[k]
+            break
+    if not hooks:
+        t._hooks = None
+        _HOOKED.pop(id(t), None)
+
+
+def _hook_table(pending: list, create_graph: bool, retain: bool) -> Optional[dict]:
+    """The executor's ``hooks``: one runner per live hooked tensor (None if there is none)."""
+    table = {}
+    for key, ref in list(_HOOKED.items()):
+        t = ref()
+        if t is not None and t._hooks:
+            table[key] = _hook_runner(t, pending, create_graph, retain)
+    return table or None
+
+
+def _hook_runner(t: Any, pending: list, create_graph: bool, retain: bool) -> Callable:
+    def run(g: Any) -> Any:
+        gt = g if create_graph else type(t)._wrap(g)
+        for h in list(t._hooks):
+            if h is RETAIN:
+                continue
+            r = h(gt)
+            if r is None:
+                continue
+            if not hasattr(r, "op"):
+                r = type(t)._wrap(np.asarray(r, dtype=t.dtype))
+            if tuple(r.shape) != tuple(gt.shape):
+                raise ShapeError(f"a hook registered on a tensor of shape {tuple(t.shape)} "
+                                 f"returned a gradient of shape {tuple(r.shape)}; return a "
+                                 "tensor shaped like its argument (or None to keep it)")
+            if r.dtype != gt.dtype:
+                r = r.to(gt.dtype)
+            gt = r if create_graph else type(t)._wrap(r.value)
+        if retain and t.op is not None and RETAIN in t._hooks:
+            pending.append((t, gt))
+        return gt if create_graph else gt.value
+    return run
+
+
+def _commit_retained(pending: list, create_graph: bool) -> None:
+    """Accumulate the gradients that ``retain_grad()`` tensors received into ``.grad``."""
+    for t, g in pending:
+        old = t.grad
+        if create_graph:
+            t.grad = g if old is None else old + g
+        else:
+            t.grad = type(t)._wrap(g.value if old is None else old.value + g.value)
+
+
 def _run(outputs: Sequence[Any], grad_outputs: Sequence[Any], targets: Optional[list],
-         retain_graph: Optional[bool], create_graph: bool) -> tuple[dict, dict]:
-    """Run numeric's executor; returns ``({id: grad}, {id: leaf that got a gradient})``."""
+         retain_graph: Optional[bool], create_graph: bool,
+         retain: bool = True) -> tuple[dict, dict]:
+    """Run numeric's executor; returns ``({id: grad}, {id: leaf that got a gradient})``.
+
+    Hooks run; ``retain`` says whether ``retain_grad()`` tensors get ``.grad``
+    (``backward`` yes, ``grad`` no, as in PyTorch).
+    """
     if retain_graph is None:
         retain_graph = create_graph
     for k, t in enumerate(outputs):
@@ -278,17 +391,21 @@ def _run(outputs: Sequence[Any], grad_outputs: Sequence[Any], targets: Optional[
     cts = [_seed(k, t, g, create_graph) for k, (t, g) in enumerate(zip(outputs, grad_outputs))]
     leaves: dict[int, Any] = {id(t): t for t in outputs if t.op is None}
     release = _collector(leaves, not retain_graph)
+    pending: list = []
+    hooks = _hook_table(pending, create_graph, retain) if _HOOKED else None
     prev = GRAD_MODE.enabled
     GRAD_MODE.enabled = create_graph
     try:
         grads = _engine_backward(outputs, cts, targets=targets,
-                                 value=_identity if create_graph else None, release=release)
+                                 value=_identity if create_graph else None, release=release,
+                                 hooks=hooks)
     except RuntimeError as e:
         if str(e) == FREED_GRAPH:
             raise GraphFreedError(FREED_GRAPH) from None
         raise
     finally:
         GRAD_MODE.enabled = prev
+    _commit_retained(pending, create_graph)
     return grads, leaves
 
 
@@ -299,7 +416,7 @@ def _identity(n: Any) -> Any:
 def backward_scalar(t: Any, retain_graph: Optional[bool]) -> None:
     """Fast path of ``t.backward()`` for a one-element output (the training-loop case)."""
     v = t.value
-    if not t._requires_grad or v is None or t._freed or v.size != 1:
+    if not t._requires_grad or v is None or t._freed or v.size != 1 or _HOOKED:
         return backward(t, None, retain_graph)
     leaves: dict[int, Any] = {}
     if t.op is None:
@@ -381,7 +498,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
         if not t.requires_grad:
             raise GradientError(f"input {k} of grad() does not require grad; create it with "
                                 "requires_grad=True")
-    grads, _ = _run(outs, gos, ins, retain_graph, create_graph)
+    grads, _ = _run(outs, gos, ins, retain_graph, create_graph, retain=False)
     result = []
     for k, t in enumerate(ins):
         g = grads.get(id(t))
@@ -399,4 +516,5 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
 __all__ = [
     "GRAD_MODE", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "BackwardFunction", "AccumulateGrad", "backward_name", "make_grad_fn", "backward", "grad",
+    "RemovableHandle", "add_hook", "RETAIN",
 ]

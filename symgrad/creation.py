@@ -151,7 +151,12 @@ def manual_seed(seed: int) -> None:
     _RNG[0] = np.random.default_rng(seed)
 
 
-def _rng(seed: Union[None, int, np.random.Generator]) -> np.random.Generator:
+def _rng(seed: Union[None, int, np.random.Generator],
+         generator: Optional[np.random.Generator] = None) -> np.random.Generator:
+    if generator is not None:
+        if seed is not None:
+            raise TypeError("pass either seed= or generator=, not both")
+        seed = generator
     if seed is None:
         return _RNG[0]
     if isinstance(seed, np.random.Generator):
@@ -160,25 +165,30 @@ def _rng(seed: Union[None, int, np.random.Generator]) -> np.random.Generator:
 
 
 def rand(*size: Any, seed: Any = None, dtype: Any = None, requires_grad: bool = False,
-         name: Optional[str] = None) -> Tensor:
+         name: Optional[str] = None, generator: Any = None) -> Tensor:
     """Uniform samples in [0, 1).
+
+    ``seed`` is an int or a ``numpy.random.Generator`` (``generator=`` is
+    PyTorch's spelling of the latter); without either, the generator seeded by
+    :func:`manual_seed` is used.
 
     >>> rand(2, 2, seed=0).shape
     (2, 2)
     """
     dt = _dt.as_dtype(dtype)
-    return _leaf(_rng(seed).random(_size(size)).astype(dt, copy=False), requires_grad, name)
+    return _leaf(_rng(seed, generator).random(_size(size)).astype(dt, copy=False),
+                 requires_grad, name)
 
 
 def randn(*size: Any, seed: Any = None, dtype: Any = None, requires_grad: bool = False,
-          name: Optional[str] = None) -> Tensor:
-    """Standard normal samples.
+          name: Optional[str] = None, generator: Any = None) -> Tensor:
+    """Standard normal samples (``seed``/``generator`` as for :func:`rand`).
 
     >>> randn(3, seed=np.random.default_rng(1)).shape
     (3,)
     """
     dt = _dt.as_dtype(dtype)
-    return _leaf(_rng(seed).standard_normal(_size(size)).astype(dt, copy=False),
+    return _leaf(_rng(seed, generator).standard_normal(_size(size)).astype(dt, copy=False),
                  requires_grad, name)
 
 

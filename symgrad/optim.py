@@ -17,15 +17,17 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Optional
 
 from numeric.optim import adam_update, sgd_update
+from symgrad.autograd import enable_grad
 from symgrad.errors import OptimizerError
-from symgrad.tensor import Tensor
+from symgrad.tensor import Tensor, mark_modified
 
 
 class Optimizer:
     """Base class: ``param_groups`` (list of dicts with ``"params"`` and hyper-parameters),
     ``state`` (per-parameter dicts), ``zero_grad()`` and ``step()``.
 
-    Subclasses set ``defaults`` and implement ``_update(p, grad, state, group)``.
+    Subclasses pass ``defaults``, set ``_rule`` (numeric's in-place update) and
+    ``_hyper(group)`` (its keyword arguments), and check a group in ``_validate``.
 
     >>> import symgrad as sg
     >>> a, b = sg.zeros(1, requires_grad=True), sg.zeros(1, requires_grad=True)
@@ -99,22 +101,31 @@ class Optimizer:
         """
         loss = None
         if closure is not None:
-            loss = closure()
+            with enable_grad():
+                loss = closure()
         state = self.state
+        rule = self._rule
         for group in self.param_groups:
+            hyper = None
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
+                if hyper is None:           # read once per group and step, checked when set
+                    hyper = self._hyper(group)
                 s = state.get(p)
                 if s is None:
                     s = state[p] = {}
-                self._update(p.value, g.value, s, group)
-                p._version += 1
+                rule(p.value, g.value, s, check=False, **hyper)
+                mark_modified(p)
         return loss
 
-    def _update(self, param: Any, grad: Any, state: dict, group: dict) -> None:
-        raise TypeError(f"{type(self).__name__} does not define an update rule")
+    #: ``rule(param, grad, state, *, check, **hyper)``: numeric's update (set by subclasses)
+    _rule: Callable[..., None]
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of ``_rule`` taken from ``group``."""
+        return {k: v for k, v in group.items() if k != "params"}
 
     def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters and state, with parameters referred to by position."""
@@ -165,10 +176,12 @@ class SGD(Optimizer):
             raise OptimizerError("Nesterov momentum requires a momentum > 0 and zero "
                                  "dampening; pass momentum=0.9 (for example) or nesterov=False")
 
-    def _update(self, param: Any, grad: Any, state: dict, group: dict) -> None:
-        sgd_update(param, grad, state, lr=group["lr"], momentum=group["momentum"],
-                   dampening=group["dampening"], weight_decay=group["weight_decay"],
-                   nesterov=group["nesterov"], maximize=group["maximize"])
+    _rule = staticmethod(sgd_update)
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        return {"lr": group["lr"], "momentum": group["momentum"],
+                "dampening": group["dampening"], "weight_decay": group["weight_decay"],
+                "nesterov": group["nesterov"], "maximize": group["maximize"]}
 
 
 class Adam(Optimizer):
@@ -200,10 +213,12 @@ class Adam(Optimizer):
         if group["weight_decay"] < 0:
             raise OptimizerError(f"Invalid weight_decay value: {group['weight_decay']}")
 
-    def _update(self, param: Any, grad: Any, state: dict, group: dict) -> None:
-        adam_update(param, grad, state, lr=group["lr"], betas=tuple(group["betas"]),
-                    eps=group["eps"], weight_decay=group["weight_decay"],
-                    amsgrad=group["amsgrad"], maximize=group["maximize"])
+    _rule = staticmethod(adam_update)
+
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        return {"lr": group["lr"], "betas": tuple(group["betas"]), "eps": group["eps"],
+                "weight_decay": group["weight_decay"], "amsgrad": group["amsgrad"],
+                "maximize": group["maximize"]}
 
 
 __all__ = ["Optimizer", "SGD", "Adam"]

@@ -46,7 +46,7 @@ from numeric.kernels import FORWARD
 from numeric.ops import Op
 from symgrad import autograd as _ag
 from symgrad import dtypes as _dt
-from symgrad.errors import DtypeError, ShapeError, SymbolicValueError
+from symgrad.errors import DtypeError, GradientError, ShapeError, SymbolicValueError
 from symgrad.tensor_format import format_tensor
 from symgrad.shapes import broadcast_shapes, infer_shape, matmul_shape, result_dtype
 
@@ -71,7 +71,8 @@ class Tensor:
     """
 
     __slots__ = ("value", "op", "inputs", "attrs", "_requires_grad", "grad", "_name",
-                 "_shape", "_dtype", "_freed", "_version", "_grad_fn", "__weakref__")
+                 "_shape", "_dtype", "_freed", "_version", "_modified", "_hooks", "_grad_fn",
+                 "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data: Any, *, dtype: Any = None, requires_grad: bool = False,
@@ -160,6 +161,50 @@ class Tensor:
     def is_leaf(self) -> bool:
         """True for tensors not produced by a recorded op (as in PyTorch)."""
         return self.op is None or not self._requires_grad
+
+    def register_hook(self, hook: Any) -> Any:
+        """Call ``hook(grad)`` each time a gradient for this tensor is computed.
+
+        As in PyTorch: the hook gets the gradient as a Tensor and may return a
+        replacement (same shape) or None; for a leaf it runs before ``.grad``
+        is accumulated.  Returns a handle whose ``remove()`` unregisters it.
+
+        >>> import symgrad as sg
+        >>> x = sg.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x * 3
+        >>> h = y.register_hook(lambda g: g * 10)
+        >>> y.sum().backward(); x.grad
+        tensor([30., 30.])
+        """
+        if not self._requires_grad:
+            raise GradientError("cannot register a hook on a tensor that doesn't require "
+                                "gradient; create it with requires_grad=True")
+        if not callable(hook):
+            raise TypeError(f"register_hook expects a callable, got {type(hook).__name__}")
+        return _ag.add_hook(self, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``.
+
+        A no-op on leaves (they always get ``.grad``).  The gradient accumulates
+        across ``backward()`` calls, as a leaf's does.
+
+        >>> import symgrad as sg
+        >>> x = sg.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x * x; y.retain_grad()
+        >>> (y * 3).sum().backward(); y.grad, x.grad
+        (tensor([3., 3.]), tensor([ 6., 12.]))
+        """
+        if not self._requires_grad:
+            raise GradientError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.op is not None and not self.retains_grad:
+            _ag.add_hook(self, _ag.RETAIN)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True if :meth:`retain_grad` was called on this non-leaf tensor."""
+        hooks = self._hooks
+        return hooks is not None and any(h is _ag.RETAIN for h in hooks)
 
     @property
     def grad_fn(self) -> Any:
@@ -327,6 +372,26 @@ class Tensor:
         return self.dtype.kind == "f"
 
 
+#: Note [Version check]: a process-wide clock ticked by every in-place change of a
+#: tensor's value.  Each tensor keeps the tick of its last change (``_modified``;
+#: creation counts), so "input changed after the node that saved it was made" is
+#: ``input._modified > node._modified``, checked by autograd when backward reaches
+#: the node.  Creating a tensor only reads the clock (one store on the hot path).
+_CLOCK = [0]
+
+
+def mark_modified(t: Tensor) -> None:
+    """Record an in-place change of ``t.value`` (bumps ``t._version``; see Note [Version check]).
+
+    >>> import symgrad as sg
+    >>> w = sg.tensor([1.0]); mark_modified(w); w._version
+    1
+    """
+    _CLOCK[0] += 1
+    t._modified = _CLOCK[0]
+    t._version += 1
+
+
 def _init(t: Tensor, value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) -> None:
     t.value = value
     t.op = op
@@ -339,6 +404,8 @@ def _init(t: Tensor, value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) 
     t._dtype = None
     t._freed = False
     t._version = 0
+    t._modified = _CLOCK[0]
+    t._hooks = None
     t._grad_fn = None
 
 
@@ -356,6 +423,8 @@ def _node(value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) -> Tensor:
     t._dtype = None
     t._freed = False
     t._version = 0
+    t._modified = _CLOCK[0]
+    t._hooks = None
     t._grad_fn = None
     return t
 

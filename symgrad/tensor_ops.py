@@ -31,7 +31,8 @@ from numeric.ops import Op
 from symgrad import dtypes as _dt
 from symgrad.errors import ShapeError, SymbolicValueError
 from symgrad.tensor import (
-    _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, values_indices,
+    _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, mark_modified,
+    values_indices,
 )
 
 _K = {op: FORWARD[op] for op in Op}
@@ -438,6 +439,16 @@ def reshape(input: Any, *shape: Any) -> Tensor:
     return _apply(Op.RESHAPE, (t,), {"shape": new_t})
 
 
+def view(input: Any, *shape: Any) -> Tensor:
+    """:func:`reshape` under PyTorch's method name (values are never shared-mutated here).
+
+    >>> import symgrad as sg
+    >>> sg.view(sg.arange(6.0), (3, -1)).shape
+    (3, 2)
+    """
+    return reshape(input, *shape)
+
+
 def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one.
 
@@ -528,6 +539,16 @@ def broadcast_to(input: Any, *shape: Any) -> Tensor:
     return _apply(Op.BROADCAST_TO, (t,), {"shape": target})
 
 
+def expand(input: Any, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` (PyTorch's ``Tensor.expand``; -1 keeps a dim).
+
+    >>> import symgrad as sg
+    >>> sg.expand(sg.tensor([[1.0], [2.0]]), -1, 3).shape
+    (2, 3)
+    """
+    return broadcast_to(input, *sizes)
+
+
 def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Concatenate along an existing ``dim``.
 
@@ -599,7 +620,7 @@ def _inplace(op: Op, ufunc: Any) -> Any:
         if not v.flags.writeable:
             self.value = v = v.copy()
         ufunc(v, o, out=v, casting="same_kind")
-        self._version += 1
+        mark_modified(self)
         return self
     method.__name__ = f"__i{op.value}__"
     return method
@@ -612,7 +633,7 @@ def zero_(self: Tensor) -> Tensor:
         v[...] = 0
     else:
         self.value = np.zeros_like(v)
-    self._version += 1
+    mark_modified(self)
     return self
 
 
@@ -644,10 +665,6 @@ def _T(self: Tensor) -> Tensor:
 
 def _mT(self: Tensor) -> Tensor:
     return transpose(self, -2, -1)
-
-
-def _expand(self: Tensor, *sizes: Any) -> Tensor:
-    return broadcast_to(self, *sizes)
 
 
 def _r(fn: Any) -> Any:
@@ -690,9 +707,9 @@ _METHODS = {
     "clamp": clamp, "clip": clamp, "sum": _method_sum, "mean": mean, "max": max, "min": min,
     "amax": amax, "amin": amin, "logsumexp": logsumexp, "softmax": softmax,
     "log_softmax": log_softmax, "argmax": argmax, "argmin": argmin, "all": all, "any": any,
-    "sign": sign, "reshape": reshape, "view": reshape, "flatten": flatten,
+    "sign": sign, "reshape": reshape, "view": view, "flatten": flatten,
     "permute": permute, "transpose": _method_transpose, "unsqueeze": unsqueeze,
-    "squeeze": squeeze, "expand": _expand, "broadcast_to": broadcast_to,
+    "squeeze": squeeze, "expand": expand, "broadcast_to": broadcast_to,
     "expand_as": lambda self, other: broadcast_to(self, other.shape),
     "view_as": lambda self, other: reshape(self, other.shape),
     "zero_": zero_,
