@@ -155,7 +155,7 @@ def _table(rows: list[dict]) -> list[str]:
             "max rel err (FD)", "err/tol", "status")
     body = [cols] + [(r["op"], str(r["tried"]), str(r["used"]), str(r["skipped_domain"]),
                       str(r["skipped_ill"]), f"{r['max_rel_err']:.2e}",
-                      f"{r['max_rel_err_fd']:.2e}", f"{r['max_err_over_tol']:.3f}",
+                      f"{r['max_rel_err_fd']:.2e}", f"{r['max_err_over_tol']:.3g}",
                       "ok" if not r["failures"] else "FAIL") for r in rows]
     widths = [max(len(line[c]) for line in body) for c in range(len(cols))]
     return ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in body]
