@@ -180,6 +180,15 @@ class OpInfo:
     tol_factor: float = 1.0
     xfails: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def sample_shapes(self) -> tuple:
+        """The input shapes of every sample (broadcasting included).
+
+        >>> OP_DB[Op.MUL].sample_shapes[2]
+        ((3, 1), (1, 4))
+        """
+        return tuple(s.shapes for s in self.samples)
+
     def domain(self, i: int) -> Domain:
         """The domain of input ``i`` (variadic ops share one).
 
