@@ -114,12 +114,12 @@ def read_xy_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------ progress
 def format_loss(loss: float) -> str:
-    """The seed's ``{:.4f}``, switching to ``{:.4e}`` for huge values.
+    """The seed's ``{:.4f}``, switching to ``{:.4e}`` for huge or tiny values.
 
-    >>> format_loss(29.0), format_loss(1.5e300)
-    ('29.0000', '1.5000e+300')
+    >>> format_loss(29.0), format_loss(1.5e300), format_loss(2.5e-9), format_loss(0.0)
+    ('29.0000', '1.5000e+300', '2.5000e-09', '0.0000')
     """
-    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4e}"
+    return f"{loss:.4f}" if loss == 0 or 1e-4 <= abs(loss) < 1e6 else f"{loss:.4e}"
 
 
 class Progress:

@@ -100,6 +100,8 @@ def test_huge_losses_switch_to_exponent_format():
     assert train.format_loss(0.02261) == "0.0226"
     assert train.format_loss(-3.0) == "-3.0000"
     assert train.format_loss(2.5e12) == "2.5000e+12"
+    assert train.format_loss(4.4e-15) == "4.4000e-15"
+    assert train.format_loss(0.0) == "0.0000"
 
 
 # ------------------------------------------------------------------------------ fit
