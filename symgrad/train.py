@@ -243,6 +243,25 @@ class LinearOptimum:
     gradient: dict[str, sympy.Expr]
     solution: Optional[dict[str, sympy.Expr]]
 
+    def _repr_latex_(self) -> str:
+        """Notebook rendering: the gradient equations and the optimum.
+
+        >>> print(linear_optimum([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])._repr_latex_())
+        $\\frac{\\partial L}{\\partial w} = 28 w + 12 b - 68, \\quad ... w = 2,\\ b = 1$
+        """
+        gens = [sympy.Symbol("w", real=True), sympy.Symbol("b", real=True)]
+        parts = []
+        for name, g in self.gradient.items():
+            terms = [c * sympy.Mul(*[v ** k for v, k in zip(gens, m)])
+                     for m, c in sympy.Poly(g, *gens).terms()]
+            rhs = sympy.latex(sympy.Add(*terms, evaluate=False), order="none") if terms else "0"
+            parts.append(f"\\frac{{\\partial L}}{{\\partial {name}}} = {rhs}")
+        text = ", \\quad ".join(parts)
+        if self.solution is None:
+            return f"${text}$ (no unique optimum: all x are equal)"
+        sol = ",\\ ".join(f"{k} = {sympy.latex(v)}" for k, v in self.solution.items())
+        return f"${text} \\quad\\Rightarrow\\quad {sol}$"
+
     def gradient_text(self) -> dict[str, str]:
         """The gradient printed with ``w`` first, then ``b``, then the constant.
 

@@ -218,3 +218,12 @@ def test_plot_losses_writes_a_png(tmp_path):
     target = tmp_path / "l.png"
     train.plot_losses([29.0, 12.0, 0.1, 0.02], str(target))
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_linear_optimum_renders_as_latex_in_notebooks():
+    latex = linear_optimum(train.SEED_X, train.SEED_Y)._repr_latex_()
+    assert latex == (r"$\frac{\partial L}{\partial w} = 28 w + 12 b - 68, \quad "
+                     r"\frac{\partial L}{\partial b} = 12 w + 6 b - 30 \quad\Rightarrow\quad "
+                     r"w = 2,\ b = 1$")
+    assert linear_optimum([2.0, 2.0], [1.0, 3.0])._repr_latex_().endswith(
+        "$ (no unique optimum: all x are equal)")
