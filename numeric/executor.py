@@ -88,8 +88,8 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     >>> backward([y], [np.ones(1)])[id(x)]
     array([6.])
     """
-    if hasattr(outputs, "inputs"):          # one node and its cotangent, not lists
-        outputs = (outputs,)
+    if not isinstance(outputs, (tuple, list)) and hasattr(outputs, "inputs"):
+        outputs = (outputs,)                # one node and its cotangent, not lists
         if not (isinstance(cotangents, (list, tuple)) and len(cotangents) == 1
                 and hasattr(cotangents[0], "shape")):
             cotangents = (cotangents,)
@@ -97,7 +97,7 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         raise ValueError(f"backward got {len(outputs)} outputs but {len(cotangents)} "
                          "cotangents; pass one cotangent per output")
     for node in outputs:
-        if not _conforms(node):
+        if node.__class__ not in _COMPLETE and not _conforms(node):
             return _adapted_backward(outputs, cotangents, targets, value, release, hooks)
     get = _node_value if value is None else value
     cts: dict[int, Any] = {}
@@ -128,10 +128,24 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     return grads
 
 
+#: node classes seen with the full protocol (checked once per class, off the hot path)
+_COMPLETE: set = set()
+
+
 def _conforms(node: Any) -> bool:
-    """True if ``node`` has the full protocol (``requires_grad``, ``attrs``, an ``Op``)."""
-    return (hasattr(node, "requires_grad") and hasattr(node, "attrs")
-            and node.op.__class__ is not str)
+    """True if ``node`` has ``requires_grad`` and ``attrs`` (the full protocol)."""
+    if not (hasattr(node, "requires_grad") and hasattr(node, "attrs")):
+        return False
+    _COMPLETE.add(node.__class__)
+    return True
+
+
+def _other_rules(op: Any) -> tuple[Any, bool]:
+    """``(vjp rules, variadic)`` of an op named by a string or a user-defined op object."""
+    if op.__class__ is str:
+        op = Op(op)
+        return VJP[op], op in VARIADIC
+    return op.vjp, False
 
 
 def _as_op(op: Any) -> Any:
@@ -236,8 +250,7 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
                 rules = VJP[op]
                 variadic = op in VARIADIC
             else:
-                rules = op.vjp
-                variadic = False
+                rules, variadic = _other_rules(op)
             n = len(inputs)
             if n == 2 and not variadic:
                 a, b = inputs
@@ -343,8 +356,7 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
             rules = VJP[op]
             variadic = op in VARIADIC
         else:
-            rules = op.vjp
-            variadic = False
+            rules, variadic = _other_rules(op)
         vals = [get(i) for i in inputs]
         out = get(node)
         attrs = node.attrs

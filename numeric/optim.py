@@ -1,6 +1,8 @@
 """Optimizer update rules with PyTorch's exact formulas, in place on numpy arrays.
 
-Each function updates ``param`` in place from ``grad`` and a per-parameter
+``sgd_update``/``adam_update`` update one ``param`` in place; ``sgd_step``/
+``adam_step`` do the same for a list of parameters sharing hyper-parameters (one
+call per parameter group, as ``torch.optim``'s ``foreach`` loops).  Each updates ``param`` in place from ``grad`` and a per-parameter
 ``state`` dict (created empty by the caller, kept between steps), following
 ``torch.optim``'s single-tensor (``foreach=False``) code operation by
 operation, so results agree with PyTorch to float rounding.  Hyper-parameters
@@ -12,7 +14,7 @@ State keys: ``momentum_buffer`` (SGD); ``step``, ``exp_avg``, ``exp_avg_sq``,
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -72,22 +74,38 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *, lr
     >>> p, state["momentum_buffer"]
     (array([0.855, 2.29 ]), array([ 0.95, -1.9 ]))
     """
+    sgd_step((param,), (grad,), (state,), lr=lr, momentum=momentum, dampening=dampening,
+             weight_decay=weight_decay, nesterov=nesterov, maximize=maximize, check=check)
+
+
+def sgd_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+             states: Sequence[dict[str, Any]], *, lr: float, momentum: float = 0.0,
+             dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+             maximize: bool = False, check: bool = True) -> None:
+    """:func:`sgd_update` on each ``(param, grad, state)`` triple: one call per group.
+
+    >>> ps = [np.array([1.0]), np.array([2.0])]
+    >>> sgd_step(ps, [np.array([1.0]), np.array([-1.0])], [{}, {}], lr=0.5)
+    >>> ps
+    [array([0.5]), array([2.5])]
+    """
     if check:
         check_sgd(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                   nesterov=nesterov)
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
-    if momentum != 0:
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
-        else:
-            buf *= momentum
-            buf += grad if dampening == 0 else (1 - dampening) * grad
-        grad = grad + momentum * buf if nesterov else buf
-    param += -lr * grad
+    for param, grad, state in zip(params, grads, states):
+        if maximize:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
+            else:
+                buf *= momentum
+                buf += grad if dampening == 0 else (1 - dampening) * grad
+            grad = grad + momentum * buf if nesterov else buf
+        param += -lr * grad
 
 
 def adam_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *,
@@ -103,33 +121,50 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: dict[str, Any], *,
     >>> p, state["step"]
     (array([ 0.9, -0.9]), 1)
     """
+    adam_step((param,), (grad,), (state,), lr=lr, betas=betas, eps=eps,
+              weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, check=check)
+
+
+def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+              states: Sequence[dict[str, Any]], *, lr: float = 1e-3,
+              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+              weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+              check: bool = True) -> None:
+    """:func:`adam_update` on each ``(param, grad, state)`` triple: one call per group.
+
+    >>> ps = [np.array([1.0]), np.array([-1.0])]
+    >>> adam_step(ps, [np.array([3.0]), np.array([-0.5])], [{}, {}], lr=0.1)
+    >>> ps
+    [array([0.9]), array([-0.9])]
+    """
     if check:
         check_adam(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     beta1, beta2 = betas
-    if maximize:
-        grad = -grad
-    step = state["step"] = state.get("step", 0) + 1
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
-    exp_avg = state.get("exp_avg")
-    if exp_avg is None:
-        exp_avg = state["exp_avg"] = np.zeros_like(param)
-        state["exp_avg_sq"] = np.zeros_like(param)
+    for param, grad, state in zip(params, grads, states):
+        if maximize:
+            grad = -grad
+        step = state["step"] = state.get("step", 0) + 1
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        exp_avg = state.get("exp_avg")
+        if exp_avg is None:
+            exp_avg = state["exp_avg"] = np.zeros_like(param)
+            state["exp_avg_sq"] = np.zeros_like(param)
+            if amsgrad:
+                state["max_exp_avg_sq"] = np.zeros_like(param)
+        exp_avg_sq = state["exp_avg_sq"]
+        exp_avg += (1 - beta1) * (grad - exp_avg)        # torch: exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad          # addcmul_(grad, grad, value=1 - beta2)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        step_size = lr / bias_correction1
         if amsgrad:
-            state["max_exp_avg_sq"] = np.zeros_like(param)
-    exp_avg_sq = state["exp_avg_sq"]
-    exp_avg += (1 - beta1) * (grad - exp_avg)            # torch: exp_avg.lerp_(grad, 1 - beta1)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * grad * grad              # addcmul_(grad, grad, value=1 - beta2)
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-    step_size = lr / bias_correction1
-    if amsgrad:
-        max_sq = state.get("max_exp_avg_sq")
-        if max_sq is None:
-            max_sq = state["max_exp_avg_sq"] = np.zeros_like(param)
-        np.maximum(max_sq, exp_avg_sq, out=max_sq)
-        denom = np.sqrt(max_sq) / bias_correction2_sqrt + eps
-    else:
-        denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-    param += -step_size * exp_avg / denom                # addcdiv_(exp_avg, denom, value=-step_size)
+            max_sq = state.get("max_exp_avg_sq")
+            if max_sq is None:
+                max_sq = state["max_exp_avg_sq"] = np.zeros_like(param)
+            np.maximum(max_sq, exp_avg_sq, out=max_sq)
+            denom = np.sqrt(max_sq) / bias_correction2_sqrt + eps
+        else:
+            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+        param += -step_size * exp_avg / denom            # addcdiv_(exp_avg, denom, value=-step_size)

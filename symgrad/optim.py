@@ -1,7 +1,7 @@
 """``sg.optim``: SGD and Adam with PyTorch's API and update formulas.
 
-The arithmetic is numeric's (:func:`numeric.optim.sgd_update`,
-:func:`numeric.optim.adam_update`, written to match ``torch.optim`` to
+The arithmetic is numeric's (:func:`numeric.optim.sgd_step`,
+:func:`numeric.optim.adam_step`, written to match ``torch.optim`` to
 rounding); this module adds parameter groups, per-parameter state,
 ``zero_grad`` and validation.  Parameters are updated in place (``p.value``),
 inside no graph.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Optional
 
-from numeric.optim import adam_update, sgd_update
+from numeric.optim import adam_step, sgd_step
 from symgrad.autograd import enable_grad
 from symgrad.errors import OptimizerError
 from symgrad.tensor import Tensor, mark_modified
@@ -105,22 +105,26 @@ class Optimizer:
                 loss = closure()
         state = self.state
         rule = self._rule
+        changed = []
         for group in self.param_groups:
-            hyper = None
+            values, grads, states = [], [], []
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
-                if hyper is None:           # read once per group and step, checked when set
-                    hyper = self._hyper(group)
                 s = state.get(p)
                 if s is None:
                     s = state[p] = {}
-                rule(p.value, g.value, s, check=False, **hyper)
-                mark_modified(p)
+                values.append(p.value)
+                grads.append(g.value)
+                states.append(s)
+                changed.append(p)
+            if values:              # hyper-parameters were checked when the group was added
+                rule(values, grads, states, check=False, **self._hyper(group))
+        mark_modified(*changed)
         return loss
 
-    #: ``rule(param, grad, state, *, check, **hyper)``: numeric's update (set by subclasses)
+    #: ``rule(params, grads, states, *, check, **hyper)``: numeric's update of one group
     _rule: Callable[..., None]
 
     def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +180,7 @@ class SGD(Optimizer):
             raise OptimizerError("Nesterov momentum requires a momentum > 0 and zero "
                                  "dampening; pass momentum=0.9 (for example) or nesterov=False")
 
-    _rule = staticmethod(sgd_update)
+    _rule = staticmethod(sgd_step)
 
     def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
         return {"lr": group["lr"], "momentum": group["momentum"],
@@ -213,7 +217,7 @@ class Adam(Optimizer):
         if group["weight_decay"] < 0:
             raise OptimizerError(f"Invalid weight_decay value: {group['weight_decay']}")
 
-    _rule = staticmethod(adam_update)
+    _rule = staticmethod(adam_step)
 
     def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
         return {"lr": group["lr"], "betas": tuple(group["betas"]), "eps": group["eps"],

@@ -380,16 +380,19 @@ class Tensor:
 _CLOCK = [0]
 
 
-def mark_modified(t: Tensor) -> None:
-    """Record an in-place change of ``t.value`` (bumps ``t._version``; see Note [Version check]).
+def mark_modified(*tensors: Tensor) -> None:
+    """Record an in-place change of each tensor's value (see Note [Version check]).
+
+    Bumps ``_version`` (PyTorch's counter) and stamps the change with one tick.
 
     >>> import symgrad as sg
     >>> w = sg.tensor([1.0]); mark_modified(w); w._version
     1
     """
-    _CLOCK[0] += 1
-    t._modified = _CLOCK[0]
-    t._version += 1
+    _CLOCK[0] = tick = _CLOCK[0] + 1
+    for t in tensors:
+        t._modified = tick
+        t._version += 1
 
 
 def _init(t: Tensor, value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) -> None:

@@ -440,7 +440,7 @@ def reshape(input: Any, *shape: Any) -> Tensor:
 
 
 def view(input: Any, *shape: Any) -> Tensor:
-    """:func:`reshape` under PyTorch's method name (values are never shared-mutated here).
+    """:func:`reshape` under PyTorch's name ``view`` (symgrad has no storage views to share).
 
     >>> import symgrad as sg
     >>> sg.view(sg.arange(6.0), (3, -1)).shape

@@ -631,3 +631,46 @@ def test_bench_seed_and_performance_doc():
     assert (ROOT / "bench" / "seed.py").is_file()
     text = (ROOT / "docs" / "performance.md").read_text()
     assert "Seed loop" in text and "pytorch" in text.lower() and "numpy" in text.lower()
+
+
+# ----------------------------------------------------------------------------- PyTorch extras
+def test_in_place_change_of_a_saved_value_is_detected():
+    w = sg.tensor([1.0], requires_grad=True)
+    x = sg.tensor([2.0])
+    loss = (w * x).sum()
+    x += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    assert w.grad is None
+    opt = sg.optim.SGD([w], lr=0.1)
+    loss = (w * x).sum()
+    loss.backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    close(w.grad, [3.0])
+    loss = (w * x).sum()            # recomputed after the change: fine
+    loss.backward()
+    close(w.grad, [6.0])
+
+
+def test_register_hook_and_retain_grad_like_pytorch():
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    y.retain_grad()
+    assert y.retains_grad and not x.retains_grad
+    seen = []
+    h = x.register_hook(lambda g: seen.append(g.tolist()) or g + 1)
+    (y * 3).sum().backward()
+    close(y.grad, [3.0, 3.0])
+    close(x.grad, [7.0, 13.0])          # (2 * x * 3) + 1, as PyTorch
+    assert seen == [[6.0, 12.0]]
+    h.remove()
+    (x * 1).sum().backward()
+    close(x.grad, [8.0, 14.0])
+    z = x * 2
+    z.register_hook(lambda g: g * 0)
+    z.sum().backward()
+    close(x.grad, [8.0, 14.0])
+    with pytest.raises(RuntimeError):
+        sg.tensor([1.0]).register_hook(lambda g: g)

@@ -211,3 +211,55 @@ def test_scalar_cotangent_is_accepted():
     x = leaf(np.array(2.0))
     y = node(Op.MUL, x, x)
     assert backward([y], [1.0])[id(x)] == 4.0
+
+
+class Minimal:
+    """Only what the issue names: op (or its name), inputs, attrs, value."""
+
+    def __init__(self, op, inputs=(), value=None, **attrs):
+        self.op, self.inputs, self.value = op, tuple(inputs), value
+        if attrs:
+            self.attrs = attrs
+
+
+def test_minimal_nodes_require_grad_and_may_name_their_ops():
+    x = Minimal(None, value=np.array([1.0, 2.0]))
+    y = Minimal("mul", (x, x), x.value * x.value)
+    z = Minimal(Op.SUM, (y,), np.sum(y.value), axis=None, keepdims=False)
+    release = []
+    g = backward(z, np.array(1.0), release=release.append)
+    np.testing.assert_array_equal(g[id(x)], [2.0, 4.0])
+    assert {id(n) for n in release} == {id(y), id(z)}      # the user's own nodes
+    assert evaluate([z], {id(x): np.array([3.0, 1.0])})[0] == 10.0
+
+
+def test_op_names_inside_a_full_protocol_graph():
+    x = leaf(np.array([2.0]))
+    y = Node("exp", (x,), {}, np.exp(x.value), True)
+    g = backward([y], [np.ones(1)])
+    np.testing.assert_allclose(g[id(x)], np.exp([2.0]))
+    assert Op("concatenate") is Op.CONCAT and Op["TRANSPOSE"] is Op.PERMUTE
+
+
+def test_hooks_replace_a_complete_cotangent_before_use():
+    x = leaf(np.array([1.0, 2.0]))
+    y = node(Op.MUL, x, x)
+    z = node(Op.SUM, y, axis=None, keepdims=False)
+    seen = []
+    hooks = {id(y): lambda g: seen.append(g.copy()) or g * 10, id(x): lambda g: g + 1}
+    g = backward([z], [np.array(1.0)], hooks=hooks)
+    np.testing.assert_array_equal(seen[0], [1.0, 1.0])
+    np.testing.assert_array_equal(g[id(x)], [21.0, 41.0])
+
+
+@pytest.mark.parametrize("op", [Op.CONCAT, Op.STACK])
+def test_variadic_vjps_accept_negative_and_default_axes(op):
+    a, b = leaf(np.ones((2, 3))), leaf(np.full((2, 3), 2.0))
+    for attrs in ({"axis": -1}, {}):
+        out = node(op, a, b, **attrs)
+        ct = np.arange(out.value.size, dtype=float).reshape(out.value.shape)
+        g = backward([out], [ct])
+        parts = np.split(ct, 2, axis=attrs.get("axis", 0)) if op is Op.CONCAT else \
+            [np.take(ct, k, axis=attrs.get("axis", 0) % 3) for k in range(2)]
+        np.testing.assert_array_equal(g[id(a)], parts[0].reshape(2, 3))
+        np.testing.assert_array_equal(g[id(b)], parts[1].reshape(2, 3))

@@ -89,3 +89,23 @@ def test_bad_hyper_parameters_are_rejected():
         sgd_update(p, p, {}, lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match=r"betas\[1\]"):
         adam_update(p, p, {}, betas=(0.9, 1.0))
+
+
+def test_step_functions_update_a_group_like_single_updates():
+    from numeric.optim import adam_step, sgd_step
+    rng = np.random.default_rng(0)
+    ps = [rng.standard_normal(3), rng.standard_normal((2, 2))]
+    gs = [rng.standard_normal(3), rng.standard_normal((2, 2))]
+    for step, update, hp in [(sgd_step, sgd_update, dict(lr=0.1, momentum=0.9, nesterov=True)),
+                             (adam_step, adam_update, dict(lr=0.1, amsgrad=True))]:
+        a, b = [p.copy() for p in ps], [p.copy() for p in ps]
+        sa, sb = [{}, {}], [{}, {}]
+        for _ in range(3):
+            step(a, gs, sa, **hp)
+            for p, g, s in zip(b, gs, sb):
+                update(p, g, s, **hp)
+        for p, q in zip(a, b):
+            np.testing.assert_array_equal(p, q)
+        with pytest.raises(ValueError, match="lr"):
+            step(a, gs, sa, **{**hp, "lr": -1.0})
+        step(a, gs, sa, **{**hp, "lr": -1.0, "check": False})      # unchecked: no error

@@ -183,3 +183,61 @@ def test_deep_chain_backward_without_recursion():
         y = y * 1.0
     y.backward()
     assert x.grad.item() == 1.0
+
+
+def test_in_place_change_after_recording_raises_and_changes_no_grad():
+    w = sg.tensor([1.0, 2.0], requires_grad=True)
+    x = sg.tensor([3.0, 4.0])
+    loss = (w * x).sum()
+    with sg.no_grad():
+        w -= 0.5                      # the leaf MulBackward saved
+    with pytest.raises(RuntimeError, match="input 0 of MulBackward") as e:
+        loss.backward()
+    assert "version 1" in str(e.value) and w._version == 1
+    assert w.grad is None
+    y = sg.exp(w)
+    with sg.no_grad():
+        y += 1                        # an op's own output, read by its VJP
+    with pytest.raises(RuntimeError, match="its output of ExpBackward"):
+        y.sum().backward()
+    z = sg.tensor([1.0, 1.0], requires_grad=True)
+    out = (z * x).sum()
+    x.zero_()
+    with pytest.raises(RuntimeError, match="input 1 of MulBackward"):
+        out.backward()
+    assert z.grad is None
+
+
+def test_hooks_on_leaves_and_intermediates_and_handles():
+    x = sg.tensor([1.0, -1.0], requires_grad=True)
+    y = sg.relu(x) * 2
+    y.register_hook(lambda g: g * 3)
+    y.retain_grad()
+    h = x.register_hook(lambda g: None)           # None keeps the gradient
+    y.sum().backward()
+    assert y.grad.tolist() == [3.0, 3.0]          # retained after the hooks, as PyTorch
+    assert x.grad.tolist() == [6.0, 0.0]
+    h.remove(); h.remove()
+    with pytest.raises(ValueError, match="shape"):
+        x.register_hook(lambda g: sg.ones(3))
+        (x * 1).sum().backward()
+    assert x.grad.tolist() == [6.0, 0.0]
+
+
+def test_hooks_with_create_graph_and_grad():
+    x = sg.tensor(2.0, requires_grad=True)
+    y = x ** 3
+    y.register_hook(lambda g: g * 2)
+    y.retain_grad()
+    (dx,) = sg.autograd.grad(y, [x], create_graph=True)
+    assert dx.item() == 24.0 and y.grad is None     # grad() does not fill retained .grad
+    (d2,) = sg.autograd.grad(dx, [x])
+    assert d2.item() == 24.0
+
+
+def test_random_generator_keyword():
+    a = sg.randn(3, generator=np.random.default_rng(5))
+    b = sg.randn(3, seed=np.random.default_rng(5))
+    assert a.tolist() == b.tolist()
+    with pytest.raises(TypeError, match="either"):
+        sg.rand(2, seed=1, generator=np.random.default_rng(1))
