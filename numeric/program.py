@@ -37,6 +37,26 @@ Note [Validated inlining]
     emitted.  The probe also records each cotangent's shape and dtype, so
     ``unbroadcast`` is emitted only where they differ from the input's.
 
+Note [Lazy cotangent scale]
+    Every VJP is linear in its cotangent ``g``, so a backward can carry a cotangent
+    as ``scale * array`` and apply the scale once, where it is cheapest.  Scales come
+    from the unit cotangent of ``loss.backward()`` (:meth:`Program.backward_unit`,
+    known when the code is generated, so no ones array is made), a mean's ``1/N``,
+    a square's ``2``, a negation, a division by a constant.  A uniform cotangent
+    (the ones, or a sum's broadcast of a scalar) stays symbolic until an instruction
+    needs it as an array: ``d(x * y)/dx`` of a uniform ``g`` is just ``y``, an
+    alias.  Two placements are emitted -- the scale applied at the first instruction
+    that is not a pure alias (``"early"``: 2 * r once in the seed loop) or only where
+    it must be (``"late"``: on the 100-element gradient instead of the 10^4-element
+    residual in linear regression) -- and the cheaper by a per-line cost model is
+    kept if it agrees with the plain backward on the trace's values (to 1e-8
+    relative in float64; otherwise the plain one is used).  The lazy variants also
+    take the gradient of ``W`` in ``x @ W.T`` as ``g.T @ x`` (C-contiguous, ``W``'s
+    layout) rather than ``(x.T @ g).T``, a transposed view that would make the
+    optimizer's update walk memory in strided order.  A returned gradient that
+    would alias an input, a saved value or a cotangent is copied: it becomes
+    ``.grad``, which the caller owns.
+
 >>> import numpy as np
 >>> from numeric.ops import Op
 >>> class N:                                  # any object with the node protocol
@@ -54,6 +74,7 @@ array(9.)
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -99,6 +120,8 @@ _VJP_INLINE: dict[Op, tuple[tuple[str, bool] | None, ...]] = {
 }
 # below this many elements np.full beats np.broadcast_to's Python overhead
 _SMALL = 1 << 16
+# cost model of an emitted line, in array elements: ~1 us of call overhead ~ 1000 elements
+_LINE_COST = 1000
 # 2-D matmul needs no expand_dims dance
 _MATMUL_2D = (("{g} @ {1}.T", True), ("{0}.T @ {g}", True))
 
@@ -148,6 +171,24 @@ class _Instr:
         self.slot, self.op, self.args, self.attrs = slot, op, args, attrs
 
 
+class _Ct:
+    """A cotangent while the backward is emitted: ``scale * array``.
+
+    ``name`` is the variable holding the array part and ``val`` its probe value;
+    ``name=None`` stands for ones of ``shape``/``dtype`` (a uniform cotangent, never
+    materialised until an instruction needs it).  ``owned``: a fresh array nothing
+    else refers to (may be written in place).  The scale is ``var * c``: ``var`` a
+    Python-float variable of the generated code (None: 1), ``c`` a build-time float.
+    """
+
+    __slots__ = ("name", "val", "owned", "var", "c", "shape", "dtype")
+
+    def __init__(self, name: str | None, val: Any, owned: bool, var: str | None = None,
+                 c: float = 1.0, shape: tuple = (), dtype: Any = None) -> None:
+        self.name, self.val, self.owned, self.var, self.c = name, val, owned, var, c
+        self.shape, self.dtype = shape, dtype
+
+
 class Program:
     """A traced graph compiled to a forward and a backward function of numpy calls.
 
@@ -194,7 +235,6 @@ class Program:
         self._backwards: dict[tuple[bool, ...], Callable] = {}
         self._probe: dict[int, Any] = {}
         self._emit_forward()
-        self._np_forward = self.forward
         self._scalar_backward = None
         self._scalar_backwards: dict[tuple[bool, ...], Callable] = {}
         self._try_scalar()
@@ -374,8 +414,10 @@ class Program:
         code = compile(self._fwd_src, "<symgrad program: forward>", "exec")
         exec(code, glob)  # noqa: S102 -- source generated above from Op templates only
         self.forward = glob["forward"]
+        self._np_forward = self.forward
         full = tuple(True for _ in self._out_slots)
-        self.source = self._fwd_src + "\n\n" + self._backward_source(full, probe_only=True)[0]
+        self.source = self._fwd_src + "\n\n" + self._build_backward(full)[1]
+        self.stats["backward_calls"] = self.source.count(" = V_")
 
     def _const_scalar(self, s: int) -> float | None:
         """The value of a constant 0-d float slot as a Python float, else None."""
@@ -508,9 +550,7 @@ class Program:
         mask = tuple(c is not None for c in cotangents)
         fn = self._backwards.get(mask)
         if fn is None:
-            src, glob = self._backward_source(mask)
-            exec(compile(src, "<symgrad program: backward>", "exec"), glob)  # noqa: S102
-            fn = self._backwards[mask] = glob["backward"]
+            fn = self._build_backward(mask)[0]
         return fn(saved, *(c for c in cotangents if c is not None))
 
     def backward(self, saved: tuple, *cotangents: Any) -> tuple:
@@ -530,65 +570,362 @@ class Program:
                 saved = self._np_forward(*saved[:len(self._in_slots)])[1]
         return self._numpy_backward(saved, cotangents)
 
-    def _backward_source(self, mask: tuple[bool, ...], probe_only: bool = False):
-        """Emit ``backward`` for the outputs selected by ``mask``.
+    def backward_unit(self, saved: tuple, index: int = 0) -> tuple:
+        """``backward`` with cotangent one (every element) for output ``index``, None for the rest.
+
+        The training-loop case (``loss.backward()``): the unit cotangent is known when
+        the code is generated, so it costs no instruction (Note [Lazy cotangent scale]).
+
+        >>> import numpy as np
+        >>> from numeric.ops import Op
+        >>> class N:
+        ...     def __init__(self, op=None, inputs=(), value=None, **attrs):
+        ...         self.op, self.inputs, self.attrs, self.value = op, inputs, attrs, value
+        ...         self.requires_grad = op is None
+        >>> x = N(value=np.array([1.0, 2.0]))
+        >>> p = Program([N(Op.MEAN, (N(Op.MUL, (x, x)),), axis=None, keepdims=False)], [x])
+        >>> p.backward_unit(p.forward(np.array([3.0, 4.0]))[1])
+        (array([3., 4.]),)
+        """
+        fn = self._backwards.get(index)
+        if fn is None:
+            if not 0 <= index < len(self._out_slots):
+                raise IndexError(f"Program.backward_unit: output {index} does not exist; the "
+                                 f"program has {len(self._out_slots)} output(s)")
+            fn = self._build_backward(None, index)[0]
+        if type(saved) is _ScalarSaved:
+            shape, dtype = self._shapes[self._out_slots[index]]
+            cts = [None] * len(self._out_slots)
+            cts[index] = np.ones(shape, dtype)
+            return self.backward(saved, *cts)
+        return fn(saved)
+
+    def _build_backward(self, mask: tuple[bool, ...] | None,
+                        unit: int | None = None) -> tuple[Callable, str]:
+        """Compile, check and cache the backward for ``mask`` (or output ``unit`` with a
+        unit cotangent): the cheaper lazy-scale variant if it agrees with the plain one
+        on the trace's values (Note [Lazy cotangent scale]), else the plain one."""
+        built = []
+        for policy in ("plain", "early", "late") if self._inline else ("plain",):
+            src, glob, cost = self._backward_source(mask, unit, policy)
+            exec(compile(src, "<symgrad program: backward>", "exec"), glob)  # noqa: S102
+            built.append((cost, src, glob["backward"]))
+        fn, src = built[0][2], built[0][1]
+        if len(built) > 1:
+            for cost, lazy_src, lazy_fn in sorted(built[1:], key=lambda b: b[0]):
+                if cost < built[0][0] and self._agrees(lazy_fn, fn, mask, unit):
+                    fn, src = lazy_fn, lazy_src
+                    break
+        self._backwards[unit if mask is None else mask] = fn
+        return fn, src
+
+    def _agrees(self, fn: Callable, ref_fn: Callable, mask: tuple[bool, ...] | None,
+                unit: int | None) -> bool:
+        """Do two backward functions give the same gradients on the trace's values?"""
+        try:
+            saved = self._np_forward(*(np.asarray(n.value) for n in self.inputs))[1]
+            if mask is None:
+                got, ref = fn(saved), ref_fn(saved)
+            else:
+                cts = [_probe_cotangent(*self._shapes[s])
+                       for s, m in zip(self._out_slots, mask) if m]
+                got, ref = fn(saved, *cts), ref_fn(saved, *cts)
+        except Exception:  # noqa: BLE001 -- any failure means: keep the plain backward
+            return False
+        for a, b in zip(got, ref):
+            if a is None or b is None:
+                if a is not b:
+                    return False
+                continue
+            a, b = np.asarray(a), np.asarray(b)
+            if a.shape != b.shape or a.dtype != b.dtype:
+                return False
+            tol = 1e-8 if a.dtype.itemsize >= 8 and a.dtype.kind == "f" else 1e-3
+            with np.errstate(all="ignore"):
+                scale = float(np.max(np.abs(b))) if b.size else 0.0
+                if not np.allclose(a, b, rtol=tol, atol=tol * scale, equal_nan=True):
+                    return False
+        return True
+
+    def _lazy_plan(self, ins: _Instr, i: int) -> tuple[str, str | None, float] | None:
+        """How input ``i``'s cotangent follows from the output's, up to a scale factor.
+
+        ``("id", None, f)``: it is ``f`` times the output cotangent (add, sub, neg,
+        division by a constant); ``("sum", None, f)``: a reduction, whose input
+        cotangent is uniform when the output's is; ``("mul", F, f)``: ``g * F * f``
+        with ``F`` a template over saved values.  None: use the op's VJP.
+        """
+        op, args = ins.op, ins.args
+        if op is Op.ADD:
+            return ("id", None, 1.0)
+        if op is Op.SUB:
+            return ("id", None, 1.0 if i == 0 else -1.0)
+        if op is Op.NEG:
+            return ("id", None, -1.0)
+        if op is Op.DIV and i == 0:
+            c = self._const_scalar(args[1])
+            return ("id", None, 1.0 / c) if c else None
+        if op is Op.SUM or op is Op.MEAN:
+            n = math.prod(self._shapes[args[0]][0]) / max(math.prod(self._shapes[ins.slot][0]), 1)
+            return ("sum", None, 1.0 if op is Op.SUM else 1.0 / n)
+        if op is Op.MUL:
+            return ("mul", "{%d}" % (1 - i), 1.0)
+        if op is Op.POW and i == 0:
+            c = self._const_scalar(args[1])
+            if c is None or c == 0:
+                return None
+            if c == 1.0:
+                return ("id", None, 1.0)
+            return ("mul", "{0}" if c == 2.0 else "{0} ** %r" % (c - 1), c)
+        if op is Op.EXP:
+            return ("mul", "{out}", 1.0)
+        return None
+
+    def _redirects(self) -> dict[int, int]:
+        """2-D transposes ``P = W.T`` read once, by a 2-D matmul: slot of P -> slot of W.
+
+        Their gradient is emitted straight from the matmul as ``g.T @ X`` (C-contiguous,
+        the weight's own layout) instead of ``(X.T @ g).T``, a transposed view that
+        makes every later elementwise pass over the gradient (the optimizer's update)
+        walk memory in strided order.
+        """
+        uses = {s: 0 for s in self._out_slots}
+        for s in self._out_slots:
+            uses[s] += 1
+        for ins in self._instrs:
+            for a in ins.args:
+                uses[a] = uses.get(a, 0) + 1
+        perms = {ins.slot: ins.args[0] for ins in self._instrs
+                 if ins.op is Op.PERMUTE and tuple(ins.attrs.get("axes", ())) == (1, 0)
+                 and len(self._shapes[ins.args[0]][0]) == 2 and ins.args[0] in self._needs}
+        out: dict[int, int] = {}
+        for ins in self._instrs:
+            if ins.op is Op.MATMUL and all(len(self._shapes[a][0]) == 2 for a in ins.args):
+                for a in ins.args:
+                    if a in perms and uses.get(a) == 1:
+                        out[a] = perms[a]
+        return out
+
+    def _backward_source(self, mask: tuple[bool, ...] | None, unit: int | None = None,
+                         policy: str = "plain"):
+        """Emit ``backward`` for the outputs selected by ``mask`` (or output ``unit`` with a
+        unit cotangent); returns ``(source, globals, estimated cost)``.
 
         The probe runs the same plan on the trace values to learn each cotangent's
         shape and dtype (where ``unbroadcast`` is needed) and to validate templates.
+        ``policy``: ``"plain"`` materialises every cotangent; ``"early"`` and ``"late"``
+        carry scale factors and uniform cotangents symbolically (Note [Lazy cotangent
+        scale]) and apply a pending scale at the first instruction that is not a pure
+        alias, or only where it must (accumulation with a different scale, the returned
+        gradients).
         """
         glob = dict(self._globals)
         values = self._probe
-        ct: dict[int, tuple[str, Any, bool]] = {}  # slot -> (name, probe value, owned)
+        lazy = policy != "plain"
+        redirect = self._redirects() if lazy else {}
+        ct: dict[int, _Ct] = {}
         lines: list[str] = []
         params = []
         counter = [0]
+        cost = [0]
+        var_probe: dict[str, float] = {}
+        out_cts: list[np.ndarray] = []              # probe values of the output cotangents
 
         def fresh(prefix: str) -> str:
             counter[0] += 1
             return f"{prefix}{counter[0]}"
 
-        def accumulate(s: int, name: str, val: Any, owned: bool) -> None:
+        def emit(name: str, expr: str, val: Any, note: str) -> None:
+            lines.append(f"    {name} = {expr}  # {note}")
+            cost[0] += _LINE_COST + int(np.size(val))
+
+        def scale_src(r: _Ct) -> str | None:
+            """The scale of ``r`` as a Python expression (None for exactly 1)."""
+            if r.var is None:
+                return None if r.c == 1.0 else repr(r.c)
+            if r.c != 1.0:
+                v = fresh("s")
+                lines.append(f"    {v} = {r.var} * {r.c!r}")
+                var_probe[v] = var_probe[r.var] * r.c
+                r.var, r.c = v, 1.0
+            return r.var
+
+        def scale_probe(r: _Ct) -> float:
+            return (var_probe[r.var] if r.var is not None else 1.0) * r.c
+
+        def materialize(r: _Ct) -> _Ct:
+            """``r`` as an array with scale 1 (emitting the multiply or the fill)."""
+            s = scale_src(r)
+            if r.name is None:
+                dt = _dtype_src(r.dtype, glob)
+                val = np.full(r.shape, scale_probe(r), r.dtype)
+                name = fresh("g")
+                if math.prod(r.shape) <= _SMALL:
+                    emit(name, f"np.full({r.shape!r}, {s or '1.0'}, {dt})", val, "uniform")
+                    return _Ct(name, val, True)
+                emit(name, f"np.broadcast_to(np.full((), {s or '1.0'}, {dt}), {r.shape!r})",
+                     val, "uniform")
+                return _Ct(name, np.broadcast_to(val, r.shape), False)
+            if s is None:
+                return r
+            name = fresh("g")
+            dtype = np.asarray(r.val).dtype
+            if r.var is None and dtype.kind == "f":
+                # a build-time factor: a 0-d array of the cotangent's dtype, which numpy
+                # multiplies faster than a Python float on small arrays (same result)
+                s = f"k{counter[0]}"
+                glob[s] = np.asarray(r.c, dtype)
+            with np.errstate(all="ignore"):
+                val = r.val * (glob[s] if r.var is None and dtype.kind == "f" else scale_probe(r))
+            if r.owned and isinstance(r.val, np.ndarray) and r.val.shape:
+                emit(name, f"np.multiply({r.name}, {s}, out={r.name})", val, "scale")
+            else:
+                emit(name, f"{r.name} * {s}", val, "scale")
+            return _Ct(name, val, isinstance(val, np.ndarray))
+
+        def add_arrays(s: int, p: _Ct, r: _Ct) -> _Ct:
+            shape = self._shapes[s][0]
+            new = fresh("g")
+            if p.owned and shape and isinstance(p.val, np.ndarray):
+                lines.append(f"    {new} = np.add({p.name}, {r.name}, out={p.name})  # accumulate")
+            else:
+                lines.append(f"    {new} = {p.name} + {r.name}  # accumulate")
+            cost[0] += _LINE_COST + math.prod(shape)
+            return _Ct(new, p.val + r.val, True, p.var, p.c)
+
+        def accumulate(s: int, r: _Ct) -> None:
             shape, dtype = self._shapes[s]
-            if np.shape(val) != shape or np.asarray(val).dtype != dtype:
+            if r.name is None:
+                if r.shape != shape or r.dtype != dtype:    # unbroadcast ones: a count
+                    n = math.prod(r.shape) / max(math.prod(shape), 1)
+                    r = _Ct(None, None, False, r.var, r.c * n, shape, dtype)
+            elif np.shape(r.val) != shape or np.asarray(r.val).dtype != dtype:
+                val = r.val
                 ref = unbroadcast(val, shape, dtype)
-                expr = _static_unbroadcast(name, np.shape(val), np.asarray(val).dtype,
+                expr = _static_unbroadcast(r.name, np.shape(val), np.asarray(val).dtype,
                                            shape, dtype, glob)
                 got = None
                 if expr is not None:
-                    got = eval(expr.replace(name, "_g"), dict(glob, _g=val))  # noqa: S307
-                src_name, name = name, fresh("g")
+                    got = eval(expr.replace(r.name, "_g"), dict(glob, _g=val))  # noqa: S307
+                name = fresh("g")
                 if got is not None and _same(got, ref):
-                    lines.append(f"    {name} = {expr}  # unbroadcast")
-                    val, owned = got, isinstance(got, np.ndarray) and got.base is None
+                    emit(name, expr, got, "unbroadcast")
+                    r = _Ct(name, got, isinstance(got, np.ndarray) and got.base is None,
+                            r.var, r.c)
                 else:
-                    lines.append(f"    {name} = UB({src_name}, {shape!r}, "
-                                 f"{_dtype_src(dtype, glob)})")
-                    val, owned = ref, False
-            if s not in ct:
-                ct[s] = (name, val, owned)
-                return
-            prev, pval, powned = ct[s]
-            new = fresh("g")
-            if powned and shape and isinstance(pval, np.ndarray):
-                lines.append(f"    {new} = np.add({prev}, {name}, out={prev})  # accumulate")
+                    emit(name, f"UB({r.name}, {shape!r}, {_dtype_src(dtype, glob)})", ref,
+                         "unbroadcast")
+                    r = _Ct(name, ref, False, r.var, r.c)
+            p = ct.get(s)
+            if p is None:
+                ct[s] = r
+            elif p.name is None and r.name is None:
+                if p.var is None and r.var is None:
+                    ct[s] = _Ct(None, None, False, None, p.c + r.c, shape, dtype)
+                else:
+                    v = fresh("s")
+                    lines.append(f"    {v} = {scale_src(p) or '1.0'} + {scale_src(r) or '1.0'}")
+                    var_probe[v] = scale_probe(p) + scale_probe(r)
+                    ct[s] = _Ct(None, None, False, v, 1.0, shape, dtype)
+            elif p.name is not None and r.name is not None and (p.var, p.c) == (r.var, r.c):
+                ct[s] = add_arrays(s, p, r)
             else:
-                lines.append(f"    {new} = {prev} + {name}  # accumulate")
-            ct[s] = (new, pval + val, True)
+                ct[s] = add_arrays(s, materialize(p), materialize(r))
 
-        for j, (s, m) in enumerate(zip(self._out_slots, mask)):
-            if m:
-                params.append(f"go{j}")
-                if s in self._needs:
-                    accumulate(s, f"go{j}", _probe_cotangent(*self._shapes[s]), False)
-        for ins in reversed(self._instrs):
-            if ins.slot not in ct:
+        for j, s in enumerate(self._out_slots):
+            if not (j == unit if mask is None else mask[j]):
                 continue
-            g, gval, _ = ct.pop(ins.slot)
+            if mask is not None:
+                params.append(f"go{j}")
+            if s not in self._needs:
+                continue
+            shape, dtype = self._shapes[s]
+            if mask is None and lazy:
+                accumulate(s, _Ct(None, None, False, None, 1.0, shape, dtype))
+                continue
+            if mask is None:                        # plain unit backward: a constant ones
+                ones = np.ones(shape, dtype)
+                ones.flags.writeable = False
+                glob[f"go{j}"] = ones
+                out_cts.append(ones)
+                accumulate(s, _Ct(f"go{j}", ones, False))
+                continue
+            val = _probe_cotangent(shape, dtype)
+            out_cts.append(val)
+            if lazy and shape == () and dtype.kind == "f":
+                v = f"s{j}"
+                lines.append(f"    {v} = float(go{j})")
+                var_probe[v] = float(val)
+                accumulate(s, _Ct(None, None, False, v, 1.0, shape, dtype))
+            else:
+                accumulate(s, _Ct(f"go{j}", val, False))
+        for ins in reversed(self._instrs):
+            r = ct.pop(ins.slot, None)
+            if r is None:
+                continue
             names = [self._name(a) for a in ins.args]
             xs = [values[a] for a in ins.args]
             out = values[ins.slot]
-            for i, a in enumerate(ins.args):
-                if a not in self._needs:
+            oshape, odtype = self._shapes[ins.slot]
+            needed = [i for i, a in enumerate(ins.args) if a in self._needs]
+            plans = {i: self._lazy_plan(ins, i) if lazy else None for i in needed}
+            fvals: dict[int, Any] = {}
+            for i, plan in plans.items():
+                if plan is not None and plan[0] == "mul":
+                    src = self._fmt(plan[1], ins, [f"_v[{j}]" for j in range(len(xs))], "", "_o")
+                    with np.errstate(all="ignore"):
+                        fvals[i] = eval(src, {"np": np, "_v": xs, "_o": out})  # noqa: S307
+            if r.name is None and not all(
+                    plans[i] is not None and (plans[i][0] != "mul" or (
+                        np.shape(fvals[i]) == oshape and np.asarray(fvals[i]).dtype == odtype))
+                    for i in needed):
+                r = materialize(r)
+            elif r.name is not None and (not isinstance(ins.op, Op) or policy == "early" and any(
+                    plans[i] is None or plans[i][0] != "id"
+                    or self._shapes[ins.args[i]] != (oshape, odtype) for i in needed)):
+                r = materialize(r)
+            g, gval = r.name, r.val
+            one_alias = len(needed) == 1
+            for i in needed:
+                a = ins.args[i]
+                plan = plans[i]
+                note = f"d{ins.op.name.lower()}/d{names[i]}"
+                if plan is not None and plan[0] == "id":
+                    accumulate(a, _Ct(g, gval, r.owned and one_alias, r.var, r.c * plan[2],
+                                      oshape, odtype))
+                    continue
+                if plan is not None and plan[0] == "sum":
+                    if r.name is None:
+                        accumulate(a, _Ct(None, None, False, r.var, r.c * plan[2],
+                                          *self._shapes[a]))
+                        continue
+                    if np.ndim(gval) == 0 and np.asarray(gval).dtype.kind == "f":
+                        v = fresh("s")
+                        base = scale_src(r)
+                        lines.append(f"    {v} = float({g})" + (f" * {base}" if base else ""))
+                        var_probe[v] = float(gval) * scale_probe(r)
+                        accumulate(a, _Ct(None, None, False, v, plan[2], *self._shapes[a]))
+                        continue
+                    plan = None
+                if plan is not None:                # "mul": g * F * factor
+                    fsrc = self._fmt(plan[1], ins, names, "", self._name(ins.slot))
+                    fval = fvals[i]
+                    if r.name is None:
+                        if re.fullmatch(r"[a-z]\d+", fsrc):     # a saved value: an alias
+                            accumulate(a, _Ct(fsrc, fval, False, r.var, r.c * plan[2]))
+                            continue
+                        name = fresh("g")
+                        emit(name, fsrc, fval, note)
+                        accumulate(a, _Ct(name, fval, isinstance(fval, np.ndarray),
+                                          r.var, r.c * plan[2]))
+                        continue
+                    name = fresh("g")
+                    with np.errstate(all="ignore"):
+                        got = gval * fval
+                    emit(name, f"{g} * {fsrc}" if re.fullmatch(r"[a-z]\d+", fsrc)
+                         else f"{g} * ({fsrc})", got, note)
+                    accumulate(a, _Ct(name, got, isinstance(got, np.ndarray), r.var,
+                                      r.c * plan[2]))
                     continue
                 fns = VJP[ins.op]
                 fn = fns[0] if ins.op in VARIADIC else fns[i]
@@ -600,6 +937,15 @@ class Program:
                 if ref is None:
                     continue
                 name = fresh("g")
+                if a in redirect:                   # d(W.T) through a matmul: g.T @ X
+                    src_slot = redirect[a]
+                    tmpl = "{g}.T @ {0}" if i == 1 else "{1} @ {g}.T"
+                    got = eval(self._fmt(tmpl, ins, ["_v[0]", "_v[1]"], "_g", "_o"),  # noqa: S307
+                               {"_v": xs, "_g": gval, "_o": out})
+                    emit(name, self._fmt(tmpl, ins, names, g, ""), got,
+                         f"d{ins.op.name.lower()}/d{self._name(src_slot)} (through .T)")
+                    accumulate(src_slot, _Ct(name, got, True, r.var, r.c))
+                    continue
                 plan = self._vjp_plan(ins, i)
                 if plan is not None:
                     src = self._fmt(plan[0], ins, [f"_v[{j}]" for j in range(len(xs))], "_g", "_o")
@@ -608,11 +954,12 @@ class Program:
                                          "_o": out})
                     if _same(got, ref):
                         if plan[0] == "{g}":            # identity: no instruction, an alias
-                            accumulate(a, g, got, False)
+                            accumulate(a, _Ct(g, got, False, r.var, r.c))
                             continue
-                        expr = self._fmt(plan[0], ins, names, g, self._name(ins.slot))
-                        lines.append(f"    {name} = {expr}  # d{ins.op.name.lower()}/d{names[i]}")
-                        accumulate(a, name, got, plan[1] and isinstance(got, np.ndarray))
+                        emit(name, self._fmt(plan[0], ins, names, g, self._name(ins.slot)),
+                             got, note)
+                        accumulate(a, _Ct(name, got, plan[1] and isinstance(got, np.ndarray),
+                                          r.var, r.c))
                         continue
                 fname = f"V_{ins.op.name}_{0 if ins.op in VARIADIC else i}"
                 glob[fname] = fn
@@ -620,22 +967,29 @@ class Program:
                 call = ", ".join([g, self._name(ins.slot)] + names
                                  + ([attrs] if attrs else [])
                                  + ([f"argnum={i}"] if extra else []))
-                lines.append(f"    {name} = {fname}({call})  # d{ins.op.name.lower()}/d{names[i]}")
-                self.stats["backward_calls"] += probe_only
-                accumulate(a, name, ref, False)
+                emit(name, f"{fname}({call})", ref, note)
+                accumulate(a, _Ct(name, ref, False, r.var, r.c))
         saved = self._saved_slots()
         rets = []
+        held = [v for v in values.values() if isinstance(v, np.ndarray)] + out_cts
         for s in self._wrt_slots:
             if s in ct:
-                name, val, _ = ct[s]
-                rets.append(name if isinstance(val, np.ndarray) else f"_asarray({name})")
+                r = materialize(ct[s])
+                if not isinstance(r.val, np.ndarray):
+                    rets.append(f"_asarray({r.name})")
+                elif any(np.may_share_memory(r.val, v) for v in held):
+                    # an alias of an input, a saved value or a cotangent: the caller owns
+                    # the gradient (it becomes ``.grad``), so it gets its own array
+                    rets.append(f"{r.name}.copy()")
+                else:
+                    rets.append(r.name)
             else:
                 rets.append("None")
         head = [f"def backward(saved{''.join(', ' + p for p in params)}):"]
         if saved:
             head.append(f"    {''.join(self._name(s) + ', ' for s in saved)}= saved")
         body = head + lines + [f"    return ({''.join(r + ', ' for r in rets)})"]
-        return "\n".join(body), glob
+        return "\n".join(body), glob, cost[0]
 
     # -- convenience ---------------------------------------------------------------------
 
@@ -681,7 +1035,9 @@ def _static_unbroadcast(name: str, gshape: tuple, gdtype: np.dtype, shape: tuple
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
                                       if n == 1 and gshape[lead + i] != 1)
     expr = name
-    if axes:
+    if axes and axes == tuple(range(lead)):     # only leading axes: the sum has the shape
+        expr = f"np.add.reduce({expr}, axis={axes!r})"
+    elif axes:
         expr = f"np.add.reduce({expr}, axis={axes!r}, keepdims=True)"
         kept = tuple(1 if i in axes else n for i, n in enumerate(gshape))
         if kept != shape:

@@ -125,18 +125,14 @@ class _CompiledResult(Tensor):
                  create_graph: bool = False, inputs: Any = None) -> None:
         op = self.op
         if (gradient is None and not create_graph and inputs is None and not self._freed
-                and op is not None and self._requires_grad and self.value.size == 1
-                and _all_leaves(self.inputs)):
-            tr = op.trace
-            cts = [None] * tr.n_out
-            cts[op.index] = tr.ones[op.index]
-            grads = tr.program.backward(op.saved, *cts)
-            wrap = Tensor._wrap
+                and op is not None and self._requires_grad and op.trace.unit[op.index]
+                and (op.trace.leaf_sources or _all_leaves(self.inputs))):
+            grads = op.trace.program.backward_unit(op.saved, op.index)
             for leaf, g in zip(self.inputs, grads):
                 if g is None or not leaf._requires_grad:
                     continue
                 old = leaf.grad
-                leaf.grad = wrap(g if old is None else old.value + g)
+                leaf.grad = _wrap(g if old is None else old.value + g)
             if not retain_graph:
                 self.inputs = ()
                 self._freed = True
@@ -146,8 +142,8 @@ class _CompiledResult(Tensor):
 
 
 class _Trace:
-    __slots__ = ("program", "captured", "captured_sig", "arg_pos", "wrt_sources", "n_out",
-                 "single", "grad", "ones", "float_out")
+    __slots__ = ("program", "captured", "checks", "arg_pos", "wrt_sources", "n_out",
+                 "single", "grad", "float_out", "unit", "fixed_sources", "leaf_sources")
 
 
 def _refcounts(objs: list) -> list[int]:
@@ -181,6 +177,9 @@ def _sig_of(t: Tensor) -> tuple:
     return (v.shape, v.dtype, t._requires_grad)
 
 
+_wrap = Tensor._wrap
+
+
 class CompiledFunction:
     """A function traced into a :class:`~numeric.program.Program` per input signature.
 
@@ -207,10 +206,11 @@ class CompiledFunction:
         sig = [_ag.GRAD_MODE.enabled]
         for a in args:
             if isinstance(a, Tensor):
-                if a.value is None:
+                v = a.value
+                if v is None:
                     raise TypeError("sg.compile needs Tensors with values; bind symbolic "
                                     "tensors with sg.evaluate instead")
-                sig.append(_sig_of(a))
+                sig.append((v.shape, v.dtype, a._requires_grad))
             elif isinstance(a, np.ndarray):
                 raise TypeError("pass numpy arrays to a compiled function as sg.tensor(array): "
                                 "a raw array would be baked in as a constant")
@@ -228,8 +228,9 @@ class CompiledFunction:
         key = self._signature(args)
         tr = self._cache.get(key)
         if tr is not None:
-            for c, s in zip(tr.captured, tr.captured_sig):
-                if _sig_of(c) != s:
+            for c, shape, dtype, rg in tr.checks:
+                v = c.value
+                if v.shape != shape or v.dtype != dtype or c._requires_grad != rg:
                     tr = None           # a captured tensor changed shape/dtype/requires_grad
                     break
         if tr is None:
@@ -273,19 +274,19 @@ class CompiledFunction:
         tr = _Trace()
         tr.program = Program(list(outs), inputs, wrt=wrt, inline=self.inline)
         tr.captured = captured
-        tr.captured_sig = [_sig_of(c) for c in captured]
+        tr.checks = [(c,) + _sig_of(c) for c in captured]
         tr.arg_pos = arg_pos
         # where each gradient goes: ("arg", position) or ("cap", index)
         where = {id(p): ("arg", k) for p, k in zip(proxies, arg_pos)}
         where.update({id(c): ("cap", k) for k, c in enumerate(captured)})
         tr.wrt_sources = [where[id(n)] for n in wrt]
         tr.n_out, tr.single, tr.grad = len(outs), single, grad
-        tr.ones = []
-        for o in outs:
-            ones = np.ones(o.value.shape, o.value.dtype)
-            ones.flags.writeable = False
-            tr.ones.append(ones)
         tr.float_out = [o.value.dtype.kind == "f" for o in outs]
+        tr.unit = [o.value.size == 1 for o in outs]
+        # gradient sources that are all captured leaves are the same tensors at every call
+        tr.leaf_sources = all(kind == "cap" for kind, _ in tr.wrt_sources)
+        tr.fixed_sources = (tuple(captured[k] for _, k in tr.wrt_sources)
+                            if tr.leaf_sources else None)
         return tr
 
     def __call__(self, *args: Any) -> Any:
@@ -296,8 +297,10 @@ class CompiledFunction:
         if not tr.wrt_sources:
             results = [_node(v, None, (), {}, False) for v in outs]
         else:
-            sources = tuple([args[k] if kind == "arg" else tr.captured[k]
-                             for kind, k in tr.wrt_sources])
+            sources = tr.fixed_sources
+            if sources is None:
+                sources = tuple([args[k] if kind == "arg" else tr.captured[k]
+                                 for kind, k in tr.wrt_sources])
             results = []
             for j, v in enumerate(outs):
                 t = _node(v, _CompiledOp(tr, saved, j), sources, {}, tr.float_out[j])

@@ -247,3 +247,71 @@ def test_scalar_program_falls_back_to_numpy_where_python_raises():
     assert w == -np.inf and h == np.inf                             # numpy's answers
     (u,), (k,) = p(np.array(np.e), cotangents=[np.array(1.0)])
     assert u == pytest.approx(1.0) and k == pytest.approx(1 / np.e)
+
+
+# -- lazy cotangent scale, unit backward, transposed weights (Note [Lazy cotangent scale]) ----
+
+def mlp_like_graph(dtype=np.float64, seed=0):
+    """x @ W.T + b, tanh, mean of squares / 4 + sum * 3: scale factors, fan-out, a transpose."""
+    rng = np.random.default_rng(seed)
+    x = leaf(rng.standard_normal((5, 4)), dtype=dtype)
+    W, b = leaf(rng.standard_normal((3, 4)), True, dtype), leaf(rng.standard_normal(3), True, dtype)
+    h = N(Op.TANH, (N(Op.ADD, (N(Op.MATMUL, (x, N(Op.PERMUTE, (W,), axes=(1, 0)))), b)),))
+    sq = N(Op.MEAN, (N(Op.MUL, (h, h)),), axis=None, keepdims=False)
+    quarter, three = leaf(4.0, dtype=dtype), leaf(3.0, dtype=dtype)
+    loss = N(Op.ADD, (N(Op.DIV, (sq, quarter)),
+                      N(Op.MUL, (N(Op.SUM, (h,), axis=None, keepdims=False), three))))
+    return loss, [x, W, b]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("graph", [seed_graph, mlp_like_graph])
+def test_backward_unit_equals_backward_with_ones(graph, dtype):
+    loss, inputs = graph(dtype)
+    wrt = [n for n in inputs if n.requires_grad]
+    p = Program([loss], inputs)
+    (value,), saved = p.forward(*(n.value for n in inputs))
+    unit = p.backward_unit(saved)
+    ones = p.backward(saved, np.ones_like(value))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for u, o, ref in zip(unit, ones, reference_grads(loss, wrt)):
+        assert u.dtype == ref.dtype and u.shape == ref.shape
+        np.testing.assert_allclose(u, ref, rtol=tol, atol=tol)
+        np.testing.assert_allclose(o, ref, rtol=tol, atol=tol)
+
+
+def test_unit_backward_makes_no_ones_array_and_folds_constants():
+    loss, inputs = seed_graph()
+    p = Program([loss], inputs)
+    src = p._build_backward(None, 0)[1]
+    assert "np.full" not in src and "go0" not in src
+    assert src.count(" * ") <= 2          # 2 * r once, then r * x: as a hand-written step
+
+
+def test_weight_gradient_through_a_transpose_is_contiguous():
+    loss, inputs = mlp_like_graph()
+    p = Program([loss], inputs)
+    _, saved = p.forward(*(n.value for n in inputs))
+    gW, gb = p.backward_unit(saved)
+    assert gW.shape == (3, 4) and gW.flags.c_contiguous
+    assert ".T @ x0" in p.source       # g.T @ x, not (x.T @ g).T
+
+
+def test_returned_gradients_never_alias_inputs_or_saved_values():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0], True)
+    loss = N(Op.SUM, (N(Op.MUL, (w, x)),), axis=None, keepdims=False)
+    p = Program([loss], [x, w])
+    xv = np.array([5.0, 6.0])
+    _, saved = p.forward(xv, np.array([3.0, 4.0]))
+    (g,) = p.backward_unit(saved)
+    np.testing.assert_array_equal(g, xv)
+    assert not np.shares_memory(g, xv)
+    (g,) = p.backward(saved, np.array(2.0))
+    np.testing.assert_array_equal(g, 2 * xv)
+
+
+def test_backward_unit_index_checked():
+    loss, inputs = seed_graph()
+    p = Program([loss], inputs)
+    with pytest.raises(IndexError, match="output 1 does not exist"):
+        p.backward_unit(p.forward(*(n.value for n in inputs))[1], 1)
