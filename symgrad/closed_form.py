@@ -14,7 +14,7 @@ Note [Symbolic reverse mode]
 
 Note [Kinks]
     SymPy's ``Heaviside(0)`` is 1/2.  Conventions matching numeric (and PyTorch):
-    ``relu'(0) = 0`` (the Heaviside in relu's local derivative gets ``H0 = 0``);
+    ``relu'(0) = 0`` (relu's form is ``Piecewise((x, x > 0), (0, True))``);
     ``abs'(0) = sign(0) = 0``; binary ``maximum``/``minimum`` at ties split 1/2
     each (SymPy's own ``Heaviside(0) = 1/2``); ``clamp`` passes the gradient on
     the closed interval (its ``Piecewise`` form); ``sqrt'(0)`` is infinite (zoo);
@@ -31,18 +31,13 @@ import numpy as np
 import sympy
 
 from numeric.ops import Op
-from symgrad.lower_sympy import SCALAR_FORMS, as_sympy, leaf_array, lower_node
+from symgrad.lower_sympy import SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower_node
 
 __all__ = ["diff", "gradient", "jacobian", "hessian", "reverse_mode"]
 
 
 def _is_atom(e) -> bool:
     return e.is_Atom or (e.is_Number if hasattr(e, "is_Number") else False)
-
-
-def _fix_relu(d):
-    return d.replace(lambda e: isinstance(e, sympy.Heaviside),
-                     lambda e: sympy.Heaviside(e.args[0], 0))
 
 
 def _tie_split(m, placeholders):
@@ -69,8 +64,6 @@ def _local_derivatives(op, attrs_key, slots):
         hit = {}
         for j in sorted({s[1] for s in slots if isinstance(s, tuple)}):
             d = sympy.diff(form, _PLACEHOLDERS[j])
-            if op is Op.RELU:
-                d = _fix_relu(d)
             if d != 0:
                 hit[j] = d
         if len(_LOCAL_CACHE) > 10_000:
@@ -114,9 +107,7 @@ class _Graph:
                  "memo")
 
     def __init__(self, output, targets: Sequence[Any]):
-        from numeric.graph import toposort
-
-        self.order = toposort([output])
+        self.order = graph_order(output)
         self.targets = [id(t) for t in targets]
         present = {id(n) for n in self.order}
         for t in targets:
@@ -204,8 +195,6 @@ class _Graph:
                 local_d = {p: sympy.diff(e, p) for p in mine}
             row = []
             for p, d in local_d.items():
-                if node.op is Op.RELU:
-                    d = _fix_relu(d)
                 if d != 0:
                     inp, k, _ = back[p]
                     row.append((inp, k, d.xreplace(subs)))
@@ -285,10 +274,20 @@ def _prune_and_inline(replacements, exprs: list):
     return out, [e.xreplace(table) for e in exprs]
 
 
+#: Piecewise expressions larger than this, or whose conditions compare with Max/Min (tie
+#: splits), skip ``sympy.simplify``: it can take minutes on their relational conditions
+_PIECEWISE_SIMPLIFY_OPS = 40
+
+
 def _tidy(e, simplify: bool):
     if not simplify or e.is_Atom:
         return e
+    if e.has(sympy.Piecewise) and (e.has(sympy.Max, sympy.Min)
+                                   or sympy.count_ops(e) > _PIECEWISE_SIMPLIFY_OPS):
+        return e
     s = sympy.simplify(e)
+    if sympy.count_ops(s) > sympy.count_ops(e):  # e.g. sign(t) -> Piecewise(.., t/Abs(t))
+        s = e
     if s.is_polynomial():
         x = sympy.expand(s)
         if sympy.count_ops(x) <= sympy.count_ops(s):
@@ -309,9 +308,8 @@ def _wants_matrix(f, form) -> bool:
         if form not in ("elementwise", "matrix"):
             raise ValueError(f"form must be 'elementwise' or 'matrix', got {form!r}")
         return form == "matrix"
-    from numeric.graph import toposort
     return any(n.op is None and any(isinstance(d, str) for d in n.shape)
-               for n in toposort([f]))
+               for n in graph_order(f))
 
 
 def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
@@ -434,5 +432,14 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     _, arrays = reverse_mode(f, xs, cse=False)
     grads = [e for a in arrays for e in a.ravel()]
     variables = [e for x in xs for e in leaf_array(x).ravel()]
-    rows = [[_tidy(sympy.diff(g, v), simplify) for v in variables] for g in grads]
+    rows = [[_tidy(_no_delta(sympy.diff(g, v)), simplify) for v in variables] for g in grads]
     return sympy.Matrix(rows)
+
+
+def _no_delta(e):
+    """Second derivatives at kinks: ``DiracDelta`` -> 0, as numeric (zero almost everywhere).
+
+    relu'' and abs'' are 0 wherever they exist; numeric's second derivative through
+    ``create_graph=True`` is 0 at the kink too, so the distributional spike is dropped.
+    """
+    return e.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero) if e.has(sympy.DiracDelta) else e

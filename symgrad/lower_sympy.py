@@ -7,7 +7,7 @@ a SymPy ``ImmutableDenseNDimArray`` (or a plain expression for a size-1 result).
 
 ``TO_SYMPY[op](*arrays, **attrs)`` is each op's exact local form.  Elementwise
 ops are built from a *scalar* form in ``SCALAR_FORMS`` applied with numpy
-broadcasting.  Note [Kinks]: ``relu`` is ``Max(0, x)``, ``clamp`` a
+broadcasting.  Note [Kinks]: ``relu`` is ``Piecewise((x, x > 0), (0, True))``, ``clamp`` a
 ``Piecewise`` whose middle branch is inclusive, so derivatives taken by
 :mod:`symgrad.closed_form` match numeric's conventions (see there).
 
@@ -15,14 +15,18 @@ The graph is walked with ``numeric.graph.toposort`` (iterative, never recursion)
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
 import sympy
 
+from numeric.graph import toposort
 from numeric.ops import Op
+from symgrad.errors import GraphFreedError
 
-__all__ = ["TO_SYMPY", "SCALAR_FORMS", "to_sympy", "lower", "leaf_array", "exact", "LoweringError"]
+__all__ = ["TO_SYMPY", "SCALAR_FORMS", "to_sympy", "lower", "leaf_array", "exact", "LoweringError",
+           "graph_order"]
 
 
 class LoweringError(ValueError):
@@ -53,6 +57,12 @@ def exact(v: Any) -> sympy.Expr:
 
 def _sigmoid(x):
     return 1 / (1 + sympy.exp(-x))
+
+
+def _relu(x):
+    # not Max(0, x): SymPy differentiates that to Heaviside(x) = 1/2 at 0, the tie
+    # convention of `maximum`; relu'(0) = 0 (numeric, PyTorch) at every order
+    return sympy.Piecewise((x, x > 0), (0, True))
 
 
 def _clamp(x, min=None, max=None):  # noqa: A002 - numeric's attr names
@@ -102,7 +112,7 @@ SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
     Op.TANH: sympy.tanh,
     Op.SIGMOID: _sigmoid,
     Op.SOFTPLUS: lambda x: sympy.log(1 + sympy.exp(x)),
-    Op.RELU: lambda x: sympy.Max(0, x),
+    Op.RELU: _relu,
     Op.ABS: sympy.Abs,
     Op.CLAMP: _clamp,
     Op.CAST: _cast,
@@ -285,12 +295,66 @@ def lower_node(node, arrays: list[np.ndarray]) -> np.ndarray:
     return out.reshape(tuple(node.shape)) if out.size == int(np.prod(node.shape)) else out
 
 
+FREED_MESSAGE = (
+    "the graph under this tensor was freed by backward(), so it has no formula left to "
+    "lower; call sg.to_sympy/sg.diff/sg.gradient before backward(), or call "
+    "backward(retain_graph=True)")
+
+_INTERNAL_PACKAGES = frozenset({"symgrad", "numeric", "verify"})
+
+
+def _name_from_caller(order: list) -> None:
+    """Note [Leaf names from the caller]: name unnamed leaves after the user's variables.
+
+    A leaf made without ``name=`` (``x = sg.tensor([5.0], requires_grad=True)``, as in
+    the seed) would lower to an automatic ``t0``.  If it has not been given a name yet,
+    the first closed-form call names it after the variable that holds it in the
+    calling code (the first frame outside symgrad/numeric/verify), so
+    ``sg.diff(x ** 2, x)`` reads ``2*x``.  The name then sticks (``x.name == "x"``), so
+    later formulas and ``sg.lambdify`` use the same symbol.  Names already used by
+    another leaf of the graph, or starting with ``_``, are skipped (``t<k>`` instead).
+    """
+    unnamed = {id(n): n for n in order
+               if n.op is None and getattr(n, "_name", "") is None and _is_symbolic_leaf(n)}
+    if not unnamed:
+        return
+    frame = sys._getframe(1)
+    while frame is not None and \
+            str(frame.f_globals.get("__name__", "")).split(".")[0] in _INTERNAL_PACKAGES:
+        frame = frame.f_back
+    if frame is None:
+        return
+    taken = {n._name for n in order if n.op is None and getattr(n, "_name", None) is not None}
+    for scope in (frame.f_locals, frame.f_globals):
+        for var, obj in list(scope.items()):
+            node = unnamed.get(id(obj))
+            if node is obj and var.isidentifier() and not var.startswith("_") \
+                    and var not in taken:
+                node.name = var
+                taken.add(var)
+                del unnamed[id(obj)]
+        if not unnamed:
+            return
+
+
+def graph_order(output) -> list:
+    """The nodes under ``output`` in topological order, checked for lowering.
+
+    Raises :class:`~symgrad.errors.GraphFreedError` (a RuntimeError) if ``backward()``
+    freed part of the graph, and names unnamed leaves after the caller's variables
+    (Note [Leaf names from the caller]).
+    """
+    order = toposort([output])
+    if any(getattr(n, "_freed", False) for n in order):
+        raise GraphFreedError(FREED_MESSAGE)
+    _name_from_caller(order)
+    return order
+
+
 def lower(output) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Lower the graph under ``output``: (its object array, {id(node): object array})."""
-    from numeric.graph import toposort
-
     arrays: dict[int, np.ndarray] = {}
-    for node in toposort([output]):
+    for node in graph_order(output):
         if node.op is None:
             arrays[id(node)] = leaf_array(node)
         else:

@@ -19,16 +19,70 @@ from __future__ import annotations
 import numpy as np
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy import (HadamardPower, HadamardProduct, ImmutableMatrix,
                    Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix)
 
 from numeric.ops import Op, UNARY
-from symgrad.lower_sympy import SCALAR_FORMS, LoweringError, exact
+from symgrad.lower_sympy import SCALAR_FORMS, LoweringError, exact, graph_order
 
 __all__ = ["to_matrix", "diff_matrix"]
 
 _BINARY_EW = (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW)
 _LINEAR_OK = {Op.MATMUL, Op.PERMUTE, Op.SUM, Op.MEAN}
+
+
+class Ones(OneMatrix):
+    """The all-ones matrix, printed ``ones(n, m)`` by ``str`` (SymPy prints a bare ``1``)."""
+
+    def _sympystr(self, printer):
+        return f"ones({printer._print(self.rows)}, {printer._print(self.cols)})"
+
+    def _eval_transpose(self):
+        return Ones(self.cols, self.rows)
+
+
+#: elementwise functions printed by name; the scalar forms SymPy's diff produces
+_U = sympy.Dummy("u", real=True)
+_NAMED = {
+    1 / (1 + sympy.exp(-_U)): "sigmoid",
+    sympy.exp(_U) / (sympy.exp(_U) + 1): "sigmoid",
+    sympy.log(1 + sympy.exp(_U)): "softplus",
+}
+
+
+class Elementwise(ElementwiseApplyFunction):
+    """``f`` applied to each entry of a matrix, printed ``f(M)`` when ``f`` has a name.
+
+    ``sigmoid(X*w)`` means the sigmoid of every entry of ``X*w`` (a named scalar
+    form, or a single SymPy function such as ``exp``); other functions print as
+    SymPy does, ``Lambda(_u, ...).(M)``.  The function stays a ``Lambda``, so
+    ``.as_explicit()`` gives ordinary exp/log formulas.
+    """
+
+    def _name(self):
+        lam = self.function
+        if not isinstance(lam, Lambda) or len(lam.variables) != 1:
+            return None
+        body = lam.expr.xreplace({lam.variables[0]: _U})
+        name = _NAMED.get(body)
+        if name is None and isinstance(body, sympy.Function) and body.args == (_U,):
+            name = type(body).__name__
+        return name
+
+    def _sympystr(self, printer):
+        name = self._name()
+        if name is None:
+            return printer._print_ElementwiseApplyFunction(self)
+        return f"{name}({printer._print(self.expr)})"
+
+    def _latex(self, printer):
+        name = self._name()
+        if name is None:
+            return printer._print_ElementwiseApplyFunction(self)
+        op = f"\\{name}" if name in ("exp", "log", "sin", "cos", "tan", "tanh") \
+            else f"\\operatorname{{{name}}}"
+        return f"{op}\\left({printer._print(self.expr)}\\right)"
 
 
 def _dim(d):
@@ -57,7 +111,7 @@ def _leaf(node):
     attrs = getattr(node, "attrs", None) or {}
     if "literal" in attrs and not node.requires_grad:
         value = exact(attrs["literal"])
-        return value if not shape else value * OneMatrix(*shape)
+        return value if not shape else value * Ones(*shape)
     if node.value is None or node.requires_grad:
         if not shape:
             return sympy.Symbol(node.name, real=True)
@@ -103,11 +157,11 @@ def _add(terms, shape):
     total = mats[0]
     for t in mats[1:]:
         total = total + t
-    return total if scal == 0 else total + scal * OneMatrix(*shape)
+    return total if scal == 0 else total + scal * Ones(*shape)
 
 
 def _full(c, shape):
-    return c if not shape else c * OneMatrix(*shape)
+    return c if not shape else c * Ones(*shape)
 
 
 def _elementwise_expr(expr, env: dict, shape):
@@ -147,26 +201,46 @@ def _elementwise_expr(expr, env: dict, shape):
 def _apply(expr, var, matrix):
     """``expr`` (a function of the scalar ``var``) applied to each entry of ``matrix``."""
     u = sympy.Dummy("u", real=True)
-    return ElementwiseApplyFunction(Lambda(u, expr.xreplace({var: u})), matrix)
+    return Elementwise(Lambda(u, expr.xreplace({var: u})), matrix)
 
 
 def _sum_all(g):
     if not _is_mat(g):
         return g
     r, c = g.shape
-    return OneMatrix(1, r) * g * OneMatrix(c, 1)
+    return Ones(1, r) * g * Ones(c, 1)
+
+
+class Entry(MatrixElement):
+    """The only entry of a 1x1 matrix expression (a sum, ``v.T*v``), as a scalar.
+
+    Unlike SymPy's ``MatrixElement``, ``doit()`` keeps it whole while dims are
+    symbolic instead of writing an index ``Sum`` (``MatrixExpr.__mul__`` calls
+    ``doit``), so formulas stay index-free: ``exp((ones(1, N)*X*w)[0, 0])``.  Once
+    the dims are numbers (``.subs({N: 3, d: 2}).doit()``) it becomes the explicit entry.
+    """
+
+    def doit(self, **hints):
+        parent = self.parent.doit(**hints) if hints.get("deep", True) else self.parent
+        if isinstance(parent, sympy.MatrixBase):
+            return parent[0, 0]
+        if all(n.is_Integer for m in parent.atoms(MatrixSymbol, OneMatrix) for n in m.shape):
+            return parent.as_explicit()[0, 0]
+        return Entry(parent, 0, 0)
 
 
 def _scalar(e):
-    """A 1x1 matrix expression as a scalar."""
-    return e[0, 0] if _is_mat(e) else e
+    """A 1x1 matrix expression as a scalar (its only entry, kept index-free)."""
+    if not _is_mat(e):
+        return e
+    return Entry(e, 0, 0) if isinstance(e, MatrixExpr) else e[0, 0]
 
 
 def _unbroadcast(g, shape):
     if not shape and _is_mat(g):
         return _scalar(_sum_all(g)) if tuple(g.shape) != (1, 1) else _scalar(g)
     if shape and not _is_mat(g):
-        return g * OneMatrix(*shape)
+        return g * Ones(*shape)
     return g
 
 
@@ -177,11 +251,11 @@ def _reduce_matrix(x, shape, axis, keepdims):
         return x
     n, m = shape
     if axis is None or len(axis) == 2 or m == 1 and tuple(axis) == (0,):
-        return OneMatrix(1, n) * x * OneMatrix(m, 1)
+        return Ones(1, n) * x * Ones(m, 1)
     (a,) = axis
     if a == 0:
-        return OneMatrix(1, n) * x if keepdims else x.T * OneMatrix(n, 1)
-    return x * OneMatrix(m, 1)
+        return Ones(1, n) * x if keepdims else x.T * Ones(n, 1)
+    return x * Ones(m, 1)
 
 
 def _count(shape, axis):
@@ -197,6 +271,7 @@ def _forward(node, vals, shapes):
     op, attrs = node.op, node.attrs or {}
     out_shape = _mshape(node.shape)
     if op in SCALAR_FORMS and op not in (Op.WHERE, Op.MAXIMUM, Op.MINIMUM):
+        vals = [v if sh else _scalar(v) for v, sh in zip(vals, shapes)]
         ps = [sympy.Dummy(real=True) for _ in vals]
         env = dict(zip(ps, vals))
         if op is Op.ADD or op is Op.SUB:
@@ -225,8 +300,7 @@ def _forward(node, vals, shapes):
 
 
 def _walk(f):
-    from numeric.graph import toposort
-    order = toposort([f])
+    order = graph_order(f)
     vals: dict[int, object] = {}
     for node in order:
         if node.op is None:
@@ -273,15 +347,16 @@ def _backward_rule(node, g, vals, shapes):
             return [(0, g)]
         n, m = shape
         if axis is None or len(axis) == 2 or m == 1:
-            return [(0, _scalar(g) * OneMatrix(n, m))]
+            return [(0, _scalar(g) * Ones(n, m))]
         if axis[0] == 0:
-            return [(0, OneMatrix(n, 1) * (g if attrs.get("keepdims") else g.T))]
-        return [(0, g * OneMatrix(1, m))]
+            return [(0, Ones(n, 1) * (g if attrs.get("keepdims") else g.T))]
+        return [(0, g * Ones(1, m))]
     if op is Op.ADD:
         return [(0, g), (1, g)]
     if op is Op.SUB:
         return [(0, g), (1, -g)]
     # elementwise: every scalar partial from sympy.diff of the op's scalar form
+    vals = [v if sh else _scalar(v) for v, sh in zip(vals, shapes)]
     ps = [sympy.Dummy(real=True) for _ in vals]
     env = dict(zip(ps, vals))
     form = SCALAR_FORMS[op](*ps, **attrs)
@@ -295,10 +370,106 @@ def _backward_rule(node, g, vals, shapes):
     return out
 
 
+def _coef_factors(term) -> tuple:
+    """(scalar coefficient, [matrix factors]) of a product term."""
+    if isinstance(term, MatMul):
+        return (sympy.Mul(*[a for a in term.args if not _is_mat(a)]),
+                [a for a in term.args if _is_mat(a)])
+    return sympy.S.One, [term]
+
+
+def _matmul(args):
+    """A flat ``MatMul`` of scalars and matrices, unevaluated so factored forms survive."""
+    coef, mats = sympy.S.One, []
+    for a in args:
+        if isinstance(a, MatMul):
+            c, fs = _coef_factors(a)
+            coef, mats = coef * c, mats + fs
+        elif _is_mat(a):
+            mats.append(a)
+        else:
+            coef = coef * a
+    if coef == 0:
+        return sympy.ZeroMatrix(*_product_shape(mats))
+    if len(mats) == 1 and coef == 1:
+        return mats[0]
+    return MatMul(*([coef] if coef != 1 else []), *mats)
+
+
+def _product_shape(mats):
+    return (mats[0].shape[0], mats[-1].shape[1])
+
+
+def _common_scalar(coefs):
+    """The common factor of scalar coefficients: numeric gcd times shared symbols."""
+    nums, rests = zip(*[c.as_coeff_Mul() for c in coefs])
+    g = nums[0]
+    for n in nums[1:]:
+        g = sympy.gcd(g, n)
+    if all(n < 0 for n in nums):
+        g = -g
+    shared = set(sympy.Mul.make_args(rests[0]))
+    for r in rests[1:]:
+        shared &= set(sympy.Mul.make_args(r))
+    return g * sympy.Mul(*shared)
+
+
+def _factor_add(terms):
+    """Pull common scalars and outer matrix factors out of a sum:
+    ``X.T*(2*X*w) - X.T*(2*y)`` -> ``2*X.T*(X*w - y)``."""
+    parts = [_coef_factors(t) for t in terms]
+    left, right = [], []
+    while all(len(f) >= 2 and f[0] == parts[0][1][0] for _, f in parts):
+        left.append(parts[0][1][0])
+        parts = [(c, f[1:]) for c, f in parts]
+    while all(len(f) >= 2 and f[-1] == parts[0][1][-1] for _, f in parts):
+        right.insert(0, parts[0][1][-1])
+        parts = [(c, f[:-1]) for c, f in parts]
+    common = _common_scalar([c for c, _ in parts])
+    if not left and not right and common == 1:
+        return sympy.MatAdd(*terms)
+    inner = sympy.MatAdd(*[_matmul([c / common] + f) for c, f in parts])
+    return _matmul([common] + left + [inner] + right)
+
+
+def factor_matrix(e):
+    """Read-like-a-person form of a matrix expression: common factors pulled out of sums.
+
+    Walks the expression bottom-up with an explicit stack (no recursion).
+
+    >>> import sympy
+    >>> X, w, y = (sympy.MatrixSymbol(n, *s) for n, s in (("X", (3, 2)), ("w", (2, 1)),
+    ...                                                   ("y", (3, 1))))
+    >>> factor_matrix((X.T * (2 * X * w - 2 * y)).doit())
+    2*X.T*(X*w - y)
+    """
+    kinds = (sympy.MatAdd, MatMul)
+    done: dict = {}
+    stack = [(e, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        if not isinstance(node, kinds):
+            done[node] = node
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+            continue
+        args = [done[a] for a in node.args]
+        if isinstance(node, MatMul):
+            done[node] = _matmul(args)
+        else:
+            flat = [t for a in args for t in (a.args if isinstance(a, sympy.MatAdd) else (a,))]
+            done[node] = _factor_add(flat)
+    return done[e]
+
+
 def _tidy(e, simplify):
     e = e.doit() if hasattr(e, "doit") else e
-    if simplify and not _is_mat(e):
-        e = sympy.simplify(e)
+    if simplify:
+        e = factor_matrix(e) if _is_mat(e) else sympy.simplify(e)
     return e
 
 
@@ -308,7 +479,7 @@ def diff_matrix(f, x, *, simplify: bool = True):
     >>> import symgrad as sg
     >>> X, w = sg.symbol("X", shape=("N", "d")), sg.symbol("w", shape=("d",))
     >>> sg.diff((X @ w).sum(), w)
-    X.T*1
+    X.T*ones(N, 1)
     """
     if tuple(f.shape) != ():
         raise ValueError(f"matrix-form diff needs a scalar f, got shape {tuple(f.shape)}; "
