@@ -3,7 +3,10 @@
 Each system is a *factory*: called once per round (untimed) it sets up fresh state
 and returns the zero-argument callable that is timed.  Rounds visit the systems in
 a rotating order so drift (thermal, other processes) hits them alike.  Ratios are
-medians divided by the baseline system's median from the same run.
+medians divided by the baseline system's median from the same run.  Times are CPU
+time of this process (``time.process_time``; BLAS runs on one thread): on a machine
+shared with other jobs, wall-clock time also counts the moments the process waits for
+a core, which is noise, not work.
 
 >>> rows = compare("demo", {"numpy": lambda: (lambda: sum(range(100))),
 ...                         "slow": lambda: (lambda: sum(range(400)))}, rounds=5)
@@ -51,9 +54,9 @@ def compare(workload: str, systems: dict[str, Factory], *, rounds: int,
         k = r % len(names)
         for n in names[k:] + names[:k]:
             fn = systems[n]()
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn()
-            times[n].append(time.perf_counter() - t0)
+            times[n].append(time.process_time() - t0)
     base = statistics.median(times[baseline])
     rows = []
     for n in names:
