@@ -157,6 +157,7 @@ def partials(f: Any, wrt: list[str], order: int, *,
     """
     import symgrad as sg
     from numeric.graph import toposort
+    from symgrad.lower_sympy import real_world
 
     leaves = {n.name: n for n in toposort([f]) if n.op is None and n.value is None}
     present = [n for n in wrt if n in leaves]
@@ -165,14 +166,20 @@ def partials(f: Any, wrt: list[str], order: int, *,
         for n, g in zip(present, sg.gradient(f, [leaves[n] for n in present],
                                                 simplify=False)):
             first[n] = g
-    syms = [sg.to_sympy(leaves[n]) if n in leaves else sympy.Symbol(n, real=True) for n in wrt]
-    cache: dict[tuple[int, ...], sympy.Expr] = {(i,): first[n] for i, n in enumerate(wrt)}
+    syms = [sg.to_sympy(leaves[n]) if n in leaves else sympy.Symbol(n) for n in wrt]
+    # higher derivatives and simplify over real stand-ins for the plain leaf symbols
+    # (Note [Plain leaves] in symgrad.lower_sympy: d sign(x)/dx needs a real x)
+    to_real, to_plain = real_world(*syms, *first.values())
+    syms = [s.xreplace(to_real) for s in syms]
+    cache: dict[tuple[int, ...], sympy.Expr] = {
+        (i,): first[n].xreplace(to_real) for i, n in enumerate(wrt)}
     out = []
     for idx in itertools.combinations_with_replacement(range(len(wrt)), order):
         for k in range(2, len(idx) + 1):
             if idx[:k] not in cache:
                 cache[idx[:k]] = sympy.diff(cache[idx[:k - 1]], syms[idx[k - 1]])
-        out.append((idx, sympy.simplify(cache[idx]) if simplify else cache[idx]))
+        e = sympy.simplify(cache[idx]) if simplify else cache[idx]
+        out.append((idx, e.xreplace(to_plain)))
     return out
 
 
@@ -227,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
             lines.append(f"{_label(counts, args.order, args.latex)} = {text}")
             if at is not None:
                 names = sorted(at)
-                syms = [sympy.Symbol(n, real=True) for n in names]
+                syms = [sympy.Symbol(n) for n in names]
                 exact = sympy.simplify(expr.xreplace(dict(zip(syms, [at[n] for n in names]))))
                 flt = _float64(expr, syms, [float(at[n]) for n in names])
                 point = ", ".join(f"{n}={at[n]}" for n in names)

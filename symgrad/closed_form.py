@@ -31,7 +31,8 @@ import numpy as np
 import sympy
 
 from numeric.ops import Op
-from symgrad.lower_sympy import SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower_node
+from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower_node,
+                                 real_world)
 
 __all__ = ["diff", "gradient", "jacobian", "hessian", "reverse_mode"]
 
@@ -116,7 +117,7 @@ class _Graph:
     """Forward values (as intermediates) and local partials of a DAG."""
 
     __slots__ = ("order", "needs", "values", "partials", "replacements", "names", "targets",
-                 "memo")
+                 "memo", "leaf_syms")
 
     def __init__(self, output, targets: Sequence[Any]):
         self.order = graph_order(output)
@@ -142,7 +143,9 @@ class _Graph:
                 arr = leaf_array(node)
                 self.values[id(node)] = arr
                 leaf_syms.update(e for e in arr.flat if isinstance(e, sympy.Symbol))
-        self.names = sympy.numbered_symbols("v", exclude=leaf_syms, real=True)
+        # intermediates are plain symbols like the leaves; a leaf named v0 keeps its name
+        self.leaf_syms = leaf_syms
+        self.names = sympy.numbered_symbols("v", exclude=leaf_syms)
         for node in self.order:
             if node.op is not None:
                 self._forward(node)
@@ -251,8 +254,12 @@ def _substitute_all(replacements, exprs: list):
     return [e.xreplace(table) for e in exprs]
 
 
-def _prune_and_inline(replacements, exprs: list):
-    """Drop unused intermediates; inline those that are atoms or used once."""
+def _prune_and_inline(replacements, exprs: list, taken=frozenset()):
+    """Drop unused intermediates; inline those that are atoms or used once.
+
+    Survivors are renumbered ``v0, v1, ...`` skipping the symbols in ``taken`` (the
+    graph's leaves) and any other symbol left in the results.
+    """
     uses: dict = {}
 
     def count(e):  # occurrences of intermediates, with multiplicity; atoms end the walk
@@ -290,7 +297,7 @@ def _prune_and_inline(replacements, exprs: list):
     if len(out) > _RENUMBER_MAX:
         return out, exprs
     others = set().union(*(e.free_symbols for e in exprs), *(e.free_symbols for _, e in out))
-    names = sympy.numbered_symbols("v", exclude=others - defined, real=True)
+    names = sympy.numbered_symbols("v", exclude=(others - defined) | set(taken))
     rename = {sym: next(names) for sym, _ in out}
     return ([(rename[s], e.xreplace(rename)) for s, e in out],
             [e.xreplace(rename) for e in exprs])
@@ -308,7 +315,20 @@ _PIECEWISE_SIMPLIFY_OPS = 40
 
 
 def _tidy(e, simplify: bool):
+    """Simplify a result over plain leaves, with the leaves taken as real meanwhile.
+
+    Note [Plain leaves] (symgrad.lower_sympy): ``simplify`` runs on real Dummies
+    standing in for the plain leaf symbols, then the leaves are put back.
+    """
     if not simplify or e.is_Atom:
+        return e
+    to_real, to_plain = real_world(e)
+    return _simplify_real(e.xreplace(to_real)).xreplace(to_plain)
+
+
+def _simplify_real(e):
+    """``_tidy``'s simplification, on an expression over real symbols."""
+    if e.is_Atom:
         return e
     if e.has(sympy.Piecewise) and (e.has(sympy.Max, sympy.Min)
                                    or sympy.count_ops(e) > _PIECEWISE_SIMPLIFY_OPS):
@@ -360,7 +380,7 @@ def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
         arrays.append(stacked.reshape(_shape(f) + _shape(x)))
     flat = [e for a in arrays for e in a.ravel()]
     if cse:
-        reps, flat = _prune_and_inline(g.replacements, flat)
+        reps, flat = _prune_and_inline(g.replacements, flat, g.leaf_syms)
     else:
         reps, flat = [], _substitute_all(g.replacements, flat)
     it = iter(flat)
@@ -460,7 +480,14 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     _, arrays = reverse_mode(f, xs, cse=False)
     grads = [e for a in arrays for e in a.ravel()]
     variables = [e for x in xs for e in leaf_array(x).ravel()]
-    rows = [[_tidy(_no_delta(sympy.diff(g, v)), simplify) for v in variables] for g in grads]
+    # second derivatives over real stand-ins (Note [Plain leaves]): SymPy leaves
+    # d sign(x)/dx unevaluated for a plain x
+    to_real, to_plain = real_world(*grads, *variables)
+    grads = [g.xreplace(to_real) for g in grads]
+    variables = [v.xreplace(to_real) for v in variables]
+    tidy = _simplify_real if simplify else (lambda e: e)
+    rows = [[tidy(_no_delta(sympy.diff(g, v))).xreplace(to_plain) for v in variables]
+            for g in grads]
     return sympy.Matrix(rows)
 
 

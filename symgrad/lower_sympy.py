@@ -26,7 +26,7 @@ from numeric.ops import Op
 from symgrad.errors import GraphFreedError
 
 __all__ = ["TO_SYMPY", "SCALAR_FORMS", "to_sympy", "lower", "leaf_array", "exact", "LoweringError",
-           "graph_order"]
+           "graph_order", "real_world"]
 
 
 class LoweringError(ValueError):
@@ -257,9 +257,10 @@ def _element_name(name: str, idx: tuple[int, ...]) -> str:
 
 
 def leaf_array(node) -> np.ndarray:
-    """The object array of a leaf: element symbols (real) or exact constants.
+    """The object array of a leaf: element symbols (plain) or exact constants.
 
     A leaf named ``x`` of shape (3,) gives ``x_0, x_1, x_2``; a size-1 leaf gives ``x``.
+    The symbols carry no assumptions (Note [Plain leaves]).
     """
     shape = tuple(node.shape)
     if any(not isinstance(d, (int, np.integer)) for d in shape):
@@ -274,12 +275,41 @@ def leaf_array(node) -> np.ndarray:
         size1 = int(np.prod(shape, dtype=np.int64)) == 1
         for idx in np.ndindex(shape):
             name = node.name if size1 else _element_name(node.name, idx)
-            out[idx] = sympy.Symbol(name, real=True)
+            out[idx] = sympy.Symbol(name)
     else:
         value = np.asarray(node.value)
         for idx in np.ndindex(shape):
             out[idx] = exact(value[idx].item())
     return out
+
+
+def real_world(*exprs, dims=()):
+    """Note [Plain leaves]: stand-ins with assumptions for the plain symbols of ``exprs``.
+
+    Leaves lower to plain ``sympy.Symbol(name)`` (symbolic dims to plain
+    ``Symbol("N")``), so results compare equal to what a user writes
+    (``sympy.Symbol("x")``, ``sympy.symbols("N d")``) and ``.subs(Symbol("x"), 3)``
+    works.  SymPy's calculus and ``simplify`` know more about real symbols
+    (``d|x|/dx = sign(x)``, ``d sign(x)/dx = 2*DiracDelta(x)``, ``sqrt(x**2) = |x|``),
+    so derivatives of results and simplification run on real Dummies (positive
+    integer ones for the names in ``dims``) and map back.  Returns
+    ``(to_real, to_plain)``: two ``xreplace`` tables.
+
+    >>> x = sympy.Symbol("x")
+    >>> to_real, to_plain = real_world(sympy.Abs(x))
+    >>> sympy.diff(sympy.Abs(x).xreplace(to_real), to_real[x]).xreplace(to_plain)
+    sign(x)
+    """
+    dims = set(dims)
+    to_real: dict = {}
+    for e in exprs:
+        if not isinstance(e, sympy.Basic):
+            continue
+        for s in e.atoms(sympy.Symbol):  # also the dims inside MatrixSymbol("X", N, d)
+            if type(s) is sympy.Symbol and s not in to_real and s.is_real is None:
+                to_real[s] = (sympy.Dummy(s.name, integer=True, positive=True) if s.name in dims
+                              else sympy.Dummy(s.name, real=True))
+    return to_real, {d: s for s, d in to_real.items()}
 
 
 def lower_node(node, arrays: list[np.ndarray]) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Matrix form: lowering to SymPy matrix expressions and index-free derivatives.
 
 Leaves of rank <= 2 become ``MatrixSymbol``s (a 1-D vector of length n is an
-n x 1 column; ``str`` dims become positive integer Symbols), scalars become
-Symbols.  ``matmul`` maps to ``MatMul``, 2-D ``permute`` to ``.T``, ``+ -`` to
+n x 1 column; ``str`` dims become plain Symbols, ``Symbol("N")``), scalars become
+plain Symbols (Note [Plain leaves] in :mod:`symgrad.lower_sympy`).  ``matmul`` maps to ``MatMul``, 2-D ``permute`` to ``.T``, ``+ -`` to
 ``MatAdd``, elementwise ``*`` to a Hadamard product (or scalar * matrix),
 ``**`` by a number to ``HadamardPower``, sums to products with ``OneMatrix``
 vectors, and elementwise functions to ``ElementwiseApplyFunction``.
@@ -24,7 +24,7 @@ from sympy import (HadamardPower, HadamardProduct, ImmutableMatrix,
                    Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix)
 
 from numeric.ops import Op, UNARY
-from symgrad.lower_sympy import SCALAR_FORMS, LoweringError, exact, graph_order
+from symgrad.lower_sympy import SCALAR_FORMS, LoweringError, exact, graph_order, real_world
 
 __all__ = ["to_matrix", "diff_matrix"]
 
@@ -86,7 +86,7 @@ class Elementwise(ElementwiseApplyFunction):
 
 
 def _dim(d):
-    return sympy.Symbol(d, integer=True, positive=True) if isinstance(d, str) else sympy.Integer(d)
+    return sympy.Symbol(d) if isinstance(d, str) else sympy.Integer(d)
 
 
 def _mshape(shape) -> tuple:
@@ -114,7 +114,7 @@ def _leaf(node):
         return value if not shape else value * Ones(*shape)
     if node.value is None or node.requires_grad:
         if not shape:
-            return sympy.Symbol(node.name, real=True)
+            return sympy.Symbol(node.name)
         return MatrixSymbol(node.name, *shape)
     v = np.asarray(node.value)
     if v.ndim == 0:
@@ -466,10 +466,14 @@ def factor_matrix(e):
     return done[e]
 
 
-def _tidy(e, simplify):
+def _tidy(e, simplify, dims=()):
     e = e.doit() if hasattr(e, "doit") else e
     if simplify:
-        e = factor_matrix(e) if _is_mat(e) else sympy.simplify(e)
+        if _is_mat(e):
+            e = factor_matrix(e)
+        else:  # Note [Plain leaves]: simplify over real leaves and positive integer dims
+            to_real, to_plain = real_world(e, dims=dims)
+            e = sympy.simplify(e.xreplace(to_real)).xreplace(to_plain)
     return e
 
 
@@ -508,4 +512,5 @@ def diff_matrix(f, x, *, simplify: bool = True):
     shape = _mshape(x.shape)
     if not terms:
         return sympy.ZeroMatrix(*shape) if shape else sympy.S.Zero
-    return _tidy(_add(terms, shape), simplify)
+    dims = {d for n in order if n.op is None for d in n.shape if isinstance(d, str)}
+    return _tidy(_add(terms, shape), simplify, dims)

@@ -249,7 +249,7 @@ class LinearOptimum:
         >>> print(linear_optimum([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])._repr_latex_())
         $\\frac{\\partial L}{\\partial w} = 28 w + 12 b - 68, \\quad ... w = 2,\\ b = 1$
         """
-        gens = [sympy.Symbol("w", real=True), sympy.Symbol("b", real=True)]
+        gens = [sympy.Symbol("w"), sympy.Symbol("b")]
         parts = []
         for name, g in self.gradient.items():
             terms = [c * sympy.Mul(*[v ** k for v, k in zip(gens, m)])
@@ -268,7 +268,7 @@ class LinearOptimum:
         >>> linear_optimum([1.0, 2.0, 3.0], [3.0, 5.0, 7.0]).gradient_text()
         {'w': '28*w + 12*b - 68', 'b': '12*w + 6*b - 30'}
         """
-        gens = [sympy.Symbol("w", real=True), sympy.Symbol("b", real=True)]
+        gens = [sympy.Symbol("w"), sympy.Symbol("b")]
         printer = sympy.printing.str.StrPrinter({"order": "none"})
         out = {}
         for name, g in self.gradient.items():

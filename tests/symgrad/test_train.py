@@ -164,7 +164,7 @@ def test_fit_linear_validates(kwargs, message):
 # ------------------------------------------------------------------------------ optimum
 def test_linear_optimum_of_the_seed_is_exact():
     opt = linear_optimum(train.SEED_X, train.SEED_Y)
-    w, b = sympy.Symbol("w", real=True), sympy.Symbol("b", real=True)
+    w, b = sympy.Symbol("w"), sympy.Symbol("b")
     assert opt.gradient == {"w": 28 * w + 12 * b - 68, "b": 12 * w + 6 * b - 30}
     assert opt.solution == {"w": 2, "b": 1}
     assert all(isinstance(v, sympy.Integer) for v in opt.solution.values())
@@ -200,7 +200,7 @@ def test_linear_optimum_not_unique_when_all_x_are_equal():
 
 
 def test_gradient_text_orders_w_then_b_then_constant():
-    w, b = sympy.Symbol("w", real=True), sympy.Symbol("b", real=True)
+    w, b = sympy.Symbol("w"), sympy.Symbol("b")
     opt = LinearOptimum({"w": -b + 3 * w, "b": sympy.Integer(0)}, None)
     assert opt.gradient_text() == {"w": "3*w - b", "b": "0"}
 
