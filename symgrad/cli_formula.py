@@ -64,14 +64,20 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
         yield
         return
 
+    active = [True]
+
     def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeLimitExceeded(f"gave up after {seconds:g} s: {what}")
+        if active[0]:
+            raise TimeLimitExceeded(f"gave up after {seconds:g} s: {what}")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # the alarm repeats every 0.1 s: Python swallows an exception raised while a gc
+    # callback or __del__ runs (hypothesis installs a gc callback), so one may be lost
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
     try:
         yield
     finally:
+        active[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 

@@ -194,6 +194,33 @@ def test_diff_gives_up_after_the_time_limit(capsys):
     assert_one_line_error(rc, err, contains="gave up after 1 s")
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_time_limit_survives_an_alarm_lost_in_a_gc_callback():
+    # Python swallows an exception raised inside a gc callback (hypothesis installs
+    # one); the alarm repeats, so the limit still holds
+    import gc
+
+    from symgrad.cli_formula import TimeLimitExceeded, time_limit
+
+    def slow_callback(phase, info):
+        if phase == "start":
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.3:
+                pass
+
+    gc.callbacks.append(slow_callback)
+    try:
+        start = time.perf_counter()
+        with pytest.raises(TimeLimitExceeded, match="gave up after 0.1 s"):
+            with time_limit(0.1, "spin"):
+                gc.collect()
+                while time.perf_counter() - start < 5:
+                    pass
+        assert time.perf_counter() - start < 2
+    finally:
+        gc.callbacks.remove(slow_callback)
+
+
 def test_hostile_expression_in_a_real_process(tmp_path):
     proc = run_process("diff", "__import__('os').system('touch pwned')", cwd=tmp_path)
     assert proc.returncode == 2
