@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any, NoReturn, Optional, Sequence
 
-from symgrad import cli_formula
+from symgrad import cli_formula, plugins
 from symgrad.cli_formula import CommandFailed
 
 __all__ = ["main", "build_parser", "CommandFailed"]
@@ -112,19 +112,12 @@ def _exact_and_float(v: Any) -> str:
     return text if v.is_Integer else f"{text} ({float(v)!r})"
 
 
-def _verify(rest: list[str]) -> int:
-    """``symgrad verify ...``: parsed by verify.cli's own sub-parser."""
-    import verify.cli  # imported here: symgrad never imports verify at module level
-
+def _plugin(argv: list[str]) -> int:
+    """``symgrad NAME ...`` for a plugin subcommand: parsed by the plugin's own sub-parser."""
     parser = _Parser(prog="symgrad")
-    verify.cli.add_parser(parser.add_subparsers(dest="command", parser_class=_Parser))
-    vargs = parser.parse_args(["verify", *rest])
-    try:
-        return int(vargs.func(vargs))
-    except SystemExit as exc:  # verify.cli reports bad options as SystemExit(message)
-        if isinstance(exc.code, str):
-            raise ValueError(exc.code.removeprefix("symgrad verify: ")) from None
-        raise
+    plugins.load(argv[0]).add_parser(parser.add_subparsers(dest="command", parser_class=_Parser))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
 
 
 # ---------------------------------------------------------------------------- parser
@@ -177,11 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the loss curve as a PNG (needs pip install 'symgrad[plot]')")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("verify", add_help=False,
-                       help="cross-check numeric gradients against exact ones for every op",
-                       description="See symgrad verify --help.")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    p.set_defaults(func=lambda args: _verify(args.rest))  # main() dispatches verify first
+    for name in sorted(plugins.commands()):   # main() dispatches these before this parser
+        sub.add_parser(name, add_help=False, help=f"see symgrad {name} --help (a plugin)")
 
     p = sub.add_parser("demo", help="a tour of the seed tutorial's examples (seconds)",
                        description="The seed's four examples: numeric results as PyTorch "
@@ -198,8 +188,8 @@ def _one_line(message: str) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``symgrad`` script; returns the exit status (see module doc)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["verify"]:  # verify.cli owns its options (argparse REMAINDER can't pass them)
-        return _guarded(_verify, argv[1:])
+    if argv[:1] and argv[0] in plugins.commands():   # Note [CLI plugins]
+        return _guarded(_plugin, argv)
     args = build_parser().parse_args(argv)
     return _guarded(args.func, args)
 

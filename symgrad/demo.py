@@ -30,6 +30,7 @@ def _section(title: str) -> None:
 def run() -> int:
     """Print the tour; returns 0."""
     import symgrad as sg
+    from symgrad import plugins
     from symgrad.train import linear_optimum
 
     start = time.perf_counter()
@@ -84,12 +85,11 @@ def run() -> int:
     print(f"closed form: dL/dw = {grads['w']}, dL/db = {grads['b']}")
     print(f"optimum (solve grad = 0): w = {opt.solution['w']}, b = {opt.solution['b']}")
 
-    _section("5. verification: numeric vs exact vs finite differences")
-    import verify  # the referee sits above symgrad; imported only when the tour runs
-
-    for text in ("x**2*sin(y)", "log(1 + exp(x)) * tanh(y)"):
-        report = verify.check(sg.parse(text), n_points=5)
-        print(f"verify.check({text}): {str(report).splitlines()[0].split(': ', 1)[1]}")
+    for name in sorted(plugins.commands()):   # Note [CLI plugins]: verify's section
+        tour = getattr(plugins.load(name), "tour", None)
+        if tour is not None:
+            _section(f"5. {name}: {tour.__doc__.splitlines()[0].rstrip('.').lower()}")
+            tour()
 
     print(f"\ndone in {time.perf_counter() - start:.1f} s.  Next: symgrad diff --help, "
           "symgrad graph --help, symgrad train --help, docs/getting-started.md")

@@ -71,8 +71,7 @@ def _parse_ops(spec: Optional[str]) -> list[Op]:
             ops.append(Op[name.upper()])
         except KeyError:
             known = ", ".join(sorted(o.name.lower() for o in Op))
-            raise SystemExit(f"symgrad verify: unknown op {name!r}; known ops: {known}") \
-                from None
+            raise ValueError(f"unknown op {name!r}; known ops: {known}") from None
     return ops
 
 
@@ -164,7 +163,7 @@ def _table(rows: list[dict]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run the sweep described by ``args`` (see :func:`add_parser`); 0 if all agree."""
     if args.examples < 1:
-        raise SystemExit(f"symgrad verify: --examples must be >= 1, got {args.examples}")
+        raise ValueError(f"--examples must be >= 1, got {args.examples}")
     ops = _parse_ops(args.ops)
     inject = os.environ.get(INJECT_ENV)
     ctx: Any = contextlib.nullcontext()
@@ -207,6 +206,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if not failures else 1
 
 
+def tour() -> None:
+    """Numeric vs exact vs finite differences on two formulas.
+
+    The last section of ``symgrad demo`` (Note [CLI plugins] in symgrad/plugins.py).
+    """
+    import symgrad as sg
+    from verify.check import check
+
+    for text in ("x**2*sin(y)", "log(1 + exp(x)) * tanh(y)"):
+        report = check(sg.parse(text), n_points=5)
+        print(f"verify.check({text}): {str(report).splitlines()[0].split(': ', 1)[1]}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m verify [options]``: the same sweep without the symgrad CLI."""
     parser = argparse.ArgumentParser(prog="python -m verify")
@@ -216,4 +228,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not argv or argv[0] != "verify":
         argv = ["verify", *argv]
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        print(f"python -m verify: error: {exc}", file=sys.stderr)
+        return 2
