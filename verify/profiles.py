@@ -36,7 +36,7 @@ def register_profiles() -> None:
     """Register the ``ci`` and ``thorough`` profiles with Hypothesis (idempotent)."""
     settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None,
                               print_blob=True, suppress_health_check=_SLOW_OK)
-    settings.register_profile("thorough", max_examples=1000, deadline=None,
+    settings.register_profile("thorough", max_examples=1000, deadline=None, derandomize=False,
                               suppress_health_check=_SLOW_OK)
 
 
