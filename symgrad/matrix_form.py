@@ -23,7 +23,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy import (HadamardPower, HadamardProduct, ImmutableMatrix,
                    Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix)
 
-from numeric.ops import Op, UNARY
+from numeric.ops import Op
 from symgrad.lower_sympy import SCALAR_FORMS, LoweringError, exact, graph_order, real_world
 
 __all__ = ["to_matrix", "diff_matrix"]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import itertools
 from collections import namedtuple
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 

@@ -28,8 +28,7 @@ import numpy as np
 
 from numeric.kernels import FORWARD
 from numeric.ops import Op
-from symgrad import dtypes as _dt
-from symgrad.errors import ShapeError, SymbolicValueError
+from symgrad.errors import ShapeError
 from symgrad.tensor import (
     _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, mark_modified,
     values_indices,

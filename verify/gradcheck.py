@@ -14,7 +14,7 @@ Python control flow in ``fn`` is not re-traced).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import mpmath
 import numpy as np

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import inspect
-import math
 import tracemalloc
 import weakref
 from pathlib import Path

@@ -6,7 +6,6 @@ import sympy
 
 import symgrad as sg
 import verify
-from numeric.ops import Op
 from verify.oracles import ExactEvaluator, OutOfDomain, fd_gradient
 from verify.tolerance import SAFETY, tolerance, ulps
 

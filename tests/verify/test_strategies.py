@@ -1,12 +1,11 @@
 """Property tests on random DAGs, and the strategies' own contract."""
-import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import verify
 from numeric.graph import toposort
 from numeric.ops import Op
-from verify.strategies import Expression, expressions, points
+from verify.strategies import expressions, points
 
 
 @given(st.data())
