@@ -15,8 +15,11 @@ class SymgradError(Exception):
     """Base class of every error raised on purpose by symgrad."""
 
 
-class ShapeError(SymgradError, ValueError):
+class ShapeError(SymgradError, ValueError, RuntimeError):
     """Operand shapes are incompatible (broadcasting, matmul, reshape, ...).
+
+    A ValueError as numpy raises, and a RuntimeError as PyTorch raises, so code
+    written for either catches it.
 
     >>> raise ShapeError("shapes (2,) and (3,) do not broadcast")
     Traceback (most recent call last):
