@@ -28,6 +28,7 @@ from numeric.executor import FREED_GRAPH
 from numeric.executor import backward as _engine_backward
 from numeric.ops import Op
 from symgrad.errors import GradientError, GraphFreedError, ShapeError, SymbolicValueError
+from symgrad.custom import Function, FunctionCtx  # user ops, PyTorch's class form
 
 
 # ----------------------------------------------------------------------------- grad mode
@@ -178,6 +179,8 @@ def backward_name(op: Any) -> str:
     >>> backward_name(Op.LOG_SOFTMAX), backward_name(Op.ADD)
     ('LogSoftmaxBackward', 'AddBackward')
     """
+    if not isinstance(op, Op) and getattr(op, "grad_fn_name", None):  # sg.autograd.Function
+        return op.grad_fn_name
     raw = op.name if isinstance(op, Op) else getattr(op, "name", type(op).__name__)
     raw = raw() if callable(raw) else str(raw)
     return "".join(p[:1].upper() + p[1:].lower() for p in raw.split("_") if p) + "Backward"
@@ -516,5 +519,5 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
 __all__ = [
     "GRAD_MODE", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "BackwardFunction", "AccumulateGrad", "backward_name", "make_grad_fn", "backward", "grad",
-    "RemovableHandle", "add_hook", "RETAIN",
+    "RemovableHandle", "add_hook", "RETAIN", "Function", "FunctionCtx",
 ]
