@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import warnings
 from typing import Any, NoReturn, Optional, Sequence
 
 from symgrad import cli_formula, plugins
@@ -185,19 +187,55 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split()) or "unknown error"
 
 
+_OPTION_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9-]*(=.*)?\Z", re.S)
+
+
+def _protect_formulas(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Let a formula start with a minus: ``symgrad diff "-x**2"``.
+
+    argparse takes any word starting with ``-`` for an option.  For the
+    subcommands that read a formula, a word that is not one of their options (or
+    an abbreviation of one) gets a leading space, which argparse reads as a
+    positional and the parser ignores.
+
+    >>> _protect_formulas(build_parser(), ["diff", "-x**2", "--wrt", "x", "-h"])
+    ['diff', ' -x**2', '--wrt', 'x', '-h']
+    """
+    if len(argv) < 2 or argv[0] not in ("diff", "graph"):
+        return argv
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    known = list(sub.choices[argv[0]]._option_string_actions)
+    out = argv[:1]
+    for k, word in enumerate(argv[1:], start=1):
+        if word == "--":
+            return out + argv[k:]
+        name = word.split("=", 1)[0]
+        is_option = bool(_OPTION_LIKE.match(word)) and any(
+            o == name or (name.startswith("--") and o.startswith(name)) for o in known)
+        out.append(" " + word if word.startswith("-") and not is_option else word)
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``symgrad`` script; returns the exit status (see module doc)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] and argv[0] in plugins.commands():   # Note [CLI plugins]
         return _guarded(_plugin, argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(_protect_formulas(parser, argv))
     return _guarded(args.func, args)
 
 
 def _guarded(func: Any, arg: Any) -> int:
-    """Run a handler; map exceptions to one-line messages and exit statuses."""
+    """Run a handler; map exceptions to one-line messages and exit statuses.
+
+    numpy's RuntimeWarnings (``log(0)`` folded while parsing) are silenced: the
+    results say inf or nan themselves, and stderr keeps to one line.
+    """
     try:
-        return int(func(arg))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(func(arg))
     except CommandFailed as exc:
         print(f"symgrad: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1

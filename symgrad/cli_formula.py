@@ -97,8 +97,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--expand", action="store_true", help="expand the results into flat sums")
     p.add_argument("--simplify", action="store_true",
                    help="run sympy.simplify on each result (slower on large formulas)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                    help="give up after this many seconds (default 30)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not (0 < v < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return v
 
 
 def _names(text: str, option: str) -> list[str]:
@@ -190,7 +200,8 @@ def partials(f: Any, wrt: list[str], order: int, *,
 
 
 def _float64(expr: sympy.Expr, syms: list, values: list[float]) -> str:
-    fn = sympy.lambdify(syms, expr, modules="numpy")
+    # numpy's printer knows oo and nan but not zoo (log(0) folded to a constant)
+    fn = sympy.lambdify(syms, expr.xreplace({sympy.zoo: sympy.oo}), modules="numpy")
     with np.errstate(all="ignore"):
         v = fn(*[np.float64(v) for v in values])
     v = np.asarray(v)
@@ -211,10 +222,15 @@ def run(args: argparse.Namespace) -> int:
                                   "lower --order or simplify the formula (or raise --timeout)"):
         f = sg.parse(args.expr)
         variables = sorted({n.name for n in toposort([f]) if n.op is None and n.value is None})
+        if not variables:
+            raise ValueError("the expression has no variables, so every derivative is 0; "
+                             "give a formula in variables such as 'x**2*sin(y)'")
         wrt = _names(args.wrt, "--wrt") if args.wrt is not None else variables
-        if not wrt:
-            raise ValueError("the expression has no variables; give --wrt NAME to "
-                             "differentiate with respect to one anyway")
+        unknown = [n for n in wrt if n not in variables]
+        if unknown:   # a typo (--wrt X for x) would otherwise print a silent 0
+            raise ValueError(f"--wrt {','.join(unknown)}: not a variable of the expression "
+                             f"(its variables: {','.join(variables)}); "
+                             f"e.g. --wrt {','.join(variables)}")
         count = len(list(itertools.islice(
             itertools.combinations_with_replacement(range(len(wrt)), args.order),
             MAX_PARTIALS + 1)))
@@ -222,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--order {args.order} over {len(wrt)} variables gives more than "
                              f"{MAX_PARTIALS} partial derivatives; lower --order or --wrt fewer")
         if at is not None:
-            needed = sorted(set(variables) | set(wrt))
+            needed = variables
             missing = [n for n in needed if n not in at]
             extra = [n for n in at if n not in needed]
             if missing:
@@ -256,18 +272,22 @@ def run_graph(args: argparse.Namespace) -> int:
     import symgrad as sg
     from symgrad.graphviz import graph_text
 
-    if args.text and args.output:
+    if args.text and args.output is not None:
         raise ValueError("--text prints a text tree; it cannot be combined with -o")
-    suffix = Path(args.output).suffix.lower() if args.output else None
-    if args.output and suffix not in _GRAPH_FORMATS:
-        raise ValueError(f"-o {args.output}: the file name must end in .dot, .gv, .svg or .png")
+    suffix = Path(args.output).suffix.lower() if args.output is not None else None
+    if args.output is not None and suffix not in _GRAPH_FORMATS:
+        raise ValueError(f"-o {args.output!r}: the file name must end in .dot, .gv, .svg "
+                         "or .png")
+    if args.output is not None and not Path(args.output).resolve().parent.is_dir():
+        raise ValueError(f"-o {args.output}: the directory "
+                         f"{str(Path(args.output).parent)!r} does not exist")
     with time_limit(30.0, "the expression is too large to draw"):
         f = sg.parse(args.expr)
         if args.text:
             print(graph_text(f))
             return 0
         dot = sg.to_dot(f)
-    if not args.output:
+    if args.output is None:
         print(dot)
         return 0
     fmt = _GRAPH_FORMATS[suffix]

@@ -39,7 +39,8 @@ __all__ = ["SEED_X", "SEED_Y", "read_xy_csv", "fit_linear", "LinearFit", "Progre
 SEED_X = (1.0, 2.0, 3.0)
 SEED_Y = (3.0, 5.0, 7.0)
 PLOT_HINT = ("the loss curve needs matplotlib, which is not installed; install it with "
-             "pip install 'symgrad[plot]' (or pip install matplotlib)")
+             "pip install symgrad[plot] (quoted in zsh: pip install 'symgrad[plot]'), "
+             "or pip install matplotlib")
 
 
 class TrainingDiverged(RuntimeError):

@@ -123,9 +123,33 @@ def test_diff_latex_and_expand(capsys):
     assert out.strip() == "df/dx = 3*(x + 1)**2"
 
 
-def test_diff_with_respect_to_an_absent_variable_is_zero(capsys):
-    rc, out, _ = run(["diff", "x*2", "--wrt", "x,z"], capsys)
-    assert (rc, out.splitlines()) == (0, ["df/dx = 2", "df/dz = 0"])
+def test_diff_with_respect_to_an_unknown_variable_is_refused(capsys):
+    # as torch.autograd.grad refuses an input the graph does not use: a typo
+    # (--wrt X for x) must not print a silent 0
+    rc, out, err = run(["diff", "x*2", "--wrt", "x,z"], capsys)
+    assert_one_line_error(rc, err, contains="--wrt z: not a variable of the expression "
+                                            "(its variables: x)")
+    assert out == ""
+
+
+def test_diff_of_a_pole_constant_evaluates_to_inf(capsys):
+    # log(0) folds to SymPy's zoo, which numpy's printer does not know
+    rc, out, err = run(["diff", "log(0)*x", "--at", "x=1"], capsys)
+    assert (rc, err) == (0, "")
+    assert out.splitlines() == ["df/dx = zoo", "  at x=1: exact zoo, float64 inf"]
+
+
+@pytest.mark.parametrize("expr,first", [
+    ("-x**2", "df/dx = -2*x"), ("-1*x", "df/dx = -1"), ("--x", "df/dx = 1"),
+    ("-(x+y)", "df/dx = -1")])
+def test_diff_formula_may_start_with_a_minus(expr, first, capsys):
+    rc, out, err = run(["diff", expr, "--wrt", "x"], capsys)
+    assert (rc, err) == (0, "")
+    assert out.splitlines()[0] == first
+    rc, out, _ = run(["diff", "--wrt", "x", expr], capsys)   # after the options too
+    assert rc == 0 and out.splitlines()[0] == first
+    rc, out, _ = run(["graph", expr, "--text"], capsys)
+    assert rc == 0 and out.startswith(("NegBackward", "MulBackward")), out
 
 
 def test_diff_at_a_pole_prints_infinity_not_an_error(capsys):
@@ -173,17 +197,22 @@ def test_hostile_expressions_are_refused_in_one_line(expr, message, capsys, tmp_
     (["--at", "x=1,x=2"], "twice"),
     (["--at", "x=1"], "no value for y"),
     (["--at", "x=1,y=2,z=3"], "z, which is not a variable"),
+    (["--wrt", "x,Y"], "--wrt Y: not a variable"),
+    (["--order", "0"], "between 1 and 10, got 0"),
+    (["--order", "-1"], "between 1 and 10, got -1"),
+    (["--order", "10" * 20], "between 1 and 10"),
+    (["--timeout", "-1"], "positive number of seconds"),
+    (["--timeout", "nan"], "positive number of seconds"),
 ])
 def test_diff_bad_options(argv, message, capsys):
     rc, _, err = run(["diff", "x*y", *argv], capsys)
     assert_one_line_error(rc, err, contains=message)
 
 
-def test_diff_constant_needs_wrt(capsys):
-    rc, _, err = run(["diff", "2"], capsys)
-    assert_one_line_error(rc, err, contains="no variables")
-    rc, out, _ = run(["diff", "2", "--wrt", "x"], capsys)
-    assert (rc, out.strip()) == (0, "df/dx = 0")
+def test_diff_constant_is_refused(capsys):
+    for argv in (["diff", "2"], ["diff", "2", "--wrt", "x"]):
+        rc, _, err = run(argv, capsys)
+        assert_one_line_error(rc, err, contains="no variables")
 
 
 def test_diff_gives_up_after_the_time_limit(capsys):
@@ -288,7 +317,9 @@ def test_graph_without_dot_says_how_to_get_it(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("argv,message", [
     (["-o", "g.pdf"], "must end in .dot, .gv, .svg or .png"),
     (["--text", "-o", "g.dot"], "cannot be combined"),
-    (["-o", "/nonexistent-dir/g.dot"], "No such file or directory"),
+    (["-o", "/nonexistent-dir/g.dot"], "does not exist"),
+    (["-o", "/nonexistent-dir/g.svg"], "does not exist"),   # status 2, not dot's failure
+    (["-o", ""], "must end in"),
 ])
 def test_graph_bad_output(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -392,7 +423,7 @@ def test_train_diverging_learning_rate(capsys):
 def test_train_plot_without_matplotlib_says_how_to_get_it(capsys, monkeypatch):
     monkeypatch.setattr(train, "have_matplotlib", lambda: False)
     rc, out, err = run(["train", "linear", "--plot", "loss.png"], capsys)
-    assert_one_line_error(rc, err, status=1, contains="pip install 'symgrad[plot]'")
+    assert_one_line_error(rc, err, status=1, contains="pip install symgrad[plot]")
     assert out == ""  # refused before training
 
 
