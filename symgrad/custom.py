@@ -323,9 +323,11 @@ class _FunctionOp(CustomOp):
     __slots__ = ("function", "grad_fn_name")
 
     def __init__(self, cls: type, call: _Call) -> None:
-        rules = tuple(call.rule(k) for k in range(len(call.slots)))
         form = call.sympy if getattr(cls, "sympy", None) is not None else None
-        super().__init__(cls.__name__, call.forward, rules, form)
+        n = len(call.slots)
+        super().__init__(cls.__name__, call.forward, (None,) * n, form)
+        # the rules already have numeric's signature: skip _adapt's per-call inspection
+        self.vjp = tuple(call.rule(k) for k in range(n))
         self.function = cls
         self.grad_fn_name = cls.__name__ + "Backward"   # PyTorch's: the class name kept
 
