@@ -155,6 +155,28 @@ def _freeze(v: Any) -> Any:
     return (type(v).__name__, v)
 
 
+def _kernel(op: Any) -> Callable[..., Any]:
+    """``op``'s forward: numeric's table, or a user-defined op's own ``forward``."""
+    return FORWARD[op] if op.__class__ is Op else op.forward
+
+
+def _rules(op: Any) -> tuple:
+    """``op``'s VJPs: numeric's table, or a user-defined op's own ``vjp`` tuple."""
+    return VJP[op] if op.__class__ is Op else op.vjp
+
+
+def _label(op: Any, slot: int) -> str:
+    """An identifier for ``op``'s function in generated code.
+
+    A user-defined op is named after itself and its slot: two ops may share a
+    name (``sg.autograd.Function`` makes one op per call).
+    """
+    if op.__class__ is Op:
+        return op.name
+    name = re.sub(r"\W", "_", str(getattr(op, "name", "op")))
+    return f"{name}_{slot}"
+
+
 def _same(a: Any, b: Any) -> bool:
     """Exact agreement of two results (0-d arrays and numpy scalars count as equal)."""
     if a is None or b is None:
@@ -270,7 +292,7 @@ class Program:
             args = tuple(of[id(i)] for i in node.inputs)
             attrs = dict(node.attrs)
             if all(slots[a][0] == "const" for a in args):
-                value = FORWARD[op](*(consts[a] for a in args), **attrs)
+                value = _kernel(op)(*(consts[a] for a in args), **attrs)
                 of[id(node)] = len(slots)
                 consts[len(slots)] = value
                 slots.append(("const", None))
@@ -353,7 +375,7 @@ class Program:
         for ins in self._instrs:
             xs = [values[a] for a in ins.args]
             with np.errstate(all="ignore"):
-                ref = FORWARD[ins.op](*xs, **ins.attrs)
+                ref = _kernel(ins.op)(*xs, **ins.attrs)
             use = "call"
             plan = self._fwd_plan(ins)
             if plan is not None:
@@ -379,7 +401,7 @@ class Program:
             t = self._name(ins.slot)
             names = [self._name(a) for a in ins.args]
             shape, dtype = self._shapes[ins.slot]
-            note = f"  # {ins.op.name.lower()} {shape} {dtype}"
+            note = f"  # {_label(ins.op, ins.slot).lower()} {shape} {dtype}"
             if choice[ins.slot] == "inline":
                 self.stats["inlined"] += 1
                 expr, ufunc = self._fwd_plan(ins)
@@ -400,8 +422,8 @@ class Program:
                 if shape and isinstance(values[ins.slot], np.ndarray):
                     owned.add(ins.slot)
             else:
-                fn = f"F_{ins.op.name}"
-                glob[fn] = FORWARD[ins.op]
+                fn = f"F_{_label(ins.op, ins.slot)}"
+                glob[fn] = _kernel(ins.op)
                 owned.difference_update(ins.args)   # the result may be a view of them
                 attrs = self._attr_src(ins, glob)
                 call_args = ", ".join(names + ([attrs] if attrs else []))
@@ -889,7 +911,7 @@ class Program:
             for i in needed:
                 a = ins.args[i]
                 plan = plans[i]
-                note = f"d{ins.op.name.lower()}/d{names[i]}"
+                note = f"d{_label(ins.op, ins.slot).lower()}/d{names[i]}"
                 if plan is not None and plan[0] == "id":
                     accumulate(a, _Ct(g, gval, r.owned and one_alias, r.var, r.c * plan[2],
                                       oshape, odtype))
@@ -927,7 +949,7 @@ class Program:
                     accumulate(a, _Ct(name, got, isinstance(got, np.ndarray), r.var,
                                       r.c * plan[2]))
                     continue
-                fns = VJP[ins.op]
+                fns = _rules(ins.op)
                 fn = fns[0] if ins.op in VARIADIC else fns[i]
                 if fn is None:
                     continue
@@ -943,7 +965,7 @@ class Program:
                     got = eval(self._fmt(tmpl, ins, ["_v[0]", "_v[1]"], "_g", "_o"),  # noqa: S307
                                {"_v": xs, "_g": gval, "_o": out})
                     emit(name, self._fmt(tmpl, ins, names, g, ""), got,
-                         f"d{ins.op.name.lower()}/d{self._name(src_slot)} (through .T)")
+                         f"d{_label(ins.op, ins.slot).lower()}/d{self._name(src_slot)} (through .T)")
                     accumulate(src_slot, _Ct(name, got, True, r.var, r.c))
                     continue
                 plan = self._vjp_plan(ins, i)
@@ -961,7 +983,7 @@ class Program:
                         accumulate(a, _Ct(name, got, plan[1] and isinstance(got, np.ndarray),
                                           r.var, r.c))
                         continue
-                fname = f"V_{ins.op.name}_{0 if ins.op in VARIADIC else i}"
+                fname = f"V_{_label(ins.op, ins.slot)}_{0 if ins.op in VARIADIC else i}"
                 glob[fname] = fn
                 attrs = self._attr_src(ins, glob)
                 call = ", ".join([g, self._name(ins.slot)] + names

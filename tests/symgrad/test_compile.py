@@ -202,3 +202,46 @@ def test_tensors_made_inside_fn_are_folded_but_captured_ones_are_read():
     assert f(x).item() == pytest.approx(3 * np.exp(3.0) * 2)
     held.value[...] = 5.0
     assert f(x).item() == pytest.approx(3 * np.exp(3.0) * 5) and f.traces == 1
+
+
+def test_compiled_user_ops_match_eager():
+    """sg.custom_op and sg.autograd.Function run inside compiled programs (own forward/VJP)."""
+    import sympy
+
+    class Tanh(sg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = np.tanh(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * (1 - y ** 2)
+
+        @staticmethod
+        def sympy(x):
+            return sympy.tanh(x)
+
+    square = sg.custom_op("square", lambda x: x * x, (lambda g, out, x: 2 * g * x,),
+                          lambda x: x ** 2)
+
+    def f(w):   # two calls of one Function: two ops with the same name in one program
+        return (Tanh.apply(w) * Tanh.apply(2 * w) + square(w)).sum()
+
+    compiled = sg.compile(f)
+    for data in ([0.3, -0.2], [0.5, 0.1]):
+        results = []
+        for fn in (f, compiled):
+            w = sg.tensor(data, requires_grad=True)
+            loss = fn(w)
+            loss.backward()
+            results.append((loss.item(), w.grad.numpy()))
+        (l_eager, g_eager), (l_comp, g_comp) = results
+        assert l_comp == pytest.approx(l_eager, rel=1e-14)
+        np.testing.assert_allclose(g_comp, g_eager, rtol=1e-14)
+        t = np.array(data)
+        expected = (1 - np.tanh(t) ** 2) * np.tanh(2 * t) \
+            + 2 * np.tanh(t) * (1 - np.tanh(2 * t) ** 2) + 2 * t
+        np.testing.assert_allclose(g_comp, expected, rtol=1e-12)
