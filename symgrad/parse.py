@@ -254,8 +254,13 @@ def _evaluate(rpn, shapes: dict, sg) -> Any:
                 stack.append(fn(*args, **kwargs))
         except ParseError:
             raise
-        except (OverflowError, ZeroDivisionError) as exc:
-            raise ParseError(f"arithmetic error at column {col}: {exc}", col, str(item[1])) from None
+        except OverflowError:
+            raise ParseError(f"number too large at column {col} ({str(item[1])!r}): the value "
+                             "overflows float64; use a smaller constant", col,
+                             str(item[1])) from None
+        except ZeroDivisionError:
+            raise ParseError(f"division by zero at column {col} ({str(item[1])!r})", col,
+                             str(item[1])) from None
         except (TypeError, ValueError, RuntimeError, IndexError) as exc:
             raise ParseError(f"{exc} (at column {col}, {str(item[1])!r})", col,
                              str(item[1])) from exc

@@ -74,9 +74,13 @@ def format_values(v: np.ndarray, prefix: str = _PREFIX) -> str:
         fmt = _pad(v, lambda x: str(bool(x)))
     else:
         fmt = _pad(v, lambda x: str(int(x)))
-    return np.array2string(v, max_line_width=80, precision=4, separator=", ",
+    # the pad below widens a summarised row by one character: wrap one earlier
+    width = 80 if v.size <= 1000 else 79
+    text = np.array2string(v, max_line_width=width, precision=4, separator=", ",
                            prefix=prefix, formatter={"all": fmt}, threshold=1000,
                            edgeitems=3)
+    # PyTorch pads an elided run inside a row by one space (", ..., " -> ",  ..., ")
+    return text.replace(", ..., ", ",  ..., ")
 
 
 def format_tensor(t: Any) -> str:

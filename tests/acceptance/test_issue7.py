@@ -555,13 +555,11 @@ def test_tensor_repr_matches_torch():
         assert repr(sg.tensor(data)) == repr(torch.tensor(data)), data
 
 
-@pytest.mark.xfail(reason="symgrad/tensor_format.py (front end, not this issue's files) "
-                          "prints summarised rows as '3.0, ..., 7.0' where PyTorch pads "
-                          "'3.0,  ..., 7.0'", strict=False)
 def test_summarised_tensor_repr_matches_torch():
     torch = pytest.importorskip("torch", reason="torch not installed (optional oracle)")
-    data = [float(k) for k in range(2000)]
-    assert repr(sg.tensor(data)) == repr(torch.tensor(data))
+    for data in ([float(k) for k in range(2000)], [[float(20 * i + j) for j in range(20)]
+                                                   for i in range(100)], list(range(2000))):
+        assert repr(sg.tensor(data)) == repr(torch.tensor(data))
 
 
 # ================================================================ 4. docs

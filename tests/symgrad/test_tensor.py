@@ -67,7 +67,7 @@ def test_repr_like_pytorch(t, text):
 
 def test_repr_summarises_large_tensors():
     text = repr(sg.arange(2000))
-    assert text.startswith("tensor([   0,    1,    2, ...,") and text.endswith("1999])")
+    assert text == "tensor([   0,    1,    2,  ..., 1997, 1998, 1999])"   # as PyTorch prints it
 
 
 def test_literals_keep_dtype_and_number():
