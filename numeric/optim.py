@@ -92,6 +92,11 @@ def sgd_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
     if check:
         check_sgd(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                   nesterov=nesterov)
+    if momentum == 0 and weight_decay == 0 and not maximize:   # plain SGD: the common case
+        step = -lr
+        for param, grad in zip(params, grads):
+            param += step * grad
+        return
     for param, grad, state in zip(params, grads, states):
         if maximize:
             grad = -grad
