@@ -206,23 +206,7 @@ def test_tensors_made_inside_fn_are_folded_but_captured_ones_are_read():
 
 def test_compiled_user_ops_match_eager():
     """sg.custom_op and sg.autograd.Function run inside compiled programs (own forward/VJP)."""
-    import sympy
-
-    class Tanh(sg.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            y = np.tanh(x)
-            ctx.save_for_backward(y)
-            return y
-
-        @staticmethod
-        def backward(ctx, g):
-            (y,) = ctx.saved_tensors
-            return g * (1 - y ** 2)
-
-        @staticmethod
-        def sympy(x):
-            return sympy.tanh(x)
+    from tests.symgrad.test_function import MyTanh as Tanh
 
     square = sg.custom_op("square", lambda x: x * x, (lambda g, out, x: 2 * g * x,),
                           lambda x: x ** 2)
