@@ -59,8 +59,7 @@ def numel(input: Tensor) -> "builtins.int":  # noqa: F821
 
 
 # closed forms (issue 4): lowering to SymPy, derivatives, printing, the safe parser
-from symgrad.lower_sympy import to_sympy  # noqa: E402
-from symgrad.closed_form import diff, gradient, hessian, jacobian  # noqa: E402
+from symgrad.closed_form import diff, gradient, hessian, jacobian, to_sympy  # noqa: E402
 from symgrad.printing import latex, lambdify  # noqa: E402
 from symgrad.parse import ParseError, parse  # noqa: E402
 

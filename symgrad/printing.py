@@ -10,7 +10,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy
 
-from symgrad.lower_sympy import leaf_array, to_sympy
+from symgrad.closed_form import to_sympy
+from symgrad.lower_sympy import leaf_array
 
 __all__ = ["latex", "sstr", "lambdify"]
 

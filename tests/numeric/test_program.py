@@ -15,7 +15,9 @@ from numeric.program import Program
 
 
 class N:
-    """The node protocol and nothing else; op nodes compute their value eagerly."""
+    """A handle carrying its own op and attrs (so ``node`` is itself); eager values."""
+
+    node = property(lambda self: self)
 
     def __init__(self, op=None, inputs=(), value=None, requires_grad=False, **attrs):
         self.op, self.inputs, self.attrs = op, tuple(inputs), attrs
