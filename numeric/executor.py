@@ -21,6 +21,7 @@ import numpy as np
 
 from numeric.graph import toposort
 from numeric.kernels import FORWARD
+from numeric.node import NO_ATTRS, Node
 from numeric.ops import VARIADIC, Op
 from numeric.vjps import VJP, unbroadcast
 
@@ -95,9 +96,10 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         raise ValueError(f"backward got {len(outputs)} outputs but {len(cotangents)} "
                          "cotangents; pass one cotangent per output")
     get = _handle_value if value is None else value
+    minimal = not all(hasattr(o, "requires_grad") for o in outputs)
     cts: dict[int, Any] = {}
     for k, (node, ct) in enumerate(zip(outputs, cotangents)):
-        if not node.requires_grad:
+        if not getattr(node, "requires_grad", True):
             raise RuntimeError(f"output {k} does not require grad and has no gradient "
                                "function; differentiate an output computed from a node "
                                "with requires_grad=True")
@@ -112,8 +114,9 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         key = id(node)
         cts[key] = cts[key] + ct if key in cts else ct
 
-    order = _grad_order(outputs)            # raises on a freed graph, before any work
-    if targets is not None or value is not None or hooks:
+    # raises on a freed graph, before any work
+    order = toposort(outputs) if minimal else _grad_order(outputs)
+    if minimal or targets is not None or value is not None or hooks:
         grads = _general(order, cts, targets, value, release, hooks)
     else:
         grads = _leaves(order, cts, release)
@@ -124,7 +127,9 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
 
 
 def _rules(op: Any) -> tuple[Any, bool]:
-    """``(vjp rules, variadic)`` of an ``Op`` or a user-defined op object."""
+    """``(vjp rules, variadic)`` of an ``Op``, its name, or a user-defined op object."""
+    if op.__class__ is str:                 # Note [Minimal handles]
+        op = Op(op)
     if op.__class__ is _Op:
         return VJP[op], op in VARIADIC
     return op.vjp, False
@@ -254,7 +259,15 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
              value: Optional[Callable[[Any], Any]],
              release: Optional[Callable[[Any], Any]],
              hooks: Optional[dict[int, Callable[[Any], Any]]] = None) -> dict:
-    """Gradients of chosen ``targets`` and/or VJPs run on ``value(node)``, with hooks."""
+    """Gradients of chosen ``targets`` and/or VJPs run on ``value(node)``, with hooks.
+
+    Note [Minimal handles]
+        This path also serves handles written by users with only ``op``,
+        ``inputs``, ``attrs`` and ``value`` (numeric's original contract): a
+        handle without ``requires_grad`` requires grad, one without ``attrs``
+        has none, and an op may be given by name (``"mul"``).  The training
+        loop's fast path (:func:`_leaves`) reads the full protocol directly.
+    """
     get = _handle_value if value is None else value
     wanted: Optional[set[int]] = None
     useful: Optional[set[int]] = None
@@ -273,6 +286,8 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
         key = id(node)
         g = pop(key, None)
         op = node.op
+        if op.__class__ is str:             # Note [Minimal handles]
+            op = Op(op)
         if g is None:                       # no path to a target, or only None VJPs
             if release is not None and op is not None:
                 release(node)
@@ -293,9 +308,10 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
         rules, variadic = _rules(op)
         vals = [get(i) for i in inputs]
         out = get(node)
-        attrs = node.attrs
+        attrs = getattr(node, "attrs", None) or NO_ATTRS
         for i, inp in enumerate(inputs):
-            if not inp.requires_grad or (useful is not None and id(inp) not in useful):
+            if not getattr(inp, "requires_grad", True) or \
+                    (useful is not None and id(inp) not in useful):
                 continue
             if variadic:
                 c = rules[0](g, out, *vals, argnum=i, **attrs)
@@ -322,7 +338,8 @@ def evaluate(outputs: Sequence[Any], bindings: Optional[dict[int, Any]] = None) 
 
     Leaves take their value from ``bindings`` (``{id(node): array}``) or, if
     unbound, their own ``data`` (a symbol must be bound).  Every op node is
-    computed once (iteratively).
+    computed once (iteratively).  User-written minimal nodes (``op``, ``inputs``,
+    ``attrs``, ``value``) work too (Note [Minimal handles]).
 
     >>> from numeric.node import Node
     >>> x = Node.leaf("symbol", name="x", shape=(), dtype=np.float64)
@@ -339,11 +356,15 @@ def evaluate(outputs: Sequence[Any], bindings: Optional[dict[int, Any]] = None) 
             vals[key] = bindings[key]
             continue
         if op is None:
-            if node.data is None:
-                raise ValueError(f"evaluate: symbol {node.name!r} is not bound; pass its value "
-                                 "in bindings")
-            vals[key] = node.data
+            v = node.data if node.__class__ is Node else node.value   # Note [Minimal handles]
+            if v is None:
+                raise ValueError(f"evaluate: symbol {getattr(node, 'name', None)!r} is not "
+                                 "bound; pass its value in bindings")
+            vals[key] = v
             continue
+        if op.__class__ is str:
+            op = Op(op)
         kernel = FORWARD[op] if op.__class__ is _Op else op.forward
-        vals[key] = kernel(*[vals[id(i)] for i in node.inputs], **node.attrs)
+        vals[key] = kernel(*[vals[id(i)] for i in node.inputs],
+                           **(getattr(node, "attrs", None) or NO_ATTRS))
     return [vals[id(o)] for o in outputs]

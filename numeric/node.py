@@ -25,11 +25,11 @@ Fields:
 ``data``     a data or constant leaf's array (shared with its tensor), else None
 
 Note [Leaf roles]
-    Lowering decides symbol-or-number from the role and the caller's ``wrt``
+    Lowering decides symbol-or-number from the leaf and the caller's ``wrt``
     alone: a symbol is always a SymPy symbol, a constant always its exact
     literal, a data leaf a symbol when it is a variable of the call (in ``wrt``)
-    and its exact value otherwise.  ``requires_grad`` is the handle's business
-    and never consulted.
+    or has a name of its own, and its exact value otherwise.
+    ``requires_grad`` is the handle's business and never consulted.
 
 >>> import numpy as np
 >>> x = Node.leaf("data", np.array([1.0, 2.0]), name="x")

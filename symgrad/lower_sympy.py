@@ -252,15 +252,16 @@ def is_variable(node, wrt=None) -> bool:
     """Does leaf ``node`` lower to symbols?  Note [Leaf roles] in numeric/node.py.
 
     A symbol always does, a constant never; a data leaf does when it is one of
-    the call's variables (``wrt``: a set of node ids), or when the call names no
-    variables at all (``wrt is None``: ``sg.to_sympy(f)`` shows every input).
+    the call's variables (``wrt``: a set of node ids) or was given a name
+    (``name=``, an ``nn`` parameter's module path), and otherwise lowers to its
+    exact values.  ``requires_grad`` plays no part.
     """
     role = node.role
     if role == "symbol":
         return True
     if role == "constant":
         return False
-    return wrt is None or id(node) in wrt
+    return node.name is not None or (wrt is not None and id(node) in wrt)
 
 
 def _element_name(name: str, idx: tuple[int, ...]) -> str:

@@ -213,8 +213,31 @@ def test_scalar_cotangent_is_accepted():
     assert backward([y], [1.0])[id(x)] == 4.0
 
 
-def test_ops_are_looked_up_under_their_names_and_aliases():
-    assert Op("exp") is Op.EXP and Op("MUL") is Op.MUL
+class Minimal:
+    """Only what the issue names: op (or its name), inputs, attrs, value."""
+
+    def __init__(self, op, inputs=(), value=None, **attrs):
+        self.op, self.inputs, self.value = op, tuple(inputs), value
+        if attrs:
+            self.attrs = attrs
+
+
+def test_minimal_nodes_require_grad_and_may_name_their_ops():
+    x = Minimal(None, value=np.array([1.0, 2.0]))
+    y = Minimal("mul", (x, x), x.value * x.value)
+    z = Minimal(Op.SUM, (y,), np.sum(y.value), axis=None, keepdims=False)
+    release = []
+    g = backward(z, np.array(1.0), release=release.append)
+    np.testing.assert_array_equal(g[id(x)], [2.0, 4.0])
+    assert {id(n) for n in release} == {id(y), id(z)}      # the user's own nodes
+    assert evaluate([z], {id(x): np.array([3.0, 1.0])})[0] == 10.0
+
+
+def test_op_names_inside_a_full_protocol_graph():
+    x = leaf(np.array([2.0]))
+    y = Node("exp", (x,), {}, np.exp(x.value), True)
+    g = backward([y], [np.ones(1)])
+    np.testing.assert_allclose(g[id(x)], np.exp([2.0]))
     assert Op("concatenate") is Op.CONCAT and Op["TRANSPOSE"] is Op.PERMUTE
 
 
