@@ -11,7 +11,7 @@ import pytest
 from numeric.executor import backward as executor_backward
 from numeric.kernels import FORWARD
 from numeric.ops import Op
-from numeric.program import Program
+from numeric.compile import Program
 
 
 class N:
