@@ -13,22 +13,18 @@ scale] in :mod:`numeric.compile`).
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 import numpy as np
 
 from numeric.ops import VARIADIC, Op
-from numeric.vjps import unbroadcast
 
-from numeric.compile.common import (
-    LINE_COST, attr_src, dtype_src, label, probe_cotangent, rules, same,
-)
-from numeric.compile.cotangent import Ct, static_unbroadcast
+from numeric.compile.common import attr_src, label, probe_cotangent, rules, same
+from numeric.compile.cotangent import Accumulator, Ct
 from numeric.compile.forward import saved_slots
 from numeric.compile.slots import Instr, Slots
-from numeric.compile.templates import MATMUL_2D_THROUGH_T, SMALL, Planner
+from numeric.compile.templates import MATMUL_2D_THROUGH_T, Planner
 
 __all__ = ["BackwardEmitter", "redirects"]
 
@@ -61,7 +57,7 @@ def redirects(slots: Slots, shapes: dict) -> dict[int, int]:
     return out
 
 
-class BackwardEmitter:
+class BackwardEmitter(Accumulator):
     """Emit ``backward`` for the outputs selected by ``mask`` (or output ``unit`` with a
     unit cotangent): ``BackwardEmitter(...).build() -> (source, globals, cost)``.
 
@@ -74,138 +70,20 @@ class BackwardEmitter:
 
     def __init__(self, slots: Slots, planner: Planner, values: dict[int, Any], glob: dict,
                  mask: tuple[bool, ...] | None, unit: int | None, policy: str) -> None:
+        super().__init__(planner.shapes, glob)
         self.slots, self.plan, self.values = slots, planner, values
-        self.shapes = planner.shapes
-        self.glob = dict(glob)
         self.mask, self.unit = mask, unit
         self.policy, self.lazy = policy, policy != "plain"
         self.redirect = redirects(slots, self.shapes) if self.lazy else {}
-        self.ct: dict[int, Ct] = {}
-        self.lines: list[str] = []
         self.params: list[str] = []
-        self.counter = 0
-        self.cost = 0
-        self.var_probe: dict[str, float] = {}
         self.out_cts: list[np.ndarray] = []     # probe values of the output cotangents
 
     def build(self) -> tuple[str, dict, int]:
+        """``(source, globals, cost)`` of the backward."""
         self.seed()
         for ins in reversed(self.slots.instrs):
             self.emit_node(ins)
         return self.finish(), self.glob, self.cost
-
-    # -- lines and scales -------------------------------------------------------------
-
-    def fresh(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def emit(self, name: str, expr: str, val: Any, note: str) -> None:
-        self.lines.append(f"    {name} = {expr}  # {note}")
-        self.cost += LINE_COST + int(np.size(val))
-
-    def scale_src(self, r: Ct) -> str | None:
-        """The scale of ``r`` as a Python expression (None for exactly 1)."""
-        if r.var is None:
-            return None if r.c == 1.0 else repr(r.c)
-        if r.c != 1.0:
-            v = self.fresh("s")
-            self.lines.append(f"    {v} = {r.var} * {r.c!r}")
-            self.var_probe[v] = self.var_probe[r.var] * r.c
-            r.var, r.c = v, 1.0
-        return r.var
-
-    def scale_probe(self, r: Ct) -> float:
-        return (self.var_probe[r.var] if r.var is not None else 1.0) * r.c
-
-    def materialize(self, r: Ct) -> Ct:
-        """``r`` as an array with scale 1 (emitting the multiply or the fill)."""
-        s = self.scale_src(r)
-        if r.name is None:
-            dt = dtype_src(r.dtype, self.glob)
-            val = np.full(r.shape, self.scale_probe(r), r.dtype)
-            name = self.fresh("g")
-            if math.prod(r.shape) <= SMALL:
-                self.emit(name, f"np.full({r.shape!r}, {s or '1.0'}, {dt})", val, "uniform")
-                return Ct(name, val, True)
-            self.emit(name, f"np.broadcast_to(np.full((), {s or '1.0'}, {dt}), {r.shape!r})",
-                      val, "uniform")
-            return Ct(name, np.broadcast_to(val, r.shape), False)
-        if s is None:
-            return r
-        name = self.fresh("g")
-        dtype = np.asarray(r.val).dtype
-        if r.var is None and dtype.kind == "f":
-            # a build-time factor: a 0-d array of the cotangent's dtype, which numpy
-            # multiplies faster than a Python float on small arrays (same result)
-            s = f"k{self.counter}"
-            self.glob[s] = np.asarray(r.c, dtype)
-        with np.errstate(all="ignore"):
-            val = r.val * (self.glob[s] if r.var is None and dtype.kind == "f"
-                           else self.scale_probe(r))
-        if r.owned and isinstance(r.val, np.ndarray) and r.val.shape:
-            self.emit(name, f"np.multiply({r.name}, {s}, out={r.name})", val, "scale")
-        else:
-            self.emit(name, f"{r.name} * {s}", val, "scale")
-        return Ct(name, val, isinstance(val, np.ndarray))
-
-    # -- accumulation -----------------------------------------------------------------
-
-    def add_arrays(self, s: int, p: Ct, r: Ct) -> Ct:
-        shape = self.shapes[s][0]
-        new = self.fresh("g")
-        if p.owned and shape and isinstance(p.val, np.ndarray):
-            self.lines.append(f"    {new} = np.add({p.name}, {r.name}, out={p.name})  # accumulate")
-        else:
-            self.lines.append(f"    {new} = {p.name} + {r.name}  # accumulate")
-        self.cost += LINE_COST + math.prod(shape)
-        return Ct(new, p.val + r.val, True, p.var, p.c)
-
-    def unbroadcast(self, s: int, r: Ct) -> Ct:
-        """``r`` reduced to slot ``s``'s shape and dtype (a count for uniform ones)."""
-        shape, dtype = self.shapes[s]
-        if r.name is None:
-            if r.shape != shape or r.dtype != dtype:    # unbroadcast ones: a count
-                n = math.prod(r.shape) / max(math.prod(shape), 1)
-                r = Ct(None, None, False, r.var, r.c * n, shape, dtype)
-            return r
-        val = r.val
-        if np.shape(val) == shape and np.asarray(val).dtype == dtype:
-            return r
-        ref = unbroadcast(val, shape, dtype)
-        expr = static_unbroadcast(r.name, np.shape(val), np.asarray(val).dtype,
-                                  shape, dtype, self.glob)
-        got = None
-        if expr is not None:
-            got = eval(expr.replace(r.name, "_g"), dict(self.glob, _g=val))  # noqa: S307
-        name = self.fresh("g")
-        if got is not None and same(got, ref):
-            self.emit(name, expr, got, "unbroadcast")
-            return Ct(name, got, isinstance(got, np.ndarray) and got.base is None, r.var, r.c)
-        self.emit(name, f"UB({r.name}, {shape!r}, {dtype_src(dtype, self.glob)})", ref,
-                  "unbroadcast")
-        return Ct(name, ref, False, r.var, r.c)
-
-    def accumulate(self, s: int, r: Ct) -> None:
-        """Add cotangent ``r`` to slot ``s``'s (the one accumulation site)."""
-        shape, dtype = self.shapes[s]
-        r = self.unbroadcast(s, r)
-        p = self.ct.get(s)
-        if p is None:
-            self.ct[s] = r
-        elif p.name is None and r.name is None:
-            if p.var is None and r.var is None:
-                self.ct[s] = Ct(None, None, False, None, p.c + r.c, shape, dtype)
-            else:
-                v = self.fresh("s")
-                self.lines.append(f"    {v} = {self.scale_src(p) or '1.0'} + "
-                                  f"{self.scale_src(r) or '1.0'}")
-                self.var_probe[v] = self.scale_probe(p) + self.scale_probe(r)
-                self.ct[s] = Ct(None, None, False, v, 1.0, shape, dtype)
-        elif p.name is not None and r.name is not None and (p.var, p.c) == (r.var, r.c):
-            self.ct[s] = self.add_arrays(s, p, r)
-        else:
-            self.ct[s] = self.add_arrays(s, self.materialize(p), self.materialize(r))
 
     # -- the steps ----------------------------------------------------------------------
 
