@@ -1,6 +1,6 @@
 """``sg.compile``: trace a function once per input signature, replay it as a Program.
 
-The traced graph becomes a :class:`numeric.program.Program` (straight-line numpy
+The traced graph becomes a :class:`numeric.compile.Program` (straight-line numpy
 for the forward and the backward pass).  Calling the compiled function runs the
 Program without building a Python handle per op; each output is one Tensor
 handle whose gradient function runs the Program's backward, so
@@ -45,8 +45,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from numeric.graph import toposort
+from numeric.compile import Program
 from numeric.node import NO_ATTRS, Node
-from numeric.program import Program
 from symgrad import autograd as _ag
 from symgrad.naming import known_name
 from symgrad.tensor import _CLOCK, Tensor, handle
@@ -221,7 +221,7 @@ _new = object.__new__
 
 
 class CompiledFunction:
-    """A function traced into a :class:`~numeric.program.Program` per input signature.
+    """A function traced into a :class:`~numeric.compile.Program` per input signature.
 
     ``traces`` counts the traces so far; ``program(*args)`` returns the Program that
     a call with ``args`` runs (tracing if needed); ``clear()`` forgets every trace.

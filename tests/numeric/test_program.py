@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from numeric.compile import Program
 from numeric.executor import backward as executor_backward
 from numeric.kernels import FORWARD
 from numeric.ops import Op
-from numeric.program import Program
 
 
 class N:
