@@ -40,6 +40,21 @@ def test_first_closed_form_call_loads_sympy():
     assert loaded["sympy"] and not loaded["hypothesis"]
 
 
+def test_numeric_work_loads_no_sympy():
+    code = ("import symgrad as sg\n"
+            "model = sg.nn.Sequential(sg.nn.Linear(3, 2, seed=0), sg.nn.Tanh())\n"
+            "opt = sg.optim.SGD(model.parameters(), lr=0.1)\n"
+            "x = sg.randn(4, 3)\n"
+            "loss = model(x).pow(2).mean(); loss.backward(); opt.step()\n"
+            "f = sg.compile(lambda a: (a * a).sum())\n"
+            "a = sg.tensor([1.0, 2.0], requires_grad=True); f(a).backward()\n"
+            "with sg.no_grad(): model(x)\n"
+            "t = sg.parse('x**2*sin(y)'); sg.to_dot(t); sg.print_graph(t)\n"
+            "repr(loss)")
+    loaded = _modules_after(code)
+    assert not any(loaded.values()), [m for m in loaded if loaded[m]]
+
+
 @pytest.mark.parametrize("code", [
     "from symgrad import diff, gradient, hessian, jacobian, to_sympy, latex, lambdify",
     "import symgrad as sg; sg.latex",
