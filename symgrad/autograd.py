@@ -19,6 +19,7 @@ This module works on any Tensor-like node; it never imports ``symgrad.tensor``
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from typing import Any, Callable, Optional, Sequence
 
@@ -32,10 +33,14 @@ from symgrad.custom import Function, FunctionCtx  # user ops, PyTorch's class fo
 
 
 # ----------------------------------------------------------------------------- grad mode
-class _GradMode:
-    """The one piece of global autograd state: is graph recording on?"""
+class _GradMode(threading.local):
+    """The one piece of autograd state: is graph recording on?  Per thread, as in PyTorch.
 
-    __slots__ = ("enabled",)
+    Every thread sees its own ``enabled`` (a new thread starts with it on, since
+    ``threading.local`` runs ``__init__`` once per thread), so a ``no_grad`` block, a
+    decorated function or ``backward`` in one thread leaves recording in the others
+    alone.  No ``__slots__``: slot values would be shared by all threads.
+    """
 
     def __init__(self) -> None:
         self.enabled = True
