@@ -429,7 +429,8 @@ def _identity(n: Any) -> Any:
 def backward_scalar(t: Any, retain_graph: Optional[bool]) -> None:
     """Fast path of ``t.backward()`` for a one-element output (the training-loop case)."""
     v = t.value
-    if not t._requires_grad or v is None or v.size != 1 or _HOOKED or freed(t):
+    if not t._requires_grad or v is None or v.size != 1 or _HOOKED or \
+            (t.op is not None and not t.inputs):
         return backward(t, None, retain_graph)
     leaves: dict[int, Any] = {}
     if t.op is None:

@@ -36,7 +36,7 @@ from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, graph_order, leaf_array
                                  lower_node, real_world, variables)
 from symgrad.matrix_form import diff_matrix, to_matrix
 from symgrad.naming import known_name
-from numeric.node import as_node
+from numeric.node import as_node, many
 
 __all__ = ["to_sympy", "diff", "gradient", "jacobian", "hessian", "reverse_mode"]
 
@@ -464,7 +464,7 @@ def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool
     >>> sg.gradient(sg.exp(x * y) * y, [x, y], cse=True)
     ([(v0, x*y), (v1, y*exp(v0))], [v1*y, v1*x + exp(v0)])
     """
-    single = not isinstance(xs, (list, tuple))
+    single = not many(xs)
     f, xs = as_node(f), _nodes([xs] if single else xs)
     if all(isinstance(d, int) for d in _shape(f)) and _size(f) != 1:
         raise ValueError(f"gradient() needs a scalar f, got shape {_shape(f)}; "
@@ -509,7 +509,7 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     [2*x,   0]])
     """
     f = as_node(f)
-    xs = _nodes([xs] if not isinstance(xs, (list, tuple)) else xs)
+    xs = _nodes(xs if many(xs) else [xs])
     if _size(f) != 1:
         raise ValueError(f"hessian() needs a scalar f, got shape {_shape(f)}; call .sum() first")
     _, arrays = reverse_mode(f, xs, cse=False)

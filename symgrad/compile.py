@@ -144,8 +144,7 @@ class _CompiledResult(Tensor):
         the generic autograd path, where the node's VJP runs the same Program.
     """
 
-    __slots__ = ("op", "_call")
-    attrs = NO_ATTRS
+    __slots__ = ("_call",)
 
     @property
     def node(self) -> Node:
@@ -356,6 +355,7 @@ class CompiledFunction:
             t.value = v
             t.inputs = sources
             t.op = _CompiledOp(tr, saved, j) if sources else None
+            t.attrs = NO_ATTRS
             t._call = (tr, args, j)
             t._requires_grad = bool(sources) and tr.float_out[j]
             t.grad = None

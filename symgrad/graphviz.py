@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from numeric.graph import toposort
-from numeric.node import Node, as_node
+from numeric.node import Node, as_node, many
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 
@@ -46,7 +46,7 @@ class _View:
     """The nodes under some outputs, with what their handles say about gradients."""
 
     def __init__(self, tensors: Any) -> None:
-        items = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+        items = list(tensors) if many(tensors) else [tensors]
         for t in items:
             if not isinstance(t, (Tensor, Node)):
                 raise TypeError(f"expected a symgrad Tensor (a graph node), got "
@@ -138,13 +138,14 @@ def to_dot(tensors: Any, *, name: str = "symgrad") -> str:
     }
     """
     view = _View(tensors)
-    order = view.order
-    ids = {id(n): f"n{k}" for k, n in enumerate(order)}
     outputs = {id(r) for r in view.roots}
     lines = [f"digraph {_dot_quote(name) if not name.isidentifier() else name} {{",
              "  rankdir=BT;", '  node [fontname="Helvetica", fontsize=11];']
-    for node in order:
-        nid = ids[id(node)]
+    ids: dict[int, str] = {}
+    fresh = iter(range(1 << 62))
+
+    def emit(node: Any) -> str:
+        nid = f"n{next(fresh)}"
         kind = view.kind(node)
         if kind == "op":
             label = f"{view.op_name(node)}\n{_shape(node)}"
@@ -160,9 +161,18 @@ def to_dot(tensors: Any, *, name: str = "symgrad") -> str:
         if kind == "param":
             lines.append(f'  {nid}_acc [label="AccumulateGrad", {_STYLE["accumulate"]}];')
             lines.append(f"  {nid} -> {nid}_acc;")
+        return nid
+
+    for node in view.order:
+        if view.kind(node) == "const" and id(node) not in outputs:
+            continue            # Note [Shared literals]: a number is drawn at each use
+        srcs = []
         for inp in node.inputs:
-            src = ids[id(inp)] + ("_acc" if view.kind(inp) == "param" else "")
-            lines.append(f"  {src} -> {nid};")
+            kind = view.kind(inp)
+            src = emit(inp) if kind == "const" and id(inp) not in outputs else ids[id(inp)]
+            srcs.append(src + ("_acc" if kind == "param" else ""))
+        nid = ids[id(node)] = emit(node)
+        lines.extend(f"  {src} -> {nid};" for src in srcs)
     lines.append("}")
     return "\n".join(lines)
 
@@ -174,7 +184,8 @@ def graph_text(tensors: Any, *, max_indent: int = 16) -> str:
     uses: dict[int, int] = {}
     for node in order:
         for inp in node.inputs:
-            uses[id(inp)] = uses.get(id(inp), 0) + 1
+            if view.kind(inp) != "const":       # a number is shown at each use
+                uses[id(inp)] = uses.get(id(inp), 0) + 1
     refs: dict[int, int] = {}      # id -> [k] reference number of shared nodes shown already
     lines: list[str] = []
     # explicit stack of (node, guide prefix, connector, depth); children pushed reversed

@@ -23,7 +23,7 @@ import sympy
 from numeric.graph import toposort
 from numeric.ops import Op
 from symgrad.naming import leaf_name, name_from_caller
-from numeric.node import as_node
+from numeric.node import as_node, many
 
 __all__ = ["TO_SYMPY", "SCALAR_FORMS", "lower", "leaf_array", "exact", "LoweringError",
            "graph_order", "real_world", "is_variable", "variables"]
@@ -376,5 +376,5 @@ def variables(wrt) -> "set[int] | None":
         return None
     if isinstance(wrt, (set, frozenset)):
         return wrt
-    items = wrt if isinstance(wrt, (list, tuple)) else [wrt]
+    items = wrt if many(wrt) else [wrt]
     return {id(as_node(x)) for x in items}

@@ -8,8 +8,8 @@ Note [Leaf names]
     caller's variable when a closed-form call can see it (so ``x =
     sg.tensor([5.0]); sg.diff(x ** 2, x)`` reads ``2*x``; see
     :func:`name_from_caller`), else ``"t<k>"`` from one process-wide counter.
-    Nodes are immutable, so display names live here, in a weak table keyed by
-    node: they go when the node goes.
+    Nodes are immutable, so a display name is kept in the leaf's ``name_cell``
+    (Note [Node layout] in numeric/node.py): it goes when the node goes.
 
 >>> from numeric.node import Node
 >>> import numpy as np
@@ -21,26 +21,31 @@ from __future__ import annotations
 
 import itertools
 import sys
-import weakref
 from typing import Any, Iterable, Optional
 
-_DISPLAY: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
 _COUNTER = itertools.count()
 _INTERNAL_PACKAGES = frozenset({"symgrad", "numeric", "verify"})
 
 
 def known_name(node: Any) -> Optional[str]:
     """The node's name or the display name it already got; None if it has neither."""
-    return node.name if node.name is not None else _DISPLAY.get(node)
+    name = node.name
+    if name is not None:
+        return name
+    cell = node.name_cell
+    return None if cell is None else cell[0]
 
 
 def leaf_name(node: Any) -> str:
     """The node's name, giving it an automatic ``"t<k>"`` display name if it has none."""
     name = node.name
     if name is None:
-        name = _DISPLAY.get(node)
+        cell = node.name_cell
+        if cell is None:                 # a library-made leaf without a cell (numeric/node.py)
+            return f"t_{id(node):x}"
+        name = cell[0]
         if name is None:
-            name = _DISPLAY[node] = f"t{next(_COUNTER)}"
+            name = cell[0] = f"t{next(_COUNTER)}"
     return name
 
 
@@ -68,8 +73,9 @@ def name_from_caller(leaves: Iterable[Any], depth: int = 1) -> None:
             node = getattr(obj, "node", None) if hasattr(obj, "grad") else None
             if node is None or id(node) not in unnamed or unnamed[id(node)] is not node:
                 continue
-            if var.isidentifier() and not var.startswith("_") and var not in taken:
-                _DISPLAY[node] = var
+            if var.isidentifier() and not var.startswith("_") and var not in taken \
+                    and node.name_cell is not None:
+                node.name_cell[0] = var
                 taken.add(var)
                 del unnamed[id(node)]
         if not unnamed:

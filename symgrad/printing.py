@@ -11,14 +11,15 @@ import numpy as np
 import sympy
 
 from symgrad.closed_form import to_sympy
-from numeric.node import as_node
+from numeric.node import Node, as_node, many
+from symgrad.tensor import Tensor
 from symgrad.lower_sympy import leaf_array
 
 __all__ = ["latex", "sstr", "lambdify"]
 
 
 def _is_node(x) -> bool:
-    return hasattr(x, "inputs") and hasattr(x, "op")
+    return isinstance(x, (Tensor, Node))
 
 
 def _as_sympy(x):
@@ -67,16 +68,16 @@ def lambdify(formula: Any, args: Sequence[Any]) -> Callable[..., Any]:
     >>> float(f(0.0))
     1.0
     """
-    if not isinstance(args, (list, tuple)):
+    if not many(args):
         args = [args]
     syms = [_arg(a) for a in args]
-    if isinstance(formula, tuple) and len(formula) == 2 and isinstance(formula[0], list):
+    if many(formula) and len(formula) == 2 and isinstance(formula[0], list):
         reps, exprs = formula
-        many = isinstance(exprs, (list, tuple))
-        items = list(exprs) if many else [exprs]
+        several = isinstance(exprs, (list, tuple))
+        items = list(exprs) if several else [exprs]
         flat_fn = sympy.lambdify(syms, items, modules="numpy",
                                  cse=lambda es: (list(reps), list(es)))
-        return (lambda *vals: flat_fn(*vals)) if many else (lambda *vals: flat_fn(*vals)[0])
+        return (lambda *vals: flat_fn(*vals)) if several else (lambda *vals: flat_fn(*vals)[0])
     if _is_node(formula):
         formula = to_sympy(formula, wrt=[a for a in args if _is_node(a)])
     if isinstance(formula, (sympy.NDimArray, sympy.MatrixBase, np.ndarray)):

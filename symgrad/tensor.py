@@ -13,9 +13,13 @@ any input is symbolic (``value is None``), the result is symbolic too and only
 its shape and dtype are derived (:mod:`symgrad.shapes`).
 
 Note [Hot path]
-    Every op goes through :func:`_node` (one ``object.__new__`` and plain slot
-    stores; ``grad_fn`` objects and automatic leaf names are created lazily, on
-    first access).  Binary operators look their kernel up once at import time.
+    Every op goes through :func:`_node` (one ``object.__new__``, one tuple for
+    the IR node, plain slot stores; ``grad_fn`` objects and automatic leaf names
+    are created lazily, on first access); the binary operators inline it.
+    Binary operators look their kernel up once at import time.  A handle keeps
+    its node's ``op`` and ``attrs`` in slots of its own (the executor reads
+    them per node; for a compiled call's output ``op`` is the Program's
+    backward instead).
     This keeps the seed's training loop within a few times a hand-written numpy
     loop; see docs/performance.md.
 
@@ -43,7 +47,7 @@ import numpy as np
 from numeric.executor import evaluate as _evaluate
 from numeric.graph import toposort
 from numeric.kernels import FORWARD
-from numeric.node import NO_ATTRS, Node, as_node
+from numeric.node import NO_ATTRS, Node, as_node, many
 from numeric.ops import Op
 from symgrad import autograd as _ag
 from symgrad import dtypes as _dt
@@ -56,6 +60,8 @@ _GRAD = _ag.GRAD_MODE
 _new = object.__new__
 _make = Node.make
 _leaf_node = Node.leaf
+_fast_leaf = Node.data_leaf
+_tuple_new = tuple.__new__       # Node.make inlined on the hot path (Note [Node layout])
 _NUMBER = (int, float, bool, np.number, np.bool_)
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -73,8 +79,8 @@ class Tensor:
     ((2, 2), dtype('float64'), tensor([3., 7.]))
     """
 
-    __slots__ = ("node", "value", "inputs", "_requires_grad", "grad", "_version", "_modified",
-                 "_hooks", "_grad_fn", "__weakref__")
+    __slots__ = ("node", "value", "op", "attrs", "inputs", "_requires_grad", "grad",
+                 "_version", "_modified", "_hooks", "_grad_fn", "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data: Any, *, dtype: Any = None, requires_grad: bool = False,
@@ -92,16 +98,6 @@ class Tensor:
         return _node(value, None, (), {}, False)
 
     # -------------------------------------------------------------- properties
-    @property
-    def op(self) -> Any:
-        """The op that made this tensor (``node.op``); None for leaves."""
-        return self.node.op
-
-    @property
-    def attrs(self) -> Any:
-        """The op's parameters (``node.attrs``, read-only)."""
-        return self.node.attrs
-
     @property
     def shape(self) -> tuple:
         """The shape, a tuple (dims of symbolic tensors may be strings)."""
@@ -314,7 +310,7 @@ class Tensor:
         """A new leaf sharing this tensor's value, cut off from the graph."""
         if self.value is None:
             raise SymbolicValueError("detach() of a symbolic tensor has no value to share")
-        return _node(self.value, None, (), NO_ATTRS, False)
+        return handle(_data_leaf(self.value), self.value)
 
     def clone(self) -> "Tensor":
         """A copy (differentiable: recorded as a reshape to the same shape)."""
@@ -416,6 +412,8 @@ def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
     # this: one call less per op on the eager hot path (Note [Hot path])
     t.node = node
     t.value = value
+    t.op = node.op
+    t.attrs = node.attrs
     t.inputs = inputs
     t._requires_grad = rg
     t.grad = None
@@ -427,25 +425,36 @@ def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
 
 def _data_leaf(value: np.ndarray, name: Optional[str] = None) -> Node:
     """The IR leaf of an array the user gave (role ``"data"``)."""
-    return _leaf_node("data", value, name=name)
+    return _leaf_node("data", value, name=name) if name is not None else _fast_leaf(value)
 
 
 def _node(value: Any, op: Any, inputs: tuple, attrs: Any, rg: bool) -> Tensor:
     """The one fast constructor (see Note [Hot path]).
 
-    ``op is None`` makes a data leaf around ``value``; otherwise an op node whose
+    ``op is None`` makes a data leaf around ``value`` (library-made: no name cell,
+    see :meth:`numeric.node.Node.data_leaf`); otherwise an op node whose
     IR inputs are the input handles' nodes, and whose handle keeps the input
     handles (``inputs``: the values backward needs, dropped when it frees them).
     """
     t = _new(Tensor)
-    if op is None:
-        t.node = _leaf_node("data", value)
-    elif len(inputs) == 2:
-        t.node = _make(op, (inputs[0].node, inputs[1].node), attrs, value.shape, value.dtype)
-    elif len(inputs) == 1:
-        t.node = _make(op, (inputs[0].node,), attrs, value.shape, value.dtype)
+    if op is None:          # Node.data_leaf(value, cell=False), inlined
+        t.node = _tuple_new(Node, (None, (), NO_ATTRS, value.shape, value.dtype, None, "data",
+                                   None, value, None))
+        t.attrs = NO_ATTRS
     else:
-        t.node = _make(op, tuple([i.node for i in inputs]), attrs, value.shape, value.dtype)
+        if not attrs:
+            attrs = NO_ATTRS
+        n = len(inputs)
+        if n == 2:
+            ins = (inputs[0].node, inputs[1].node)
+        elif n == 1:
+            ins = (inputs[0].node,)
+        else:
+            ins = tuple([i.node for i in inputs])
+        t.node = _tuple_new(Node, (op, ins, attrs, value.shape, value.dtype, None, None, None,
+                                   None, None))
+        t.attrs = attrs
+    t.op = op
     t.value = value
     t.inputs = inputs
     t._requires_grad = rg
@@ -546,10 +555,23 @@ def const(x: Any, like: Optional[Tensor] = None) -> Tensor:
             dt = _dt.int64
         else:
             dt = _dt.get_default_dtype()
-        return handle(_leaf_node("constant", np.array(lit, dtype=dt), literal=lit),
-                      np.array(lit, dtype=dt))
+        key = (lit.__class__, lit, dt)
+        t = _CONSTANTS.get(key)
+        if t is None:
+            v = np.array(lit, dtype=dt)
+            v.flags.writeable = False
+            if len(_CONSTANTS) >= 512:
+                _CONSTANTS.clear()
+            t = _CONSTANTS[key] = handle(_leaf_node("constant", v, literal=lit), v)
+        return t
     v = to_array(x)
     return handle(_leaf_node("constant", v), v)
+
+
+#: Note [Shared literals]: one read-only constant handle per (number, dtype), reused by
+#: every expression that writes that number (``x ** 2`` in a training loop makes no new
+#: leaf per step).  Constants never require grad and are never changed in place.
+_CONSTANTS: dict = {}
 
 
 # ----------------------------------------------------------------------------- apply
@@ -584,11 +606,10 @@ def _apply(op: Any, inputs: tuple, attrs: dict) -> Tensor:
     except ValueError as e:
         raise _explain(op, inputs, e, attrs) from None
     rg = False
-    if _GRAD.enabled:
-        for t in inputs:
-            if t._requires_grad:
-                rg = v.dtype.kind == "f"
-                break
+    for t in inputs:
+        if t._requires_grad:
+            rg = v.dtype.kind == "f" and _GRAD.enabled
+            break
     return _node(v, op, inputs, attrs, rg)
 
 
@@ -623,14 +644,28 @@ def _binary(op: Op, kernel: Any, a: Any, b: Any) -> Tensor:
         v = kernel(av, bv)
     except ValueError as e:
         raise _explain(op, (a, b), e) from None
-    return _node(v, op, (a, b), {}, _GRAD.enabled and (a._requires_grad or b._requires_grad))
+    # _node(v, op, (a, b), NO_ATTRS, rg) inlined (Note [Hot path])
+    t = _new(Tensor)
+    t.node = _tuple_new(Node, (op, (a.node, b.node), NO_ATTRS, v.shape, v.dtype, None, None,
+                               None, None, None))
+    t.value = v
+    t.op = op
+    t.attrs = NO_ATTRS
+    t.inputs = (a, b)
+    t._requires_grad = (a._requires_grad or b._requires_grad) and _GRAD.enabled
+    t.grad = None
+    t._version = 0
+    t._modified = _CLOCK[0]
+    t._hooks = None
+    t._grad_fn = None
+    return t
 
 
 def _unary(op: Op, kernel: Any, a: Tensor) -> Tensor:
     v = a.value
     if v is None:
         return _symbolic(op, (a,), {})
-    return _node(kernel(v), op, (a,), {}, _GRAD.enabled and a._requires_grad)
+    return _node(kernel(v), op, (a,), NO_ATTRS, a._requires_grad and _GRAD.enabled)
 
 
 def _dim(d: Any, ndim: int) -> int:
@@ -685,7 +720,7 @@ def evaluate(outputs: Any, bindings: Optional[dict] = None) -> Any:
     >>> sg.evaluate((X @ w).sum(), {"X": [[1.0, 2.0], [3.0, 4.0]]})
     tensor(64.)
     """
-    single = not isinstance(outputs, (list, tuple))
+    single = not many(outputs)
     outs = [as_node(o) for o in ([outputs] if single else outputs)]
     leaves = [n for n in toposort(outs) if n.op is None]
     by_name = {known_name(n): n for n in leaves if known_name(n) is not None}
