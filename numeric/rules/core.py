@@ -2,7 +2,7 @@
 
 A rule gives an op everything numeric and the front end need to know about it:
 
-``name``      the op's value, lower case (``Op.ERF.value == "erf"``; the member
+``name``      the op's value, lower case (``Op.EXP.value == "exp"``; the member
               name is its upper case);
 ``kernel``    the numpy forward, ``kernel(*values, **attrs) -> ndarray``
               (see :mod:`numeric.kernels` for the contract);
@@ -115,7 +115,7 @@ def PROMOTE(dtypes: Sequence[np.dtype], attrs: dict) -> np.dtype:
 
 
 def FLOAT(dtypes: Sequence[np.dtype], attrs: dict) -> np.dtype:
-    """numpy promotion, then integers and bools become float64 (``exp``, ``div``, ``erf``).
+    """numpy promotion, then integers and bools become float64 (``exp``, ``div``, ``mean``).
 
     float32 stays float32, as in PyTorch.
 
