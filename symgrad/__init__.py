@@ -27,6 +27,9 @@ from symgrad.errors import (
     SymgradError,
 )
 from symgrad.tensor import Tensor, evaluate
+# the op functions and methods (tensor_ops) and the numpy protocols (tensor_numpy) import
+# tensor.py one way and complete the Tensor class; tensor.py imports neither
+from symgrad import tensor_numpy as _tensor_numpy  # noqa: F401
 from symgrad.tensor_ops import OP_FUNCTIONS as _OP_FUNCTIONS
 from symgrad.tensor_ops import all, allclose, any, argmax, argmin, equal, sign
 
