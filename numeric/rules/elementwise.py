@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from numeric.rules.core import FLOAT, PROMOTE, binary, declare, elementwise_shape, unary
+from numeric.rules.core import PROMOTE, binary, declare, elementwise_shape, unary
 
 _a = np.asarray
 
