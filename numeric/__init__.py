@@ -17,7 +17,7 @@ from numeric.ops import (
     ARITY, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, RULE, UNARY, VARIADIC, Op,
 )
 from numeric.vjps import VJP, unbroadcast
-from numeric.program import Program
+from numeric.compile import Program
 
 __all__ = [
     "Op", "RULE", "FORWARD", "VJP", "apply", "unbroadcast", "toposort", "backward", "evaluate",

@@ -1,14 +1,15 @@
-"""The reverse-mode executor: ``backward`` and ``evaluate`` over any node objects.
+r"""The reverse-mode executor: ``backward`` over handles, ``evaluate`` over nodes.
 
-A node is anything with ``op`` (an :class:`~numeric.ops.Op`, a user-defined op
-object with ``forward``/``vjp``, or ``None`` for a leaf), ``inputs`` (tuple),
-``attrs`` (dict), ``value`` (ndarray) and ``requires_grad`` (bool); see
-docs/architecture.md "The node protocol".  numeric never imports the classes
-that implement it.
+The graph is made of immutable :class:`numeric.node.Node` objects.  Backward
+needs the values of one run as well, so it walks *handles*: objects with
+``node`` (the IR node: op, attrs), ``inputs`` (the input handles, whose
+``value``\ s the VJPs read), ``value`` and ``requires_grad``.  symgrad's
+``Tensor`` is the handle; numeric never imports it.  See docs/architecture.md
+"The node and the handle".
 
 Note [One accumulation site]
-    Cotangents live in one dict keyed by ``id(node)``.  A node's cotangent is
-    complete once every user has run (reverse topological order guarantees
+    Cotangents live in one dict keyed by ``id(handle)``.  A handle's cotangent
+    is complete once every user has run (reverse topological order guarantees
     it); it is popped when consumed, so intermediates are dropped as early as
     possible, and fan-out (``x * x + x``) is summed in exactly one place.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from numeric.graph import toposort
 from numeric.kernels import FORWARD
+from numeric.node import NO_ATTRS, Node
 from numeric.ops import VARIADIC, Op
 from numeric.vjps import VJP, unbroadcast
 
@@ -30,16 +32,16 @@ FREED_GRAPH = ("Trying to backward through the graph a second time (or directly 
 _Op = Op
 
 
-def _requires_grad(node: Any) -> bool:
-    if not node.requires_grad:
+def _requires_grad(h: Any) -> bool:
+    if not h.requires_grad:
         return False
-    if node.op is not None and not node.inputs:
+    if h.op is not None and not h.inputs:
         raise RuntimeError(FREED_GRAPH)
     return True
 
 
-def _node_value(node: Any) -> Any:
-    return node.value
+def _handle_value(h: Any) -> Any:
+    return h.value
 
 
 def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
@@ -55,36 +57,33 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     each cotangent once consumed.
 
     Arguments:
-        outputs: the nodes to differentiate (a sequence, or one node).
+        outputs: the handles to differentiate (a sequence, or one handle).
         cotangents: one per output (or one, for one node), shaped like its
             value (cast to its dtype).
-        targets: nodes (leaves or not) whose gradients to return; default:
-            every leaf (``op is None``) reached.
-        value: ``node -> value handed to VJPs`` (default ``node.value``);
-            symgrad passes ``lambda n: n`` so that VJPs build a graph.
-        release: called on each op node after its VJPs ran (to free the graph).
-        hooks: ``{id(node): hook}``; once a node's cotangent is complete it is
+        targets: handles (leaves or not) whose gradients to return; default:
+            every leaf (``node.op is None``) reached.
+        value: ``handle -> value handed to VJPs`` (default ``handle.value``);
+            symgrad passes ``lambda h: h`` so that VJPs build a graph.
+        release: called on each op handle after its VJPs ran (to free values).
+        hooks: ``{id(handle): hook}``; once a handle's cotangent is complete it is
             replaced by ``hook(cotangent)`` before being used or returned
             (symgrad's ``register_hook`` and ``retain_grad``).
 
-    Nodes without ``requires_grad`` count as requiring grad, nodes without
-    ``attrs`` have none, and ops may be given by name (``"mul"``); see
-    Note [Minimal nodes].
-
-    Returns ``{id(node): gradient}``.  Targets no cotangent reached are absent.
+    Returns ``{id(handle): gradient}``.  Targets no cotangent reached are absent.
     Returned arrays may be read-only views or shared between entries: treat
     them as immutable.
 
-    Raises RuntimeError for an op node whose ``inputs`` were freed (before
+    Raises RuntimeError for an op handle whose ``inputs`` were freed (before
     running anything) or an output that does not require grad, ValueError for
     a cotangent of the wrong shape.
 
-    >>> class N:
-    ...     def __init__(self, op, inputs, value, requires_grad=True):
-    ...         self.op, self.inputs, self.attrs = op, inputs, {}
-    ...         self.value, self.requires_grad = value, requires_grad
-    >>> x = N(None, (), np.array([3.0]))
-    >>> y = N(Op.MUL, (x, x), x.value * x.value)
+    >>> from numeric.node import Node
+    >>> class H:                               # a minimal handle
+    ...     def __init__(self, node, inputs, value):
+    ...         self.node, self.inputs, self.value = node, inputs, value
+    ...         self.op, self.attrs, self.requires_grad = node.op, node.attrs, True
+    >>> x = H(Node.leaf("data", np.array([3.0])), (), np.array([3.0]))
+    >>> y = H(Node.make(Op.MUL, (x.node, x.node), {}, (1,), x.value.dtype), (x, x), x.value ** 2)
     >>> backward([y], [np.ones(1)])[id(x)]
     array([6.])
     """
@@ -96,13 +95,11 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     if len(outputs) != len(cotangents):
         raise ValueError(f"backward got {len(outputs)} outputs but {len(cotangents)} "
                          "cotangents; pass one cotangent per output")
-    for node in outputs:
-        if node.__class__ not in _COMPLETE and not _conforms(node):
-            return _adapted_backward(outputs, cotangents, targets, value, release, hooks)
-    get = _node_value if value is None else value
+    get = _handle_value if value is None else value
+    minimal = not all(hasattr(o, "requires_grad") for o in outputs)
     cts: dict[int, Any] = {}
     for k, (node, ct) in enumerate(zip(outputs, cotangents)):
-        if not node.requires_grad:
+        if not getattr(node, "requires_grad", True):
             raise RuntimeError(f"output {k} does not require grad and has no gradient "
                                "function; differentiate an output computed from a node "
                                "with requires_grad=True")
@@ -117,8 +114,9 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
         key = id(node)
         cts[key] = cts[key] + ct if key in cts else ct
 
-    order = _grad_order(outputs)            # raises on a freed graph, before any work
-    if targets is not None or value is not None or hooks:
+    # raises on a freed graph, before any work
+    order = toposort(outputs) if minimal else _grad_order(outputs)
+    if minimal or targets is not None or value is not None or hooks:
         grads = _general(order, cts, targets, value, release, hooks)
     else:
         grads = _leaves(order, cts, release)
@@ -128,68 +126,13 @@ def backward(outputs: Sequence[Any], cotangents: Sequence[Any], *,
     return grads
 
 
-#: node classes seen with the full protocol (checked once per class, off the hot path)
-_COMPLETE: set = set()
-
-
-def _conforms(node: Any) -> bool:
-    """True if ``node`` has ``requires_grad`` and ``attrs`` (the full protocol)."""
-    if not (hasattr(node, "requires_grad") and hasattr(node, "attrs")):
-        return False
-    _COMPLETE.add(node.__class__)
-    return True
-
-
-def _other_rules(op: Any) -> tuple[Any, bool]:
-    """``(vjp rules, variadic)`` of an op named by a string or a user-defined op object."""
-    if op.__class__ is str:
+def _rules(op: Any) -> tuple[Any, bool]:
+    """``(vjp rules, variadic)`` of an ``Op``, its name, or a user-defined op object."""
+    if op.__class__ is str:                 # Note [Minimal handles]
         op = Op(op)
+    if op.__class__ is _Op:
         return VJP[op], op in VARIADIC
     return op.vjp, False
-
-
-def _as_op(op: Any) -> Any:
-    """An op given by name (``"mul"``, ``"MUL"``) as its ``Op``; other ops unchanged."""
-    return Op(op) if op.__class__ is str else op
-
-
-class _Adapted:
-    """A node lacking part of the protocol, completed with its defaults (see below)."""
-
-    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "orig")
-
-
-def _adapted_backward(outputs: Sequence[Any], cotangents: Sequence[Any],
-                      targets: Optional[Iterable[Any]], value: Optional[Callable[[Any], Any]],
-                      release: Optional[Callable[[Any], Any]],
-                      hooks: Optional[dict[int, Callable[[Any], Any]]]) -> dict[int, Any]:
-    """``backward`` on nodes with only ``op``, ``inputs`` and ``value`` (Note [Minimal nodes]).
-
-    Note [Minimal nodes]
-        A node without ``requires_grad`` requires grad; one without ``attrs``
-        has none; an op may be given by name (``"mul"``).  Such graphs are
-        copied once into complete nodes (keeping the hot path free of the
-        checks) and the gradients mapped back to the original nodes' ids.
-    """
-    made: dict[int, _Adapted] = {}
-    for node in toposort(outputs):
-        a = _Adapted()
-        a.op = _as_op(node.op)
-        a.inputs = tuple(made[id(i)] for i in node.inputs)
-        a.attrs = getattr(node, "attrs", None) or {}
-        a.value = node.value
-        a.requires_grad = getattr(node, "requires_grad", True)
-        a.orig = node
-        made[id(node)] = a
-    grads = backward(
-        [made[id(o)] for o in outputs], cotangents,
-        targets=None if targets is None else [made[id(t)] for t in targets if id(t) in made],
-        value=None if value is None else (lambda a: value(a.orig)),
-        release=None if release is None else (lambda a: release(a.orig)),
-        hooks=None if not hooks else {id(a): hooks[key] for key, a in made.items()
-                                      if key in hooks})
-    back = {id(a): id(a.orig) for a in made.values()}
-    return {back[key]: g for key, g in grads.items()}
 
 
 def _grad_order(outputs: Sequence[Any]) -> list:
@@ -250,7 +193,7 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
                 rules = VJP[op]
                 variadic = op in VARIADIC
             else:
-                rules, variadic = _other_rules(op)
+                rules, variadic = _rules(op)
             n = len(inputs)
             if n == 2 and not variadic:
                 a, b = inputs
@@ -316,8 +259,16 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
              value: Optional[Callable[[Any], Any]],
              release: Optional[Callable[[Any], Any]],
              hooks: Optional[dict[int, Callable[[Any], Any]]] = None) -> dict:
-    """Gradients of chosen ``targets`` and/or VJPs run on ``value(node)``, with hooks."""
-    get = _node_value if value is None else value
+    """Gradients of chosen ``targets`` and/or VJPs run on ``value(node)``, with hooks.
+
+    Note [Minimal handles]
+        This path also serves handles written by users with only ``op``,
+        ``inputs``, ``attrs`` and ``value`` (numeric's original contract): a
+        handle without ``requires_grad`` requires grad, one without ``attrs``
+        has none, and an op may be given by name (``"mul"``).  The training
+        loop's fast path (:func:`_leaves`) reads the full protocol directly.
+    """
+    get = _handle_value if value is None else value
     wanted: Optional[set[int]] = None
     useful: Optional[set[int]] = None
     if targets is not None:
@@ -335,6 +286,8 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
         key = id(node)
         g = pop(key, None)
         op = node.op
+        if op.__class__ is str:             # Note [Minimal handles]
+            op = Op(op)
         if g is None:                       # no path to a target, or only None VJPs
             if release is not None and op is not None:
                 release(node)
@@ -352,16 +305,13 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
         if op is None:
             continue
         inputs = node.inputs
-        if op.__class__ is _Op:
-            rules = VJP[op]
-            variadic = op in VARIADIC
-        else:
-            rules, variadic = _other_rules(op)
+        rules, variadic = _rules(op)
         vals = [get(i) for i in inputs]
         out = get(node)
-        attrs = node.attrs
+        attrs = getattr(node, "attrs", None) or NO_ATTRS
         for i, inp in enumerate(inputs):
-            if not inp.requires_grad or (useful is not None and id(inp) not in useful):
+            if not getattr(inp, "requires_grad", True) or \
+                    (useful is not None and id(inp) not in useful):
                 continue
             if variadic:
                 c = rules[0](g, out, *vals, argnum=i, **attrs)
@@ -384,16 +334,16 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
 
 
 def evaluate(outputs: Sequence[Any], bindings: Optional[dict[int, Any]] = None) -> list:
-    """Forward-evaluate the graph of ``outputs``; returns their values.
+    """Forward-evaluate the node graph of ``outputs``; returns their values.
 
-    Leaves take their value from ``bindings`` (``{id(leaf): array}``) or, if
-    unbound, their own ``.value``.  Every op node is recomputed (iteratively).
+    Leaves take their value from ``bindings`` (``{id(node): array}``) or, if
+    unbound, their own ``data`` (a symbol must be bound).  Every op node is
+    computed once (iteratively).  User-written minimal nodes (``op``, ``inputs``,
+    ``attrs``, ``value``) work too (Note [Minimal handles]).
 
-    >>> class N:
-    ...     def __init__(self, op, inputs, value=None):
-    ...         self.op, self.inputs, self.attrs, self.value = op, inputs, {}, value
-    >>> x = N(None, (), np.array(2.0))
-    >>> y = N(Op.EXP, (x,))
+    >>> from numeric.node import Node
+    >>> x = Node.leaf("symbol", name="x", shape=(), dtype=np.float64)
+    >>> y = Node.make(Op.EXP, (x,), {}, (), x.dtype)
     >>> evaluate([y], {id(x): np.array(0.0)})
     [array(1.)]
     """
@@ -402,14 +352,19 @@ def evaluate(outputs: Sequence[Any], bindings: Optional[dict[int, Any]] = None) 
     for node in toposort(outputs):
         key = id(node)
         op = node.op
-        if op is None:
-            vals[key] = bindings[key] if key in bindings else node.value
-            continue
         if key in bindings:
             vals[key] = bindings[key]
             continue
-        op = _as_op(op)
+        if op is None:
+            v = node.data if node.__class__ is Node else node.value   # Note [Minimal handles]
+            if v is None:
+                raise ValueError(f"evaluate: symbol {getattr(node, 'name', None)!r} is not "
+                                 "bound; pass its value in bindings")
+            vals[key] = v
+            continue
+        if op.__class__ is str:
+            op = Op(op)
         kernel = FORWARD[op] if op.__class__ is _Op else op.forward
         vals[key] = kernel(*[vals[id(i)] for i in node.inputs],
-                           **(getattr(node, "attrs", None) or {}))
+                           **(getattr(node, "attrs", None) or NO_ATTRS))
     return [vals[id(o)] for o in outputs]

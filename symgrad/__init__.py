@@ -57,10 +57,33 @@ def numel(input: Tensor) -> "builtins.int":  # noqa: F821
     return input.numel()
 
 
-# closed forms (issue 4): lowering to SymPy, derivatives, printing, the safe parser
-from symgrad.lower_sympy import to_sympy  # noqa: E402
-from symgrad.closed_form import diff, gradient, hessian, jacobian  # noqa: E402
-from symgrad.printing import latex, lambdify  # noqa: E402
+# closed forms (issue 4): lowering to SymPy, derivatives, printing.  These load SymPy, which
+# costs more than the rest of symgrad together, so they are imported on first use
+# (``__getattr__`` below, PEP 562) and ``import symgrad`` stays fast.
+_LAZY = {
+    "to_sympy": "symgrad.closed_form",
+    "diff": "symgrad.closed_form", "gradient": "symgrad.closed_form",
+    "hessian": "symgrad.closed_form", "jacobian": "symgrad.closed_form",
+    "latex": "symgrad.printing", "lambdify": "symgrad.printing",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a closed-form name's module on first access (``sg.diff``, ``from symgrad import diff``)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value   # later lookups skip this function
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+# the safe parser (builds a graph without SymPy)
 from symgrad.parse import ParseError, parse  # noqa: E402
 
 # user-defined ops (verify issue): numpy forward + VJP + SymPy form

@@ -19,6 +19,7 @@ This module works on any Tensor-like node; it never imports ``symgrad.tensor``
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from typing import Any, Callable, Optional, Sequence
 
@@ -32,10 +33,14 @@ from symgrad.custom import Function, FunctionCtx  # user ops, PyTorch's class fo
 
 
 # ----------------------------------------------------------------------------- grad mode
-class _GradMode:
-    """The one piece of global autograd state: is graph recording on?"""
+class _GradMode(threading.local):
+    """The one piece of autograd state: is graph recording on?  Per thread, as in PyTorch.
 
-    __slots__ = ("enabled",)
+    Every thread sees its own ``enabled`` (a new thread starts with it on, since
+    ``threading.local`` runs ``__init__`` once per thread), so a ``no_grad`` block, a
+    decorated function or ``backward`` in one thread leaves recording in the others
+    alone.  No ``__slots__``: slot values would be shared by all threads.
+    """
 
     def __init__(self) -> None:
         self.enabled = True
@@ -206,8 +211,13 @@ def _check_output(k: int, t: Any) -> None:
         raise SymbolicValueError(
             "backward() needs numeric values but this tensor is symbolic (built from "
             "sg.symbol); use sg.diff for the exact derivative or sg.evaluate to bind values")
-    if t._freed:
+    if freed(t):
         raise GraphFreedError(FREED_GRAPH)
+
+
+def freed(t: Any) -> bool:
+    """True if ``backward()`` freed the values under op tensor ``t`` (its node stays)."""
+    return t.op is not None and not t.inputs
 
 
 def _seed(k: int, t: Any, g: Any, create_graph: bool) -> Any:
@@ -254,20 +264,20 @@ def _collector(leaves: dict, free: bool) -> Callable[[Any], None]:
 
     Checks that no value the VJPs read was changed in place after the node was
     recorded (Note [Version check] in symgrad/tensor.py), records the leaf
-    inputs (their ``.grad`` is set afterwards), and frees the node if ``free``.
+    inputs (their ``.grad`` is set afterwards), and, if ``free``, drops the
+    handle's input handles: the values they hold go, the IR node stays.
     """
-    def release(node: Any) -> None:
-        made = node._modified
-        if node._version:
-            _modified_in_place(node, node)
-        for i in node.inputs:
+    def release(t: Any) -> None:
+        made = t._modified
+        if t._version:
+            _modified_in_place(t, t)
+        for i in t.inputs:
             if i._modified > made:
-                _modified_in_place(node, i)
+                _modified_in_place(t, i)
             if i.op is None:
                 leaves[id(i)] = i
         if free:
-            node.inputs = ()
-            node._freed = True
+            t.inputs = ()
     return release
 
 
@@ -419,7 +429,7 @@ def _identity(n: Any) -> Any:
 def backward_scalar(t: Any, retain_graph: Optional[bool]) -> None:
     """Fast path of ``t.backward()`` for a one-element output (the training-loop case)."""
     v = t.value
-    if not t._requires_grad or v is None or t._freed or v.size != 1 or _HOOKED:
+    if not t._requires_grad or v is None or v.size != 1 or _HOOKED or freed(t):
         return backward(t, None, retain_graph)
     leaves: dict[int, Any] = {}
     if t.op is None:

@@ -23,10 +23,12 @@ import signal
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-import sympy
+
+if TYPE_CHECKING:   # SymPy is imported by the functions that use it: `symgrad --help` skips it
+    import sympy
 
 __all__ = ["CommandFailed", "TimeLimitExceeded", "add_arguments", "run", "run_graph",
            "parse_assignments", "partials", "MAX_ORDER", "MAX_PARTIALS"]
@@ -127,6 +129,8 @@ def parse_assignments(text: str) -> dict[str, sympy.Rational]:
     >>> parse_assignments("x=0.1, y=-2/3")
     {'x': 1/10, 'y': -2/3}
     """
+    import sympy
+
     out: dict[str, sympy.Rational] = {}
     for item in text.split(","):
         name, eq, value = item.partition("=")
@@ -149,6 +153,8 @@ def parse_assignments(text: str) -> dict[str, sympy.Rational]:
 
 
 def _label(counts: list[tuple[str, int]], order: int, latex: bool) -> str:
+    import sympy
+
     if latex:
         den = " ".join(f"\\partial {sympy.latex(sympy.Symbol(n))}" + (f"^{{{k}}}" if k > 1 else "")
                        for n, k in counts)
@@ -171,6 +177,8 @@ def partials(f: Any, wrt: list[str], order: int, *,
     >>> partials(sg.parse("x**2*y"), ["x", "y"], 2)
     [((0, 0), 2*y), ((0, 1), 2*x), ((1, 1), 0)]
     """
+    import sympy
+
     import symgrad as sg
     from numeric.graph import toposort
     from symgrad.lower_sympy import real_world
@@ -200,6 +208,8 @@ def partials(f: Any, wrt: list[str], order: int, *,
 
 
 def _float64(expr: sympy.Expr, syms: list, values: list[float]) -> str:
+    import sympy
+
     # numpy's printer knows oo and nan but not zoo (log(0) folded to a constant)
     fn = sympy.lambdify(syms, expr.xreplace({sympy.zoo: sympy.oo}), modules="numpy")
     with np.errstate(all="ignore"):
@@ -212,6 +222,8 @@ def _float64(expr: sympy.Expr, syms: list, values: list[float]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """``symgrad diff``: print the partial derivatives (and values with ``--at``)."""
+    import sympy
+
     import symgrad as sg
     from numeric.graph import toposort
 

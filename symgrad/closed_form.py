@@ -30,11 +30,15 @@ from typing import Any, Sequence
 import numpy as np
 import sympy
 
+from numeric.graph import toposort
 from numeric.ops import Op
-from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower_node,
-                                 real_world)
+from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower,
+                                 lower_node, real_world, variables)
+from symgrad.matrix_form import diff_matrix, to_matrix
+from symgrad.naming import known_name
+from numeric.node import as_node
 
-__all__ = ["diff", "gradient", "jacobian", "hessian", "reverse_mode"]
+__all__ = ["to_sympy", "diff", "gradient", "jacobian", "hessian", "reverse_mode"]
 
 
 def _is_atom(e) -> bool:
@@ -120,13 +124,14 @@ class _Graph:
                  "memo", "leaf_syms")
 
     def __init__(self, output, targets: Sequence[Any]):
-        self.order = graph_order(output)
         self.targets = [id(t) for t in targets]
+        wrt = set(self.targets)
+        self.order = graph_order(output, wrt)
         present = {id(n) for n in self.order}
         for t in targets:
             if id(t) not in present:
                 raise ValueError(
-                    f"{getattr(t, 'name', t)!r} is not an input of this expression; "
+                    f"{known_name(t) or t!r} is not an input of this expression; "
                     "differentiate with respect to leaves the expression was built from")
         needs: set[int] = set(self.targets)
         for node in self.order:
@@ -140,7 +145,7 @@ class _Graph:
         leaf_syms: set = set()
         for node in self.order:
             if node.op is None:
-                arr = leaf_array(node)
+                arr = leaf_array(node, wrt)
                 self.values[id(node)] = arr
                 leaf_syms.update(e for e in arr.flat if isinstance(e, sympy.Symbol))
         # intermediates are plain symbols like the leaves; a leaf named v0 keeps its name
@@ -357,7 +362,11 @@ def _wants_matrix(f, form) -> bool:
             raise ValueError(f"form must be 'elementwise' or 'matrix', got {form!r}")
         return form == "matrix"
     return any(n.op is None and any(isinstance(d, str) for d in n.shape)
-               for n in graph_order(f))
+               for n in toposort([f]))
+
+
+def _nodes(xs) -> list:
+    return [as_node(x) for x in xs]
 
 
 def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
@@ -370,6 +379,7 @@ def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
     >>> reverse_mode(sg.exp(x) * sg.exp(x), [x], cse=False)[1][0][()]
     2*exp(2*x)
     """
+    f, xs = as_node(f), _nodes(xs)
     g = _Graph(f, xs)
     per_seed = [g.backward(k, cse) for k in range(_size(f))]
     arrays = []
@@ -388,6 +398,30 @@ def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
         for idx in np.ndindex(a.shape):
             a[idx] = next(it)
     return reps, arrays
+
+
+def to_sympy(t, form: str = "elementwise", *, wrt=None):
+    """Lower a tensor's graph (or a node's) to SymPy.
+
+    ``form="elementwise"``: a scalar (size-1) tensor gives an expression, a shaped
+    tensor a SymPy Array over element symbols.  ``form="matrix"``: rank <= 2
+    leaves become MatrixSymbols (see :mod:`symgrad.matrix_form`).  Symbols stay
+    symbols and constants numbers; data tensors are symbols, or, when ``wrt``
+    (a tensor or a list) is given, only those in ``wrt`` are and the others
+    become their exact values.
+
+    >>> import symgrad as sg
+    >>> x = sg.symbol("x")
+    >>> sg.to_sympy(sg.sigmoid(x) * 2)
+    2/(1 + exp(-x))
+    """
+    wrt = variables(wrt)
+    if form == "matrix":
+        return to_matrix(t, wrt=wrt)
+    if form != "elementwise":
+        raise ValueError(f"form must be 'elementwise' or 'matrix', got {form!r}")
+    arr, _ = lower(t, wrt)
+    return as_sympy(arr)
 
 
 def _finish(arr: np.ndarray, simplify: bool):
@@ -409,8 +443,8 @@ def diff(f, x, *, form: str | None = None, simplify: bool = True):
     >>> sg.diff(x ** 2, x)
     2*x
     """
+    f, x = as_node(f), as_node(x)
     if _wants_matrix(f, form):
-        from symgrad.matrix_form import diff_matrix
         return diff_matrix(f, x, simplify=simplify)
     _, (arr,) = reverse_mode(f, [x], cse=False)
     return _finish(arr, simplify)
@@ -431,14 +465,13 @@ def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool
     ([(v0, x*y), (v1, y*exp(v0))], [v1*y, v1*x + exp(v0)])
     """
     single = not isinstance(xs, (list, tuple))
-    xs = [xs] if single else list(xs)
+    f, xs = as_node(f), _nodes([xs] if single else xs)
     if all(isinstance(d, int) for d in _shape(f)) and _size(f) != 1:
         raise ValueError(f"gradient() needs a scalar f, got shape {_shape(f)}; "
                          "call .sum() first or use sg.jacobian")
     if _wants_matrix(f, form):
         if cse:
             raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
-        from symgrad.matrix_form import diff_matrix
         out = [diff_matrix(f, x, simplify=simplify) for x in xs]
         return out[0] if single else out
     reps, arrays = reverse_mode(f, xs, cse=cse)
@@ -459,6 +492,7 @@ def jacobian(f, x, *, simplify: bool = True) -> sympy.Matrix:
     [2*x_0,   0],
     [  x_1, x_0]])
     """
+    f, x = as_node(f), as_node(x)
     _, (arr,) = reverse_mode(f, [x], cse=False)
     m = arr.reshape(_size(f), _size(x))
     return sympy.Matrix([[_tidy(sympy.sympify(e), simplify) for e in row] for row in m])
@@ -474,19 +508,20 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     [2*y, 2*x],
     [2*x,   0]])
     """
-    xs = [xs] if not isinstance(xs, (list, tuple)) else list(xs)
+    f = as_node(f)
+    xs = _nodes([xs] if not isinstance(xs, (list, tuple)) else xs)
     if _size(f) != 1:
         raise ValueError(f"hessian() needs a scalar f, got shape {_shape(f)}; call .sum() first")
     _, arrays = reverse_mode(f, xs, cse=False)
     grads = [e for a in arrays for e in a.ravel()]
-    variables = [e for x in xs for e in leaf_array(x).ravel()]
+    syms = [e for x in xs for e in leaf_array(x, {id(x)}).ravel()]
     # second derivatives over real stand-ins (Note [Plain leaves]): SymPy leaves
     # d sign(x)/dx unevaluated for a plain x
-    to_real, to_plain = real_world(*grads, *variables)
+    to_real, to_plain = real_world(*grads, *syms)
     grads = [g.xreplace(to_real) for g in grads]
-    variables = [v.xreplace(to_real) for v in variables]
+    syms = [v.xreplace(to_real) for v in syms]
     tidy = _simplify_real if simplify else (lambda e: e)
-    rows = [[tidy(_no_delta(sympy.diff(g, v))).xreplace(to_plain) for v in variables]
+    rows = [[tidy(_no_delta(sympy.diff(g, v))).xreplace(to_plain) for v in syms]
             for g in grads]
     return sympy.Matrix(rows)
 

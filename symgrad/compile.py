@@ -1,10 +1,17 @@
 """``sg.compile``: trace a function once per input signature, replay it as a Program.
 
-The traced graph becomes a :class:`numeric.program.Program` (straight-line numpy
+The traced graph becomes a :class:`numeric.compile.Program` (straight-line numpy
 for the forward and the backward pass).  Calling the compiled function runs the
-Program without building a Python node per op; the result is one Tensor node
-whose gradient function runs the Program's backward, so ``loss.backward()``
-fills ``.grad`` exactly as in eager mode and ``sg.optim`` works unchanged.
+Program without building a Python handle per op; each output is one Tensor
+handle whose gradient function runs the Program's backward, so
+``loss.backward()`` fills ``.grad`` exactly as in eager mode and ``sg.optim``
+works unchanged.
+
+Note [Compiled outputs are graph nodes]
+    An output's ``node`` is the traced IR graph with the trace's argument leaves
+    replaced by this call's arguments' nodes, built on first access (a training
+    loop never pays for it).  So ``sg.diff(f(x), x)``, ``verify.check`` and
+    ``sg.to_dot`` read a compiled output exactly as the eager one.
 
 What is an input of the program (read at every call):
 
@@ -38,9 +45,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from numeric.graph import toposort
-from numeric.program import Program
+from numeric.compile import Program
+from numeric.node import NO_ATTRS, Node
 from symgrad import autograd as _ag
-from symgrad.tensor import Tensor, _node
+from symgrad.naming import known_name
+from symgrad.tensor import _CLOCK, Tensor, handle
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -106,6 +115,22 @@ def _all_leaves(nodes: tuple) -> bool:
     return True
 
 
+_NODE_SLOT = Tensor.node        # the base class's slot, under the property below
+
+
+def _substitute(outputs: list, mapping: dict) -> list:
+    """The node graphs of ``outputs`` with the nodes in ``mapping`` (by id) replaced."""
+    new = dict(mapping)
+    for node in toposort(outputs):
+        key = id(node)
+        if key in new or node.op is None:
+            continue
+        ins = tuple(new.get(id(i), i) for i in node.inputs)
+        if any(a is not b for a, b in zip(ins, node.inputs)):
+            new[key] = Node.make(node.op, ins, node.attrs, node.shape, node.dtype)
+    return [new.get(id(o), o) for o in outputs]
+
+
 class _CompiledResult(Tensor):
     """An output of a compiled call: a Tensor whose ``backward()`` has a short path.
 
@@ -119,12 +144,26 @@ class _CompiledResult(Tensor):
         the generic autograd path, where the node's VJP runs the same Program.
     """
 
-    __slots__ = ()
+    __slots__ = ("op", "_call")
+    attrs = NO_ATTRS
+
+    @property
+    def node(self) -> Node:
+        """This output's IR graph (Note [Compiled outputs are graph nodes])."""
+        try:
+            return _NODE_SLOT.__get__(self)
+        except AttributeError:
+            trace, args, index = self._call
+            mapping = {id(p): args[k].node for p, k in zip(trace.proxy_nodes, trace.arg_pos)}
+            node = _substitute([trace.out_nodes[index]], mapping)[0]
+            _NODE_SLOT.__set__(self, node)
+            self._call = None
+            return node
 
     def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
         op = self.op
-        if (gradient is None and not create_graph and inputs is None and not self._freed
+        if (gradient is None and not create_graph and inputs is None and self.inputs
                 and op is not None and self._requires_grad and op.trace.unit[op.index]
                 and (op.trace.leaf_sources or _all_leaves(self.inputs))):
             grads = op.trace.program.backward_unit(op.saved, op.index)
@@ -135,7 +174,6 @@ class _CompiledResult(Tensor):
                 leaf.grad = _wrap(g if old is None else old.value + g)
             if not retain_graph:
                 self.inputs = ()
-                self._freed = True
                 op.saved = None
             return
         Tensor.backward(self, gradient, retain_graph, create_graph, inputs)
@@ -143,7 +181,8 @@ class _CompiledResult(Tensor):
 
 class _Trace:
     __slots__ = ("program", "captured", "checks", "arg_pos", "wrt_sources", "n_out",
-                 "single", "grad", "float_out", "unit", "fixed_sources", "leaf_sources")
+                 "single", "grad", "float_out", "unit", "fixed_sources", "leaf_sources",
+                 "out_nodes", "proxy_nodes")
 
 
 def _refcounts(objs: list) -> list[int]:
@@ -178,10 +217,11 @@ def _sig_of(t: Tensor) -> tuple:
 
 
 _wrap = Tensor._wrap
+_new = object.__new__
 
 
 class CompiledFunction:
-    """A function traced into a :class:`~numeric.program.Program` per input signature.
+    """A function traced into a :class:`~numeric.compile.Program` per input signature.
 
     ``traces`` counts the traces so far; ``program(*args)`` returns the Program that
     a call with ``args`` runs (tracing if needed); ``clear()`` forgets every trace.
@@ -243,8 +283,12 @@ class CompiledFunction:
         call_args = []
         for k, a in enumerate(args):
             if isinstance(a, Tensor):
-                p = _node(a.value, None, (), {}, a._requires_grad)
-                p._name = a._name
+                # a value-less leaf in the IR (the trace must not keep the first call's
+                # data alive); each call's output node puts that call's argument here
+                v = a.value
+                leaf = Node.leaf("symbol", name=known_name(a.node), shape=v.shape,
+                                 dtype=v.dtype)
+                p = handle(leaf, v, (), a._requires_grad)
                 proxies.append(p)
                 arg_pos.append(k)
                 call_args.append(p)
@@ -264,7 +308,7 @@ class CompiledFunction:
         proxy_ids = {id(p) for p in proxies}
         order = toposort(list(outs))
         leaves = [n for n in order
-                  if n.op is None and id(n) not in proxy_ids and "literal" not in n.attrs]
+                  if n.op is None and id(n) not in proxy_ids and n.node.role != "constant"]
         made_inside = _made_inside(order, leaves)
         captured = [n for n in leaves if id(n) not in made_inside]
         del order, leaves
@@ -273,6 +317,8 @@ class CompiledFunction:
         wrt = [n for n in inputs if n._requires_grad] if grad else []
         tr = _Trace()
         tr.program = Program(list(outs), inputs, wrt=wrt, inline=self.inline)
+        tr.out_nodes = [o.node for o in outs]
+        tr.proxy_nodes = [p.node for p in proxies]
         tr.captured = captured
         tr.checks = [(c,) + _sig_of(c) for c in captured]
         tr.arg_pos = arg_pos
@@ -295,17 +341,26 @@ class CompiledFunction:
         values += [c.value for c in tr.captured]
         outs, saved = tr.program.forward(*values)
         if not tr.wrt_sources:
-            results = [_node(v, None, (), {}, False) for v in outs]
+            sources: tuple = ()
         else:
             sources = tr.fixed_sources
             if sources is None:
                 sources = tuple([args[k] if kind == "arg" else tr.captured[k]
                                  for kind, k in tr.wrt_sources])
-            results = []
-            for j, v in enumerate(outs):
-                t = _node(v, _CompiledOp(tr, saved, j), sources, {}, tr.float_out[j])
-                t.__class__ = _CompiledResult
-                results.append(t)
+        results = []
+        for j, v in enumerate(outs):
+            t = _new(_CompiledResult)
+            t.value = v
+            t.inputs = sources
+            t.op = _CompiledOp(tr, saved, j) if sources else None
+            t._call = (tr, args, j)
+            t._requires_grad = bool(sources) and tr.float_out[j]
+            t.grad = None
+            t._version = 0
+            t._modified = _CLOCK[0]
+            t._hooks = None
+            t._grad_fn = None
+            results.append(t)
         return results[0] if tr.single else tuple(results)
 
     def __repr__(self) -> str:

@@ -20,14 +20,13 @@ import numpy as np
 
 from symgrad import dtypes as _dt
 from symgrad.errors import DtypeError
-from symgrad.tensor import Tensor, _node, symbolic_node, to_array
+from symgrad.tensor import Tensor, _data_leaf, handle, symbolic_node, to_array
 
 _RNG = [np.random.default_rng()]
 
 
 def _leaf(value: np.ndarray, requires_grad: bool, name: Optional[str]) -> Tensor:
-    t = _node(value, None, (), {}, False)
-    t._name = name
+    t = handle(_data_leaf(value, name), value)
     if requires_grad:
         t.requires_grad_(True)
     return t

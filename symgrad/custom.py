@@ -31,7 +31,6 @@ import numpy as np
 
 import numeric.kernels
 from symgrad.errors import GradientError, ShapeError
-from symgrad.lower_sympy import exact
 
 __all__ = ["CustomOp", "custom_op", "Function", "FunctionCtx"]
 
@@ -311,6 +310,8 @@ class _Call:
 
     def sympy(self, *scalars: Any) -> Any:
         """``cls.sympy(*args)`` on SymPy scalars; Python numbers become exact."""
+        from symgrad.lower_sympy import exact   # SymPy loads on the first closed-form call
+
         def as_exact(a: Any) -> Any:
             number = isinstance(a, (int, float, np.number)) and not isinstance(a, bool)
             return exact(a) if number else a

@@ -1,7 +1,12 @@
 """Pictures of the computational graph: ``sg.to_dot`` (Graphviz) and ``sg.print_graph``.
 
-Both walk the DAG once with :func:`numeric.graph.toposort` (iterative: a chain of
-100 000 ops is fine) and name nodes the way PyTorch users know them:
+Both walk the IR (:class:`numeric.node.Node`) once with
+:func:`numeric.graph.toposort` (iterative: a chain of 100 000 ops is fine), so
+they draw a graph before and after ``backward()`` and for compiled outputs alike.
+Whether a node records gradients is the handles' business: it is read from the
+Tensor handles still linked to the output (``backward()`` unlinks them, after
+which the picture shows the plain ops).  Nodes are named the way PyTorch users
+know them:
 
 * an op node that requires grad is its ``grad_fn`` class: ``MulBackward``,
   ``AddBackward``, ... (without PyTorch's trailing version digit);
@@ -25,43 +30,64 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from numeric.graph import toposort
+from numeric.node import Node, as_node
+from symgrad.naming import leaf_name
+from symgrad.tensor import Tensor
 
 __all__ = ["to_dot", "print_graph", "graph_text", "node_label"]
 
 
 def _shape(node: Any) -> str:
-    shape = tuple(getattr(node, "shape", ()))
+    shape = tuple(node.shape)
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _literal(node: Any) -> Any:
-    attrs = getattr(node, "attrs", None) or {}
-    return attrs.get("literal", None) if "literal" in attrs else _NO_LITERAL
+class _View:
+    """The nodes under some outputs, with what their handles say about gradients."""
 
+    def __init__(self, tensors: Any) -> None:
+        items = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
+        for t in items:
+            if not isinstance(t, (Tensor, Node)):
+                raise TypeError(f"expected a symgrad Tensor (a graph node), got "
+                                f"{type(t).__name__}; build one with sg.tensor(...) or "
+                                "sg.parse('x**2')")
+        self.roots = [as_node(t) for t in items]
+        #: id(node) -> its handle, for the handles still linked to an output
+        self.handles = {id(h.node): h for h in toposort([t for t in items if isinstance(t, Tensor)])}
+        self.order = toposort(self.roots)
 
-_NO_LITERAL = object()
+    def kind(self, node: Any) -> str:
+        """'op', 'param' (leaf requiring grad), 'const' (Python number) or 'data'."""
+        if node.op is not None:
+            return "op"
+        h = self.handles.get(id(node))
+        if h is not None and h.requires_grad:
+            return "param"
+        return "const" if node.role == "constant" and node.literal is not None else "data"
 
+    def op_name(self, node: Any) -> str:
+        """``MulBackward`` if the node's handle has a grad_fn, else the op's name (``mul``)."""
+        h = self.handles.get(id(node))
+        fn = h.grad_fn if h is not None else None
+        if fn is not None:
+            return type(fn).__name__
+        op = node.op
+        name = getattr(op, "value", None)
+        if not isinstance(name, str):
+            name = getattr(op, "name", None)
+            name = name() if callable(name) else name
+        return str(name if name is not None else op)
 
-def _kind(node: Any) -> str:
-    """'op', 'param' (leaf requiring grad), 'const' (Python number) or 'data'."""
-    if node.op is not None:
-        return "op"
-    if getattr(node, "requires_grad", False):
-        return "param"
-    return "const" if _literal(node) is not _NO_LITERAL else "data"
-
-
-def _op_name(node: Any) -> str:
-    """``MulBackward`` if the node has a grad_fn, else the op's own name (``mul``)."""
-    fn = getattr(node, "grad_fn", None)
-    if fn is not None:
-        return type(fn).__name__
-    op = node.op
-    name = getattr(op, "value", None)
-    if not isinstance(name, str):
-        name = getattr(op, "name", None)
-        name = name() if callable(name) else name
-    return str(name if name is not None else op)
+    def label(self, node: Any) -> str:
+        """One-line description of a node (see :func:`node_label`)."""
+        kind = self.kind(node)
+        if kind == "op":
+            return f"{self.op_name(node)} {_shape(node)}"
+        if kind == "const":
+            return f"constant {node.literal!r}"
+        label = f"{leaf_name(node)} {_shape(node)}"
+        return label + (" requires_grad=True" if kind == "param" else "")
 
 
 def node_label(node: Any) -> str:
@@ -69,16 +95,10 @@ def node_label(node: Any) -> str:
 
     >>> import symgrad as sg
     >>> x = sg.tensor([1.0, 2.0], requires_grad=True, name="x")
-    >>> node_label(x), node_label(x * 2), node_label((x * 2).inputs[1])
+    >>> node_label(x), node_label(x * 2), node_label((x * 2).node.inputs[1])
     ('x (2,) requires_grad=True', 'MulBackward (2,)', 'constant 2')
     """
-    kind = _kind(node)
-    if kind == "op":
-        return f"{_op_name(node)} {_shape(node)}"
-    if kind == "const":
-        return f"constant {_literal(node)!r}"
-    label = f"{getattr(node, 'name', None) or 'leaf'} {_shape(node)}"
-    return label + (" requires_grad=True" if kind == "param" else "")
+    return _View(node).label(as_node(node))
 
 
 def _dot_quote(text: str) -> str:
@@ -92,15 +112,6 @@ _STYLE = {
     "const": 'shape=ellipse, style=filled, fillcolor="white"',
     "accumulate": 'shape=box, style="rounded,filled", fillcolor="lightgrey"',
 }
-
-
-def _as_nodes(tensors: Any) -> list:
-    items = list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
-    for t in items:
-        if not (hasattr(t, "op") and hasattr(t, "inputs")):
-            raise TypeError(f"expected a symgrad Tensor (a graph node), got {type(t).__name__}; "
-                            "build one with sg.tensor(...) or sg.parse('x**2')")
-    return items
 
 
 def to_dot(tensors: Any, *, name: str = "symgrad") -> str:
@@ -126,21 +137,21 @@ def to_dot(tensors: Any, *, name: str = "symgrad") -> str:
       n1 -> n2;
     }
     """
-    roots = _as_nodes(tensors)
-    order = toposort(roots)
+    view = _View(tensors)
+    order = view.order
     ids = {id(n): f"n{k}" for k, n in enumerate(order)}
-    outputs = {id(r) for r in roots}
+    outputs = {id(r) for r in view.roots}
     lines = [f"digraph {_dot_quote(name) if not name.isidentifier() else name} {{",
              "  rankdir=BT;", '  node [fontname="Helvetica", fontsize=11];']
     for node in order:
         nid = ids[id(node)]
-        kind = _kind(node)
+        kind = view.kind(node)
         if kind == "op":
-            label = f"{_op_name(node)}\n{_shape(node)}"
+            label = f"{view.op_name(node)}\n{_shape(node)}"
         elif kind == "const":
-            label = repr(_literal(node))
+            label = repr(node.literal)
         else:
-            label = f"{getattr(node, 'name', None) or 'leaf'}\n{_shape(node)}"
+            label = f"{leaf_name(node)}\n{_shape(node)}"
             label += "\nrequires_grad=True" if kind == "param" else ""
         style = _STYLE[kind]
         if id(node) in outputs:
@@ -150,7 +161,7 @@ def to_dot(tensors: Any, *, name: str = "symgrad") -> str:
             lines.append(f'  {nid}_acc [label="AccumulateGrad", {_STYLE["accumulate"]}];')
             lines.append(f"  {nid} -> {nid}_acc;")
         for inp in node.inputs:
-            src = ids[id(inp)] + ("_acc" if _kind(inp) == "param" else "")
+            src = ids[id(inp)] + ("_acc" if view.kind(inp) == "param" else "")
             lines.append(f"  {src} -> {nid};")
     lines.append("}")
     return "\n".join(lines)
@@ -158,8 +169,8 @@ def to_dot(tensors: Any, *, name: str = "symgrad") -> str:
 
 def graph_text(tensors: Any, *, max_indent: int = 16) -> str:
     """The text tree printed by :func:`print_graph`, as a string."""
-    roots = _as_nodes(tensors)
-    order = toposort(roots)
+    view = _View(tensors)
+    roots, order = view.roots, view.order
     uses: dict[int, int] = {}
     for node in order:
         for inp in node.inputs:
@@ -172,9 +183,9 @@ def graph_text(tensors: Any, *, max_indent: int = 16) -> str:
         node, prefix, connector, depth = stack.pop()
         head = prefix + connector
         if id(node) in refs:
-            lines.append(f"{head}{node_label(node)} [{refs[id(node)]}] (shown above)")
+            lines.append(f"{head}{view.label(node)} [{refs[id(node)]}] (shown above)")
             continue
-        label = node_label(node)
+        label = view.label(node)
         if uses.get(id(node), 0) > 1:
             refs[id(node)] = len(refs) + 1
             label += f" [{refs[id(node)]}]"
@@ -215,4 +226,4 @@ def print_graph(tensors: Any, *, max_indent: int = 16, file: Any = None) -> None
 
 def leaves(tensors: Iterable[Any]) -> list:
     """The leaves under ``tensors`` in topological order (helper for the CLI)."""
-    return [n for n in toposort(_as_nodes(tensors)) if not n.inputs]
+    return [n for n in _View(tensors).order if n.op is None]

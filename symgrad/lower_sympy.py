@@ -15,7 +15,6 @@ The graph is walked with ``numeric.graph.toposort`` (iterative, never recursion)
 """
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -23,10 +22,11 @@ import sympy
 
 from numeric.graph import toposort
 from numeric.ops import Op
-from symgrad.errors import GraphFreedError
+from symgrad.naming import leaf_name, name_from_caller
+from numeric.node import as_node
 
-__all__ = ["TO_SYMPY", "SCALAR_FORMS", "to_sympy", "lower", "leaf_array", "exact", "LoweringError",
-           "graph_order", "real_world"]
+__all__ = ["TO_SYMPY", "SCALAR_FORMS", "lower", "leaf_array", "exact", "LoweringError",
+           "graph_order", "real_world", "is_variable", "variables"]
 
 
 class LoweringError(ValueError):
@@ -250,36 +250,49 @@ TO_SYMPY |= {
 
 # ---------------------------------------------------------------- leaves
 
-def _is_symbolic_leaf(node) -> bool:
-    return node.value is None or bool(getattr(node, "requires_grad", False))
+def is_variable(node, wrt=None) -> bool:
+    """Does leaf ``node`` lower to symbols?  Note [Leaf roles] in numeric/node.py.
+
+    A symbol always does, a constant never; a data leaf does when it is one of
+    the call's variables (``wrt``: a set of node ids) or was given a name
+    (``name=``, an ``nn`` parameter's module path), and otherwise lowers to its
+    exact values.  ``requires_grad`` plays no part.
+    """
+    role = node.role
+    if role == "symbol":
+        return True
+    if role == "constant":
+        return False
+    return node.name is not None or (wrt is not None and id(node) in wrt)
 
 
 def _element_name(name: str, idx: tuple[int, ...]) -> str:
     return "_".join([name] + [str(i) for i in idx])
 
 
-def leaf_array(node) -> np.ndarray:
+def leaf_array(node, wrt=None) -> np.ndarray:
     """The object array of a leaf: element symbols (plain) or exact constants.
 
     A leaf named ``x`` of shape (3,) gives ``x_0, x_1, x_2``; a size-1 leaf gives ``x``.
-    The symbols carry no assumptions (Note [Plain leaves]).
+    The symbols carry no assumptions (Note [Plain leaves]).  Whether a leaf is
+    symbols or numbers: :func:`is_variable`.
     """
+    node = as_node(node)
     shape = tuple(node.shape)
     if any(not isinstance(d, (int, np.integer)) for d in shape):
         raise LoweringError(
-            f"leaf {node.name!r} has symbolic shape {shape}; elementwise form needs concrete "
-            "dims: use form='matrix' or give the symbol a shape of ints")
-    attrs = getattr(node, "attrs", None) or {}
-    if "literal" in attrs and not getattr(node, "requires_grad", False):
-        return np.full(shape, exact(attrs["literal"]), dtype=object)
+            f"leaf {leaf_name(node)!r} has symbolic shape {shape}; elementwise form needs "
+            "concrete dims: use form='matrix' or give the symbol a shape of ints")
+    if node.literal is not None:
+        return np.full(shape, exact(node.literal), dtype=object)
     out = np.empty(shape, dtype=object)
-    if _is_symbolic_leaf(node):
+    if is_variable(node, wrt):
+        name = leaf_name(node)
         size1 = int(np.prod(shape, dtype=np.int64)) == 1
         for idx in np.ndindex(shape):
-            name = node.name if size1 else _element_name(node.name, idx)
-            out[idx] = sympy.Symbol(name)
+            out[idx] = sympy.Symbol(name if size1 else _element_name(name, idx))
     else:
-        value = np.asarray(node.value)
+        value = np.asarray(node.data)
         for idx in np.ndindex(shape):
             out[idx] = exact(value[idx].item())
     return out
@@ -327,68 +340,25 @@ def lower_node(node, arrays: list[np.ndarray]) -> np.ndarray:
     return out.reshape(tuple(node.shape)) if out.size == int(np.prod(node.shape)) else out
 
 
-FREED_MESSAGE = (
-    "the graph under this tensor was freed by backward(), so it has no formula left to "
-    "lower; call sg.to_sympy/sg.diff/sg.gradient before backward(), or call "
-    "backward(retain_graph=True)")
+def graph_order(output, wrt=None) -> list:
+    """The nodes under ``output`` (a Tensor or node) in topological order.
 
-_INTERNAL_PACKAGES = frozenset({"symgrad", "numeric", "verify"})
-
-
-def _name_from_caller(order: list) -> None:
-    """Note [Leaf names from the caller]: name unnamed leaves after the user's variables.
-
-    A leaf made without ``name=`` (``x = sg.tensor([5.0], requires_grad=True)``, as in
-    the seed) would lower to an automatic ``t0``.  If it has not been given a name yet,
-    the first closed-form call names it after the variable that holds it in the
-    calling code (the first frame outside symgrad/numeric/verify), so
-    ``sg.diff(x ** 2, x)`` reads ``2*x``.  The name then sticks (``x.name == "x"``), so
-    later formulas and ``sg.lambdify`` use the same symbol.  Names already used by
-    another leaf of the graph, or starting with ``_``, are skipped (``t<k>`` instead).
+    Leaves that will lower to symbols and have no name yet are named after the
+    caller's variables (Note [Leaf names] in :mod:`symgrad.naming`).  The graph
+    of a tensor survives ``backward()``, so this works before and after it.
     """
-    unnamed = {id(n): n for n in order
-               if n.op is None and getattr(n, "_name", "") is None and _is_symbolic_leaf(n)}
-    if not unnamed:
-        return
-    frame = sys._getframe(1)
-    while frame is not None and \
-            str(frame.f_globals.get("__name__", "")).split(".")[0] in _INTERNAL_PACKAGES:
-        frame = frame.f_back
-    if frame is None:
-        return
-    taken = {n._name for n in order if n.op is None and getattr(n, "_name", None) is not None}
-    for scope in (frame.f_locals, frame.f_globals):
-        for var, obj in list(scope.items()):
-            node = unnamed.get(id(obj))
-            if node is obj and var.isidentifier() and not var.startswith("_") \
-                    and var not in taken:
-                node.name = var
-                taken.add(var)
-                del unnamed[id(obj)]
-        if not unnamed:
-            return
-
-
-def graph_order(output) -> list:
-    """The nodes under ``output`` in topological order, checked for lowering.
-
-    Raises :class:`~symgrad.errors.GraphFreedError` (a RuntimeError) if ``backward()``
-    freed part of the graph, and names unnamed leaves after the caller's variables
-    (Note [Leaf names from the caller]).
-    """
-    order = toposort([output])
-    if any(getattr(n, "_freed", False) for n in order):
-        raise GraphFreedError(FREED_MESSAGE)
-    _name_from_caller(order)
+    order = toposort([as_node(output)])
+    name_from_caller([n for n in order if n.op is None and is_variable(n, wrt)], depth=2)
     return order
 
 
-def lower(output) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+def lower(output, wrt=None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Lower the graph under ``output``: (its object array, {id(node): object array})."""
+    output = as_node(output)
     arrays: dict[int, np.ndarray] = {}
-    for node in graph_order(output):
+    for node in graph_order(output, wrt):
         if node.op is None:
-            arrays[id(node)] = leaf_array(node)
+            arrays[id(node)] = leaf_array(node, wrt)
         else:
             arrays[id(node)] = lower_node(node, [arrays[id(i)] for i in node.inputs])
     return arrays[id(output)], arrays
@@ -402,22 +372,11 @@ def as_sympy(arr: np.ndarray):
     return sympy.ImmutableDenseNDimArray(arr.ravel().tolist(), arr.shape)
 
 
-def to_sympy(t, form: str = "elementwise"):
-    """Lower a tensor's graph to SymPy.
-
-    ``form="elementwise"``: a scalar (size-1) tensor gives an expression, a shaped
-    tensor a SymPy Array over element symbols.  ``form="matrix"``: rank <= 2
-    leaves become MatrixSymbols (see :mod:`symgrad.matrix_form`).
-
-    >>> import symgrad as sg
-    >>> x = sg.symbol("x")
-    >>> sg.to_sympy(sg.sigmoid(x) * 2)
-    2/(1 + exp(-x))
-    """
-    if form == "matrix":
-        from symgrad.matrix_form import to_matrix
-        return to_matrix(t)
-    if form != "elementwise":
-        raise ValueError(f"form must be 'elementwise' or 'matrix', got {form!r}")
-    arr, _ = lower(t)
-    return as_sympy(arr)
+def variables(wrt) -> "set[int] | None":
+    """The ids of the nodes of ``wrt`` (a tensor, node, or list of them); None stays None."""
+    if wrt is None:
+        return None
+    if isinstance(wrt, (set, frozenset)):
+        return wrt
+    items = wrt if isinstance(wrt, (list, tuple)) else [wrt]
+    return {id(as_node(x)) for x in items}

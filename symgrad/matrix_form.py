@@ -24,7 +24,10 @@ from sympy import (HadamardPower, HadamardProduct, ImmutableMatrix,
                    Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix)
 
 from numeric.ops import Op
-from symgrad.lower_sympy import SCALAR_FORMS, LoweringError, exact, graph_order, real_world
+from symgrad.lower_sympy import (SCALAR_FORMS, LoweringError, exact, graph_order, is_variable,
+                                 real_world)
+from symgrad.naming import known_name, leaf_name
+from numeric.node import as_node
 
 __all__ = ["to_matrix", "diff_matrix"]
 
@@ -106,17 +109,16 @@ def _is_mat(e) -> bool:
     return isinstance(e, MatrixExpr) or getattr(e, "is_Matrix", False)
 
 
-def _leaf(node):
+def _leaf(node, wrt):
     shape = _mshape(node.shape)
-    attrs = getattr(node, "attrs", None) or {}
-    if "literal" in attrs and not node.requires_grad:
-        value = exact(attrs["literal"])
+    if node.literal is not None:
+        value = exact(node.literal)
         return value if not shape else value * Ones(*shape)
-    if node.value is None or node.requires_grad:
+    if is_variable(node, wrt):
         if not shape:
-            return sympy.Symbol(node.name)
-        return MatrixSymbol(node.name, *shape)
-    v = np.asarray(node.value)
+            return sympy.Symbol(leaf_name(node))
+        return MatrixSymbol(leaf_name(node), *shape)
+    v = np.asarray(node.data)
     if v.ndim == 0:
         return exact(v.item())
     rows = v.reshape(v.shape[0], -1) if v.ndim == 2 else v.reshape(-1, 1)
@@ -299,27 +301,28 @@ def _forward(node, vals, shapes):
                         "with concrete shapes")
 
 
-def _walk(f):
-    order = graph_order(f)
+def _walk(f, wrt=None):
+    order = graph_order(f, wrt)
     vals: dict[int, object] = {}
     for node in order:
         if node.op is None:
-            vals[id(node)] = _leaf(node)
+            vals[id(node)] = _leaf(node, wrt)
         else:
             vals[id(node)] = _forward(node, [vals[id(i)] for i in node.inputs],
                                       [_mshape(i.shape) for i in node.inputs])
     return order, vals
 
 
-def to_matrix(t):
-    """Lower a tensor's graph to a SymPy matrix expression.
+def to_matrix(t, wrt=None):
+    """Lower a tensor's graph to a SymPy matrix expression (``wrt``: node ids or None).
 
     >>> import symgrad as sg
     >>> X, w = sg.symbol("X", shape=("N", "d")), sg.symbol("w", shape=("d",))
     >>> sg.to_sympy(X @ w, form="matrix")
     X*w
     """
-    return _walk(t)[1][id(t)]
+    t = as_node(t)
+    return _walk(t, wrt)[1][id(t)]
 
 
 # ---------------------------------------------------------------- reverse
@@ -362,7 +365,7 @@ def _backward_rule(node, g, vals, shapes):
     form = SCALAR_FORMS[op](*ps, **attrs)
     out = []
     for k, p in enumerate(ps):
-        if op is Op.POW and k == 1 and not node.inputs[1].requires_grad:
+        if op is Op.POW and k == 1 and node.inputs[1].role == "constant":
             continue
         d = sympy.diff(form, p)
         if d != 0:
@@ -485,12 +488,13 @@ def diff_matrix(f, x, *, simplify: bool = True):
     >>> sg.diff((X @ w).sum(), w)
     X.T*ones(N, 1)
     """
+    f, x = as_node(f), as_node(x)
     if tuple(f.shape) != ():
         raise ValueError(f"matrix-form diff needs a scalar f, got shape {tuple(f.shape)}; "
                          "call .sum() or .mean() first")
-    order, vals = _walk(f)
+    order, vals = _walk(f, {id(x)})
     if not any(n is x for n in order):
-        raise ValueError(f"{getattr(x, 'name', x)!r} is not an input of this expression")
+        raise ValueError(f"{known_name(x) or x!r} is not an input of this expression")
     needs = {id(x)}
     for node in order:
         if node.op is not None and any(id(i) in needs for i in node.inputs):

@@ -14,14 +14,22 @@ model runs eagerly and under :func:`symgrad.compile` alike.
 """
 from __future__ import annotations
 
-import math
-from typing import Any, Iterator
+import math as _math
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-import numpy as np
+import numpy as _np
 
-from numeric.ops import Op
+from numeric.ops import Op as _Op
 from symgrad import dtypes as _dt
-from symgrad.tensor import Tensor, _apply, _node, const
+from symgrad.tensor import Tensor as _Tensor, _apply, _node, const as _const
+
+if _TYPE_CHECKING:   # names for annotations only: sg.nn exports just __all__
+    from typing import Any, Iterator
+
+    import numpy as np
+
+    from numeric.ops import Op
+    from symgrad.tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Tanh", "MSELoss",
            "CrossEntropyLoss"]
@@ -32,11 +40,11 @@ def _op(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
 
 
 def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
-    return x if isinstance(x, Tensor) else const(x, like) if np.ndim(x) == 0 and not isinstance(
-        x, np.ndarray) else Tensor(np.asarray(x))
+    return x if isinstance(x, _Tensor) else _const(x, like) if _np.ndim(x) == 0 and not isinstance(
+        x, _np.ndarray) else _Tensor(_np.asarray(x))
 
 
-class Parameter(Tensor):
+class Parameter(_Tensor):
     """A leaf Tensor that requires grad (a fresh copy of ``data``), as ``torch.nn.Parameter``.
 
     ``data`` may be a Tensor, a numpy array or nested lists; ``dtype`` converts.
@@ -50,8 +58,8 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data: Any, requires_grad: bool = True, *, dtype: Any = None) -> None:
-        value = data.value if isinstance(data, Tensor) else data
-        super().__init__(np.array(value, dtype=dtype, copy=True), requires_grad=requires_grad)
+        value = data.value if isinstance(data, _Tensor) else data
+        super().__init__(_np.array(value, dtype=dtype, copy=True), requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -89,7 +97,7 @@ class Module:
 
     def _entries(self) -> Iterator[tuple[str, Any]]:
         for name, v in vars(self).items():
-            if isinstance(v, (Module, Tensor)):
+            if isinstance(v, (Module, _Tensor)):
                 yield name, v
 
     def children(self) -> Iterator["Module"]:
@@ -135,7 +143,7 @@ class Module:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """``{name: copy of the parameter's array}``: plain numpy, no code pickled."""
-        return {name: np.array(p.value, copy=True) for name, p in self.named_parameters()}
+        return {name: _np.array(p.value, copy=True) for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
         """Copy arrays from ``state`` into the parameters in place.
@@ -154,7 +162,7 @@ class Module:
             p = params.get(name)
             if p is None:
                 continue
-            arr = np.asarray(value.value if isinstance(value, Tensor) else value)
+            arr = _np.asarray(value.value if isinstance(value, _Tensor) else value)
             if arr.shape != p.value.shape:
                 raise ValueError(f"load_state_dict: {name!r} has shape {arr.shape} in the state "
                                  f"dict but the parameter has shape {p.value.shape}")
@@ -206,19 +214,19 @@ class Linear(Module):
                  generator: np.random.Generator | None = None) -> None:
         super().__init__()
         for name, n in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(n, (int, np.integer)) or n <= 0:
+            if not isinstance(n, (int, _np.integer)) or n <= 0:
                 raise ValueError(f"Linear: {name} must be a positive int, got {n!r}")
         dt = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-        rng = generator if generator is not None else np.random.default_rng(seed)
-        bound = 1.0 / math.sqrt(in_features)
+        rng = generator if generator is not None else _np.random.default_rng(seed)
+        bound = 1.0 / _math.sqrt(in_features)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)), dtype=dt)
         self.bias = (Parameter(rng.uniform(-bound, bound, (out_features,)), dtype=dt)
                      if bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = _op(Op.MATMUL, x, _op(Op.PERMUTE, self.weight, axes=(1, 0)))
-        return y if self.bias is None else _op(Op.ADD, y, self.bias)
+        y = _op(_Op.MATMUL, x, _op(_Op.PERMUTE, self.weight, axes=(1, 0)))
+        return y if self.bias is None else _op(_Op.ADD, y, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -256,14 +264,14 @@ class ReLU(Module):
     """``max(x, 0)`` elementwise (gradient 0 at 0, as PyTorch)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return _op(Op.RELU, x)
+        return _op(_Op.RELU, x)
 
 
 class Tanh(Module):
     """``tanh(x)`` elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return _op(Op.TANH, x)
+        return _op(_Op.TANH, x)
 
 
 def _check_reduction(reduction: str) -> str:
@@ -286,12 +294,12 @@ class MSELoss(Module):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         target = _as_tensor(target)
-        if tuple(input.value.shape) != tuple(np.shape(target.value)):
+        if tuple(input.value.shape) != tuple(_np.shape(target.value)):
             raise ValueError(f"MSELoss: input shape {tuple(input.value.shape)} and target shape "
-                             f"{tuple(np.shape(target.value))} differ; reshape the target")
-        d = _op(Op.SUB, input, target)
-        sq = _op(Op.MUL, d, d)
-        red = Op.MEAN if self.reduction == "mean" else Op.SUM
+                             f"{tuple(_np.shape(target.value))} differ; reshape the target")
+        d = _op(_Op.SUB, input, target)
+        sq = _op(_Op.MUL, d, d)
+        red = _Op.MEAN if self.reduction == "mean" else _Op.SUM
         return _op(red, sq, axis=None, keepdims=False)
 
 
@@ -315,7 +323,7 @@ class CrossEntropyLoss(Module):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         target = _as_tensor(target)
-        shape, tshape = tuple(input.value.shape), tuple(np.shape(target.value))
+        shape, tshape = tuple(input.value.shape), tuple(_np.shape(target.value))
         if len(shape) != 2 or tshape != shape[:1]:
             raise ValueError(f"CrossEntropyLoss: expected logits (N, C) and targets (N,), got "
                              f"{shape} and {tshape}")
@@ -324,12 +332,12 @@ class CrossEntropyLoss(Module):
                             f"dtype {target.value.dtype}")
         n, c = shape
         dt = input.value.dtype
-        logp = _op(Op.LOG_SOFTMAX, input, axis=1)
-        t = _op(Op.RESHAPE, _op(Op.CAST, target, dtype=dt), shape=(n, 1))
-        classes = _node(np.arange(c, dtype=dt), None, (), {}, False)
-        one = const(1, input)
-        mask = _op(Op.RELU, _op(Op.SUB, one, _op(Op.ABS, _op(Op.SUB, t, classes))))
-        total = _op(Op.SUM, _op(Op.MUL, logp, mask), axis=None, keepdims=False)
+        logp = _op(_Op.LOG_SOFTMAX, input, axis=1)
+        t = _op(_Op.RESHAPE, _op(_Op.CAST, target, dtype=dt), shape=(n, 1))
+        classes = _node(_np.arange(c, dtype=dt), None, (), {}, False)
+        one = _const(1, input)
+        mask = _op(_Op.RELU, _op(_Op.SUB, one, _op(_Op.ABS, _op(_Op.SUB, t, classes))))
+        total = _op(_Op.SUM, _op(_Op.MUL, logp, mask), axis=None, keepdims=False)
         if self.reduction == "mean":
-            total = _op(Op.DIV, total, const(n, input))
-        return _op(Op.NEG, total)
+            total = _op(_Op.DIV, total, _const(n, input))
+        return _op(_Op.NEG, total)

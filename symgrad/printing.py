@@ -10,7 +10,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy
 
-from symgrad.lower_sympy import leaf_array, to_sympy
+from symgrad.closed_form import to_sympy
+from numeric.node import as_node
+from symgrad.lower_sympy import leaf_array
 
 __all__ = ["latex", "sstr", "lambdify"]
 
@@ -47,7 +49,7 @@ def sstr(expr_or_tensor: Any) -> str:
 def _arg(a):
     """A lambdify argument: leaf tensor -> its symbol (or nested list of element symbols)."""
     if _is_node(a):
-        arr = leaf_array(a)
+        arr = leaf_array(a, {id(as_node(a))})
         return arr.reshape(()).item() if arr.size == 1 else arr.tolist()
     return a
 
@@ -76,7 +78,7 @@ def lambdify(formula: Any, args: Sequence[Any]) -> Callable[..., Any]:
                                  cse=lambda es: (list(reps), list(es)))
         return (lambda *vals: flat_fn(*vals)) if many else (lambda *vals: flat_fn(*vals)[0])
     if _is_node(formula):
-        formula = to_sympy(formula)
+        formula = to_sympy(formula, wrt=[a for a in args if _is_node(a)])
     if isinstance(formula, (sympy.NDimArray, sympy.MatrixBase, np.ndarray)):
         shape = tuple(np.shape(np.asarray(formula.tolist(), dtype=object))) \
             if not isinstance(formula, np.ndarray) else formula.shape

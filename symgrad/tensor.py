@@ -1,11 +1,16 @@
-"""``Tensor``: a PyTorch-style tensor that is also a node of the expression DAG.
+"""``Tensor``: a PyTorch-style handle around a node of the expression graph.
 
-A Tensor is a leaf (``op is None``: data from the user, a constant made from a
-Python number, or a symbol without a value) or the result of an ``Op`` applied
-to ``inputs`` with static ``attrs``.  Eager tensors compute ``value`` at once
-with numeric's ``FORWARD`` kernels; when any input is symbolic (``value is
-None``), the result is symbolic too and only its shape and dtype are derived
-(:mod:`symgrad.shapes`).  The same graph lowers to SymPy or runs in numeric.
+The graph is made of immutable :class:`numeric.node.Node` objects (``t.node``):
+an ``Op`` applied to input nodes with parameters ``attrs``, or a leaf whose role
+is ``"data"`` (an array from the user), ``"constant"`` (a Python number in an
+expression) or ``"symbol"`` (no value).  A Tensor adds what belongs to one run:
+``value``, ``grad``, ``requires_grad``, the version counter, hooks, and
+``inputs`` -- the input handles whose values backward needs (freed by
+``backward()``; the node graph stays, so formulas survive it).
+
+Eager tensors compute ``value`` at once with numeric's ``FORWARD`` kernels; when
+any input is symbolic (``value is None``), the result is symbolic too and only
+its shape and dtype are derived (:mod:`symgrad.shapes`).
 
 Note [Hot path]
     Every op goes through :func:`_node` (one ``object.__new__`` and plain slot
@@ -14,15 +19,11 @@ Note [Hot path]
     This keeps the seed's training loop within a few times a hand-written numpy
     loop; see docs/performance.md.
 
-Note [Leaf names]
-    Every leaf has a SymPy name: ``name=`` if given, else ``"t<k>"`` where ``k``
-    comes from one process-wide counter, assigned the first time ``.name`` is
-    read and never changed afterwards.
-
 Note [Literals]
     A Python number in an op becomes a constant leaf whose value has the other
     operand's dtype (a float32 tensor never gets promoted to float64) and whose
-    ``attrs["literal"]`` keeps the number, so lowering makes it exact.
+    node (role ``"constant"``) keeps the number as ``literal``, so lowering makes
+    it exact.
 
 >>> import symgrad as sg
 >>> x = sg.tensor([5.0], requires_grad=True)
@@ -34,7 +35,6 @@ tensor([10.])
 """
 from __future__ import annotations
 
-import itertools
 from collections import namedtuple
 from typing import Any, Optional
 
@@ -43,16 +43,19 @@ import numpy as np
 from numeric.executor import evaluate as _evaluate
 from numeric.graph import toposort
 from numeric.kernels import FORWARD
+from numeric.node import NO_ATTRS, Node, as_node
 from numeric.ops import Op
 from symgrad import autograd as _ag
 from symgrad import dtypes as _dt
 from symgrad.errors import DtypeError, GradientError, ShapeError, SymbolicValueError
+from symgrad.naming import known_name, leaf_name
 from symgrad.tensor_format import format_tensor
 from symgrad.shapes import broadcast_shapes, infer_shape, matmul_shape, result_dtype
 
 _GRAD = _ag.GRAD_MODE
 _new = object.__new__
-_names = itertools.count()
+_make = Node.make
+_leaf_node = Node.leaf
 _NUMBER = (int, float, bool, np.number, np.bool_)
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -70,16 +73,14 @@ class Tensor:
     ((2, 2), dtype('float64'), tensor([3., 7.]))
     """
 
-    __slots__ = ("value", "op", "inputs", "attrs", "_requires_grad", "grad", "_name",
-                 "_shape", "_dtype", "_freed", "_version", "_modified", "_hooks", "_grad_fn",
-                 "__weakref__")
+    __slots__ = ("node", "value", "inputs", "_requires_grad", "grad", "_version", "_modified",
+                 "_hooks", "_grad_fn", "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data: Any, *, dtype: Any = None, requires_grad: bool = False,
                  name: Optional[str] = None) -> None:
         value = to_array(data, dtype)
-        _init(self, value, None, (), {}, False)
-        self._name = name
+        _init(self, value, _data_leaf(value, name), (), False)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -92,16 +93,26 @@ class Tensor:
 
     # -------------------------------------------------------------- properties
     @property
+    def op(self) -> Any:
+        """The op that made this tensor (``node.op``); None for leaves."""
+        return self.node.op
+
+    @property
+    def attrs(self) -> Any:
+        """The op's parameters (``node.attrs``, read-only)."""
+        return self.node.attrs
+
+    @property
     def shape(self) -> tuple:
         """The shape, a tuple (dims of symbolic tensors may be strings)."""
         v = self.value
-        return v.shape if v is not None else self._shape
+        return v.shape if v is not None else self.node.shape
 
     @property
     def dtype(self) -> np.dtype:
         """The numpy dtype (``sg.float64`` by default for floating data)."""
         v = self.value
-        return v.dtype if v is not None else self._dtype
+        return v.dtype if v is not None else self.node.dtype
 
     @property
     def ndim(self) -> int:
@@ -209,24 +220,29 @@ class Tensor:
     @property
     def grad_fn(self) -> Any:
         """The ``<Op>Backward`` object that made this tensor, or None (leaves, no-grad)."""
-        if self.op is None or not self._requires_grad:
+        op = self.op
+        if op is None or not self._requires_grad:
             return None
         fn = self._grad_fn
         if fn is None:
-            fn = self._grad_fn = _ag.make_grad_fn(self.op, self.inputs)
+            fn = self._grad_fn = _ag.make_grad_fn(op, self.inputs)
         return fn
 
     @property
     def name(self) -> Optional[str]:
-        """The SymPy name: ``name=`` or an automatic ``"t<k>"`` for leaves (None for ops)."""
-        n = self._name
-        if n is None and self.op is None:
-            n = self._name = f"t{next(_names)}"
-        return n
+        """The SymPy name of a leaf: ``name=``, else an automatic one (None for ops).
+
+        See Note [Leaf names] in :mod:`symgrad.naming`.
+        """
+        node = self.node
+        return None if node.op is not None else leaf_name(node)
 
     @name.setter
     def name(self, value: Optional[str]) -> None:
-        self._name = value
+        node = self.node
+        if node.op is not None:
+            raise ValueError("only leaf tensors have names; this tensor was computed by an op")
+        self.node = node.renamed(value)
 
     @property
     def is_symbolic(self) -> bool:
@@ -298,7 +314,7 @@ class Tensor:
         """A new leaf sharing this tensor's value, cut off from the graph."""
         if self.value is None:
             raise SymbolicValueError("detach() of a symbolic tensor has no value to share")
-        return _node(self.value, None, (), {}, False)
+        return _node(self.value, None, (), NO_ATTRS, False)
 
     def clone(self) -> "Tensor":
         """A copy (differentiable: recorded as a reshape to the same shape)."""
@@ -395,53 +411,73 @@ def mark_modified(*tensors: Tensor) -> None:
         t._version += 1
 
 
-def _init(t: Tensor, value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) -> None:
+def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
     # the same slot stores as _node, which repeats them inline instead of calling
     # this: one call less per op on the eager hot path (Note [Hot path])
+    t.node = node
     t.value = value
-    t.op = op
     t.inputs = inputs
-    t.attrs = attrs
     t._requires_grad = rg
     t.grad = None
-    t._name = None
-    t._shape = None
-    t._dtype = None
-    t._freed = False
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None
     t._grad_fn = None
 
 
-def _node(value: Any, op: Any, inputs: tuple, attrs: dict, rg: bool) -> Tensor:
-    """The one fast constructor (see Note [Hot path])."""
+def _data_leaf(value: np.ndarray, name: Optional[str] = None) -> Node:
+    """The IR leaf of an array the user gave (role ``"data"``)."""
+    return _leaf_node("data", value, name=name)
+
+
+def _node(value: Any, op: Any, inputs: tuple, attrs: Any, rg: bool) -> Tensor:
+    """The one fast constructor (see Note [Hot path]).
+
+    ``op is None`` makes a data leaf around ``value``; otherwise an op node whose
+    IR inputs are the input handles' nodes, and whose handle keeps the input
+    handles (``inputs``: the values backward needs, dropped when it frees them).
+    """
     t = _new(Tensor)
+    if op is None:
+        t.node = _leaf_node("data", value)
+    elif len(inputs) == 2:
+        t.node = _make(op, (inputs[0].node, inputs[1].node), attrs, value.shape, value.dtype)
+    elif len(inputs) == 1:
+        t.node = _make(op, (inputs[0].node,), attrs, value.shape, value.dtype)
+    else:
+        t.node = _make(op, tuple([i.node for i in inputs]), attrs, value.shape, value.dtype)
     t.value = value
-    t.op = op
     t.inputs = inputs
-    t.attrs = attrs
     t._requires_grad = rg
     t.grad = None
-    t._name = None
-    t._shape = None
-    t._dtype = None
-    t._freed = False
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None
     t._grad_fn = None
+    return t
+
+
+def handle(node: Node, value: Any = None, inputs: tuple = (), rg: bool = False) -> Tensor:
+    """A Tensor handle around an existing IR ``node`` (value optional).
+
+    >>> import symgrad as sg
+    >>> x = sg.tensor([1.0, 2.0], name="x")
+    >>> handle(x.node).name, handle(x.node).is_symbolic
+    ('x', True)
+    """
+    t = _new(Tensor)
+    _init(t, value, node, inputs, rg)
     return t
 
 
 def symbolic_node(op: Any, inputs: tuple, attrs: dict, shape: tuple, dtype: np.dtype,
                   rg: bool, name: Optional[str] = None) -> Tensor:
     """A tensor without value (a symbol when ``op`` is None) of ``shape`` and ``dtype``."""
-    t = _node(None, op, inputs, attrs, rg)
-    t._shape = tuple(shape)
-    t._dtype = dtype
-    t._name = name
-    return t
+    if op is None:
+        node = _leaf_node("symbol", name=name, shape=tuple(shape), dtype=dtype)
+    else:
+        node = _make(op, tuple([i.node for i in inputs]), attrs, tuple(shape), dtype)
+    return handle(node, None, inputs, rg)
 
 
 def to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -491,12 +527,12 @@ def const(x: Any, like: Optional[Tensor] = None) -> Tensor:
     """``x`` as a tensor: Tensors pass through, numbers become literal leaves.
 
     A number takes ``like``'s dtype (see Note [Literals]); arrays become constant
-    leaves with ``attrs == {}``.
+    leaves too (their exact values lower, not a symbol).
 
     >>> import symgrad as sg
     >>> c = const(2, sg.tensor([1.0], dtype=sg.float32))
-    >>> c.value.dtype, c.attrs
-    (dtype('float32'), {'literal': 2})
+    >>> c.value.dtype, c.node.role, c.node.literal
+    (dtype('float32'), 'constant', 2)
     """
     if isinstance(x, Tensor):
         return x
@@ -510,8 +546,10 @@ def const(x: Any, like: Optional[Tensor] = None) -> Tensor:
             dt = _dt.int64
         else:
             dt = _dt.get_default_dtype()
-        return _node(np.array(lit, dtype=dt), None, (), {"literal": lit}, False)
-    return _node(to_array(x), None, (), {}, False)
+        return handle(_leaf_node("constant", np.array(lit, dtype=dt), literal=lit),
+                      np.array(lit, dtype=dt))
+    v = to_array(x)
+    return handle(_leaf_node("constant", v), v)
 
 
 # ----------------------------------------------------------------------------- apply
@@ -625,7 +663,7 @@ def compare(ufunc: Any, a: Any, b: Any) -> Tensor:
     av = a._need_value(f"np.{ufunc.__name__}") if isinstance(a, Tensor) else a
     bv = b._need_value(f"np.{ufunc.__name__}") if isinstance(b, Tensor) else b
     try:
-        return _node(np.asarray(ufunc(av, bv)), None, (), {}, False)
+        return _node(np.asarray(ufunc(av, bv)), None, (), NO_ATTRS, False)
     except ValueError as e:
         sa, sb = np.shape(av), np.shape(bv)
         broadcast_shapes(sa, sb)
@@ -637,9 +675,10 @@ def compare(ufunc: Any, a: Any, b: Any) -> Tensor:
 def evaluate(outputs: Any, bindings: Optional[dict] = None) -> Any:
     """Run the graph of ``outputs`` numerically with values bound to its leaves.
 
-    ``bindings`` maps a leaf (or its name) to an array; symbols must all be
-    bound, other leaves default to their own value.  Returns a Tensor (a tuple
-    for a list of outputs) without gradient.
+    ``bindings`` maps a leaf (a Tensor, its node, or its name) to an array;
+    symbols must all be bound, other leaves default to their own value.
+    ``outputs`` may be Tensors or nodes.  Returns a Tensor (a tuple for a list
+    of outputs) without gradient.
 
     >>> import symgrad as sg
     >>> X = sg.symbol("X", shape=("N", 2)); w = sg.tensor([1.0, 10.0])
@@ -647,12 +686,12 @@ def evaluate(outputs: Any, bindings: Optional[dict] = None) -> Any:
     tensor(64.)
     """
     single = not isinstance(outputs, (list, tuple))
-    outs = [outputs] if single else list(outputs)
+    outs = [as_node(o) for o in ([outputs] if single else outputs)]
     leaves = [n for n in toposort(outs) if n.op is None]
-    by_name = {n._name: n for n in leaves if n._name is not None}
+    by_name = {known_name(n): n for n in leaves if known_name(n) is not None}
     ids: dict[int, np.ndarray] = {}
     for key, val in (bindings or {}).items():
-        node = key if isinstance(key, Tensor) else by_name.get(key)
+        node = as_node(key) if isinstance(key, (Tensor, Node)) else by_name.get(key)
         if node is None:
             raise ValueError(f"evaluate: no leaf named {key!r} in the graph; its named leaves "
                              f"are {sorted(by_name)}")
@@ -661,13 +700,13 @@ def evaluate(outputs: Any, bindings: Optional[dict] = None) -> Any:
         want = node.shape
         if len(want) != arr.ndim or any(isinstance(d, int) and d != a
                                         for d, a in zip(want, arr.shape)):
-            raise ShapeError(f"evaluate: leaf {node.name!r} has shape {want} but the bound "
-                             f"value has shape {arr.shape}")
+            raise ShapeError(f"evaluate: leaf {leaf_name(node)!r} has shape {want} but the "
+                             f"bound value has shape {arr.shape}")
         ids[id(node)] = arr
-    missing = [n.name for n in leaves if n.value is None and id(n) not in ids]
+    missing = [leaf_name(n) for n in leaves if n.data is None and id(n) not in ids]
     if missing:
         raise SymbolicValueError(f"evaluate: symbols {missing} are not bound; pass "
                                  "bindings={name: array} for each")
     vals = _evaluate(outs, ids)
-    res = tuple(_node(np.asarray(v), None, (), {}, False) for v in vals)
+    res = tuple(_node(np.asarray(v), None, (), NO_ATTRS, False) for v in vals)
     return res[0] if single else res

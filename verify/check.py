@@ -16,7 +16,10 @@ import mpmath
 import numpy as np
 
 from numeric.graph import toposort
+from numeric.node import Node, as_node
 from numeric.ops import Op
+from symgrad.naming import leaf_name
+from symgrad.tensor import Tensor
 from verify import graph as vgraph
 from verify.opdb import OP_DB, POSITIVE, REAL, Domain
 from verify.oracles import (ExactEvaluator, OutOfDomain, fd_gradient, numeric_gradient,
@@ -35,16 +38,10 @@ _RANK = {"boolean": 0}
 
 
 def _is_node(x: Any) -> bool:
-    return hasattr(x, "op") and hasattr(x, "inputs")
+    return isinstance(x, (Tensor, Node))
 
 
 def _make_symbol(name: str, shape: tuple):
-    try:
-        import symgrad as sg
-        if hasattr(sg, "symbol"):
-            return sg.symbol(name, shape=tuple(shape))
-    except ImportError:  # pragma: no cover - symgrad is a dependency
-        pass
     return vgraph.symbol(name, shape)
 
 
@@ -53,15 +50,17 @@ def _is_shape(x: Any) -> bool:
                                         isinstance(d, bool) for d in x)
 
 
-def _build(f: Any, wrt: Any) -> tuple[Any, list]:
+def _build(f: Any, wrt: Any) -> tuple[Node, list]:
+    """(the output's IR node, the IR nodes of the inputs to differentiate)."""
     if not _is_node(f) and hasattr(f, "node") and hasattr(f, "symbols"):
         # a drawn verify.strategies.Expression
         f, wrt = f.node, (f.symbols if wrt is None else wrt)
     if _is_node(f):
+        f = as_node(f)
         if wrt is None:
-            leaves = [n for n in toposort([f]) if n.op is None and n.value is None]
+            leaves = [n for n in toposort([f]) if n.op is None and n.role == "symbol"]
         else:
-            leaves = [wrt] if _is_node(wrt) else list(wrt)
+            leaves = [as_node(w) for w in ([wrt] if _is_node(wrt) else list(wrt))]
         return f, leaves
     if not callable(f):
         raise TypeError(f"f must be a tensor built over symbols or a function of tensors, "
@@ -83,7 +82,10 @@ def _build(f: Any, wrt: Any) -> tuple[Any, list]:
                 raise TypeError(f"wrt[{k}] must be a shape tuple, an array or a symbol, "
                                 f"got {s!r}") from None
             leaves.append(_make_symbol(f"x{k}", shape))
-    return f(*leaves), leaves
+    out = f(*leaves)
+    if not _is_node(out):
+        raise TypeError(f"fn must return a symgrad Tensor, got {type(out).__name__}")
+    return as_node(out), [as_node(leaf) for leaf in leaves]
 
 
 def _leaf_domains(order: list, leaves: list) -> list[Domain]:
@@ -160,24 +162,25 @@ class Prepared:
         from symgrad.closed_form import reverse_mode
         from symgrad.lower_sympy import leaf_array
 
+        out, leaves = as_node(out), [as_node(leaf) for leaf in leaves]
         target = out
         if int(np.prod(out.shape, dtype=np.int64)) != 1:
             w = rng.integers(1, 9, size=out.shape) / 4.0 * rng.choice([-1.0, 1.0], out.shape)
-            target = vgraph.apply(Op.SUM, vgraph.apply(Op.MUL, out, vgraph.constant(w, "w")),
-                                  axis=None, keepdims=False)
+            target = as_node(vgraph.apply(Op.SUM, vgraph.apply(Op.MUL, out, vgraph.constant(w)),
+                                          axis=None, keepdims=False))
         self.target, self.leaves = target, leaves
         self.order = toposort([target])
         present = {id(n) for n in self.order}
         for leaf in leaves:
             if id(leaf) not in present or leaf.op is not None:
-                raise ValueError(f"{getattr(leaf, 'name', leaf)!r} is not a leaf of the "
+                raise ValueError(f"{leaf_name(leaf) if leaf.op is None else leaf!r} is not a leaf of the "
                                  "expression; pass the symbols the expression was built from")
         self.cotangent = np.ones(target.shape)
         self.replacements, jac = reverse_mode(target, leaves, cse=True)
         self.grads = [np.asarray(j, dtype=object).reshape(tuple(leaf.shape)) for j, leaf
                       in zip(jac, leaves)]
-        self.names = [str(getattr(leaf, "name", None) or f"x{k}") for k, leaf in enumerate(leaves)]
-        self.leaf_symbols = [leaf_array(leaf) for leaf in leaves]
+        self.names = [leaf_name(leaf) for leaf in leaves]
+        self.leaf_symbols = [leaf_array(leaf, {id(leaf)}) for leaf in leaves]
         self.domains = _leaf_domains(self.order, leaves)
         self.n_ops = sum(1 for n in self.order if n.op is not None)
 

@@ -19,7 +19,9 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 
-from verify import graph as vgraph
+from numeric.node import as_node
+from symgrad.creation import tensor
+from symgrad.tensor import Tensor
 from verify.oracles import ExactEvaluator, OutOfDomain, numeric_gradient, replay
 from verify.report import GradientMismatchError
 from verify.tolerance import tolerance
@@ -27,19 +29,10 @@ from verify.tolerance import tolerance
 __all__ = ["gradcheck"]
 
 
-def _as_leaf(x: Any) -> Any:
-    if hasattr(x, "op") and hasattr(x, "inputs"):
+def _as_leaf(x: Any) -> Tensor:
+    if isinstance(x, Tensor):
         return x
-    arr = np.asarray(x, dtype=np.float64)
-    try:
-        import symgrad as sg
-        if hasattr(sg, "tensor"):
-            return sg.tensor(arr, requires_grad=True)
-    except ImportError:  # pragma: no cover
-        pass
-    node = vgraph.constant(arr, "x")
-    node.requires_grad = True
-    return node
+    return tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
 
 
 def _exact_available(out_nodes: list) -> bool:
@@ -82,12 +75,18 @@ def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-
     if not checked:
         raise ValueError("gradcheck: no input requires grad; pass tensors with "
                          "requires_grad=True (or numpy arrays)")
+    for k, leaf in enumerate(leaves):
+        if leaf.op is not None or leaf.value is None:
+            raise ValueError(f"gradcheck: input {k} must be a leaf tensor with a value")
+    values = [leaf.value for leaf in leaves]
+    leaves = [as_node(leaf) for leaf in leaves]
+    outs = [as_node(o) for o in outs]
     if exact is None:
         exact = _exact_available(outs)
     elif exact and not _exact_available(outs):
         raise ValueError("gradcheck(exact=True): an op of the graph has no SymPy form (a "
                          "custom op made without sympy=); give it one or pass exact=False")
-    base = {id(leaf): np.asarray(leaf.value, dtype=np.float64) for leaf in leaves}
+    base = {id(leaf): np.asarray(v, dtype=np.float64) for leaf, v in zip(leaves, values)}
     grad_leaves = [leaves[k] for k in checked]
 
     def fail(msg: str, **fields: Any) -> bool:
@@ -156,7 +155,7 @@ def _check_exact(out, leaves, checked, grad_leaves, base, analytical, n_ops, rho
     with mpmath.workdps(ev.dps):
         memo = {}
         for leaf in leaves:
-            syms = leaf_array(leaf)
+            syms = leaf_array(leaf, {id(leaf)})
             for s, x in zip(syms.ravel(), base[id(leaf)].ravel()):
                 if hasattr(s, "is_Symbol") and s.is_Symbol:
                     memo[s] = (mpmath.mpf(float(x)), mpmath.mpf(0))

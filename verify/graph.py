@@ -1,14 +1,14 @@
-"""Minimal graph nodes for the referee's own expressions (op sweeps, random DAGs).
+"""Building the referee's own expressions (op sweeps, random DAGs) from symgrad's front end.
 
-They follow numeric's node protocol (``op``, ``inputs``, ``attrs``, ``value``,
-``requires_grad``) plus ``name`` and ``shape`` as symgrad's lowering expects, so
-the op database and the strategies do not depend on the front end's Tensor.
-``verify.check`` accepts these and symgrad Tensors alike.
+``symbol``, ``constant`` and ``apply`` return symgrad Tensors over the one IR
+(:class:`numeric.node.Node`, reached as ``t.node``): verify has no node class of
+its own.  ``apply`` finds an output's shape by running the kernel on probe
+values, so user-defined ops without a symbolic shape rule work too.
 
 >>> from numeric.ops import Op
 >>> x = symbol("x", (2, 3))
 >>> y = apply(Op.SUM, apply(Op.EXP, x), axis=(1,), keepdims=False)
->>> y.shape, y.op
+>>> y.shape, y.node.op
 ((2,), Op.SUM)
 """
 from __future__ import annotations
@@ -18,68 +18,60 @@ from typing import Any
 import numpy as np
 
 from numeric.kernels import FORWARD
+from numeric.node import Node
 from numeric.ops import Op
+from symgrad.creation import symbol as _sg_symbol
+from symgrad.tensor import Tensor, const, handle, symbolic_node
 
-__all__ = ["Node", "symbol", "constant", "apply"]
-
-
-class Node:
-    """A graph node: a symbolic leaf (``value is None``), a constant, or an op."""
-
-    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "shape", "name")
-
-    def __init__(self, op: Any, inputs: tuple, attrs: dict, value: Any, shape: tuple,
-                 name: str | None = None, requires_grad: bool = False) -> None:
-        self.op, self.inputs, self.attrs, self.value = op, inputs, attrs, value
-        self.shape, self.name, self.requires_grad = tuple(shape), name, requires_grad
-
-    def __numeric_apply__(self, op: Any, xs: tuple, attrs: dict) -> "Node":
-        """``numeric.apply(op, *nodes)`` and custom ops called on Nodes build Nodes."""
-        return apply(op, *(x if isinstance(x, Node) else constant(x) for x in xs), **attrs)
-
-    def __repr__(self) -> str:
-        what = self.name if self.op is None else getattr(self.op, "name", self.op)
-        return f"<verify.Node {what} shape={self.shape}>"
+__all__ = ["symbol", "constant", "apply"]
 
 
-def symbol(name: str, shape: tuple = ()) -> Node:
-    """A value-less leaf named ``name`` (elements lower to ``name_i_j`` symbols).
+def symbol(name: str, shape: tuple = ()) -> Tensor:
+    """A value-less float64 leaf named ``name`` (elements lower to ``name_i_j`` symbols).
 
     >>> symbol("w", (3,)).shape
     (3,)
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"symbol name must be a Python identifier, got {name!r}")
-    return Node(None, (), {}, None, tuple(int(d) for d in shape), name, requires_grad=True)
+    return _sg_symbol(name, shape=tuple(int(d) for d in shape))
 
 
-def constant(value: Any, name: str | None = None) -> Node:
-    """A constant leaf (no gradient; float64 unless boolean); lowered as an exact number.
+def constant(value: Any, name: str | None = None) -> Tensor:
+    """A constant leaf (no gradient; float64 unless boolean), lowered as its exact values.
 
-    >>> constant(np.array([0.5, 0.25])).shape
-    (2,)
+    >>> constant(np.array([0.5, 0.25])).node.role
+    'constant'
     """
     value = np.asarray(value)
     if value.dtype.kind not in "bf":
         value = value.astype(np.float64)
-    return Node(None, (), {}, value, value.shape, name or "c")
+    return const(value)
 
 
-def _probe(node: Node) -> np.ndarray:
-    if node.value is not None:
-        return np.asarray(node.value)
-    return np.full(node.shape, 0.5)
+def _handle(x: Any) -> Tensor:
+    return handle(x) if isinstance(x, Node) else x
 
 
-def apply(op: Any, *inputs: Node, **attrs: Any) -> Node:
-    """A new op node; the output shape is found by running the kernel on probe values.
+def _probe(t: Tensor) -> np.ndarray:
+    if t.value is not None:
+        return np.asarray(t.value)
+    node = t.node
+    if node.data is not None:
+        return np.asarray(node.data)
+    return np.full(node.shape, 0.5, dtype=node.dtype)
+
+
+def apply(op: Any, *inputs: Any, **attrs: Any) -> Tensor:
+    """A new symbolic op tensor; its shape and dtype come from running the kernel on probes.
 
     >>> apply(Op.MATMUL, symbol("a", (3, 4)), symbol("b", (4,))).shape
     (3,)
     """
-    probes = [_probe(i) for i in inputs]
+    ins = tuple(_handle(i) for i in inputs)
+    probes = [_probe(i) for i in ins]
     with np.errstate(all="ignore"):
         fwd = FORWARD[op] if isinstance(op, Op) else op.forward
         out = np.asarray(fwd(*probes, **attrs))
-    return Node(op, tuple(inputs), dict(attrs), None, out.shape,
-                requires_grad=any(i.requires_grad for i in inputs))
+    rg = any(i.requires_grad for i in ins) and out.dtype.kind == "f"
+    return symbolic_node(op, ins, dict(attrs), out.shape, out.dtype, rg)

@@ -24,9 +24,12 @@ import sympy
 
 from numeric.graph import toposort
 from numeric.kernels import FORWARD
+from numeric.node import as_node
 from numeric.ops import MOVEMENT, Op
+from symgrad.naming import leaf_name
+from symgrad.tensor import Tensor, handle
 
-__all__ = ["OutOfDomain", "ExactEvaluator", "ReplayNode", "replay", "numeric_gradient",
+__all__ = ["OutOfDomain", "ExactEvaluator", "replay", "numeric_gradient",
            "fd_gradient", "DPS"]
 
 #: decimal digits of the exact evaluation
@@ -222,18 +225,6 @@ def _choose(pw: sympy.Piecewise, memo: dict) -> sympy.Basic:
 
 # ------------------------------------------------------------------- numeric witness
 
-class ReplayNode:
-    """A graph node (numeric's node protocol) re-evaluated at new leaf values."""
-
-    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "shape", "name", "source")
-
-    def __init__(self, source, op, inputs, attrs, value, requires_grad):
-        self.source, self.op, self.inputs, self.attrs = source, op, inputs, attrs
-        self.value, self.requires_grad = value, requires_grad
-        self.shape = np.shape(value)
-        self.name = getattr(source, "name", None)
-
-
 _SUMMING = {Op.ADD, Op.SUB}
 
 
@@ -259,36 +250,37 @@ def _magnitude(op: Any, node_vals: list, mags: list, ratios: list, out: np.ndarr
     return np.abs(out) * max(ratios, default=1.0)
 
 
-def replay(output, bind: dict, grad_leaves: Sequence = ()) -> tuple[ReplayNode, dict, float, int]:
-    """Re-run ``output``'s forward pass with leaf values ``bind`` ({id(leaf): array}).
+def replay(output, bind: dict, grad_leaves: Sequence = ()) -> tuple[Tensor, dict, float, int]:
+    """Re-run the forward pass of ``output`` (an IR node) with leaf values ``bind``.
 
-    Returns (new output node, {id(original node): new node}, rho, n_ops): ``rho`` the
-    worst cancellation ratio of an intermediate value, ``n_ops`` the op count.
-    Leaves in ``grad_leaves`` require grad in the replay.
+    ``bind`` maps ``id(leaf node)`` to an array.  Returns (the output's handle,
+    {id(node): its handle}, rho, n_ops): Tensor handles over the same nodes
+    with this run's values, ready for numeric's executor; ``rho`` the worst
+    cancellation ratio of an intermediate value, ``n_ops`` the op count.
+    Leaves in ``grad_leaves`` (nodes) require grad in the replay.
     """
-    want = {id(t) for t in grad_leaves}
-    new: dict[int, ReplayNode] = {}
+    output = as_node(output)
+    want = {id(as_node(t)) for t in grad_leaves}
+    new: dict[int, Tensor] = {}
     mags: dict[int, np.ndarray] = {}
     ratio: dict[int, float] = {}
     rho, n_ops = 1.0, 0
     for node in toposort([output]):
         if node.op is None:
-            value = bind.get(id(node), node.value)
+            value = bind.get(id(node), node.data)
             if value is None:
                 raise ValueError(
-                    f"symbol {getattr(node, 'name', node)!r} has no value: list it in wrt or "
+                    f"symbol {leaf_name(node)!r} has no value: list it in wrt or "
                     "bind it with points=")
             value = np.asarray(value)
-            new[id(node)] = ReplayNode(node, None, (), dict(node.attrs or {}), value,
-                                       id(node) in want)
+            new[id(node)] = handle(node, value, (), id(node) in want)
             mags[id(node)], ratio[id(node)] = np.abs(value.astype(np.float64)), 1.0
             continue
         n_ops += 1
         ins = tuple(new[id(i)] for i in node.inputs)
-        attrs = dict(node.attrs or {})
+        attrs = node.attrs
         out = _forward(node.op, [i.value for i in ins], attrs)
-        new[id(node)] = ReplayNode(node, node.op, ins, attrs, out,
-                                   any(i.requires_grad for i in ins))
+        new[id(node)] = handle(node, out, ins, any(i.requires_grad for i in ins))
         m = _magnitude(node.op, [i.value for i in ins], [mags[id(i)] for i in node.inputs],
                        [ratio[id(i)] for i in node.inputs], out, attrs)
         absout = np.abs(out.astype(np.float64)) if out.dtype.kind in "fc" else None
@@ -305,7 +297,7 @@ def replay(output, bind: dict, grad_leaves: Sequence = ()) -> tuple[ReplayNode, 
     return new[id(output)], new, rho, n_ops
 
 
-def numeric_gradient(out: ReplayNode, leaves: Sequence[ReplayNode], cotangent) -> list:
+def numeric_gradient(out: Tensor, leaves: Sequence[Tensor], cotangent) -> list:
     """numeric's reverse-mode gradient of ``<cotangent, out>`` w.r.t. each leaf."""
     from numeric.executor import backward
 

@@ -39,6 +39,7 @@ from hypothesis.extra import numpy as hnp
 
 from numeric.graph import toposort
 from numeric.kernels import FORWARD, apply
+from numeric.node import as_node
 from numeric.ops import BINARY, NORMALIZE, REDUCE, UNARY, Op
 from verify.check import KINK_MARGIN, _admissible
 from verify.opdb import ABOVE_MINUS_ONE, BASE, NONZERO, OP_DB, POSITIVE, TAN_DOMAIN
@@ -418,16 +419,17 @@ def points(expr: Expression, *, margin: float = KINK_MARGIN):
                         f"got {type(expr).__name__}")
     if not isinstance(margin, (int, float)) or margin < 0:
         raise ValueError(f"points(margin={margin!r}) must be a non-negative number")
-    order = toposort([expr.node])
+    out = as_node(expr.node)
+    order = toposort([out])
     elements = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, width=64)
 
     @st.composite
     def _points(draw):
         vals = Point(draw(hnp.arrays(np.float64, tuple(s.shape), elements=elements))
                      for s in expr.symbols)
-        bind = {id(s): v for s, v in zip(expr.symbols, vals)}
+        bind = {id(s.node): v for s, v in zip(expr.symbols, vals)}
         with np.errstate(all="ignore"):
-            _, new, rho, _ = replay(expr.node, bind, expr.symbols)
+            _, new, rho, _ = replay(out, bind, [s.node for s in expr.symbols])
             assume(_admissible(order, new, margin) and rho <= MAX_RHO)
         return vals
 

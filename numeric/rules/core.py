@@ -33,6 +33,7 @@ the ``Op`` enum from all declarations.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -41,7 +42,7 @@ import numpy as np
 from numeric.shapes import broadcast_shapes
 
 __all__ = ["Rule", "RULES", "declare", "unary", "binary", "FORWARD", "apply",
-           "PROMOTE", "FLOAT", "elementwise_shape"]
+           "PROMOTE", "FLOAT", "elementwise_shape", "scipy_special"]
 
 GROUPS = ("binary", "unary", "ternary", "linalg", "reduce", "normalize", "movement")
 
@@ -191,6 +192,22 @@ def apply(op: Any, *xs: Any, **attrs: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- helpers
+@functools.cache
+def scipy_special(name: str) -> Callable[..., Any]:
+    """``scipy.special.<name>``; scipy is imported on the first call.
+
+    Note [Lazy scipy]: scipy is numeric's dependency for special functions only.
+    Importing it costs more than numpy, so ``import numeric`` (and ``import
+    symgrad``) does not: a start-up choice, as for SymPy, not a dodged cycle.
+
+    >>> scipy_special("expit")(np.float32(0.0))
+    np.float32(0.5)
+    """
+    import scipy.special
+
+    return getattr(scipy.special, name)
+
+
 def axes_of(axis: Any, ndim: int) -> tuple[int, ...]:
     """Normalise ``axis`` (None, int or tuple, possibly negative) to a sorted tuple.
 

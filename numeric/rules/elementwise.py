@@ -13,9 +13,8 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import special
 
-from numeric.rules.core import PROMOTE, binary, declare, elementwise_shape, unary
+from numeric.rules.core import PROMOTE, binary, declare, elementwise_shape, scipy_special, unary
 
 _a = np.asarray
 
@@ -130,7 +129,7 @@ ABS = unary("abs", lambda x: _a(np.abs(x)), lambda g, out, x: g * np.sign(x),
             dtype=PROMOTE, kinked=True, doc="Absolute value; derivative 0 at 0.",
             example=("sg.abs(sg.tensor([-1.5]))", "tensor([1.5000])"))
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
-ERF = unary("erf", lambda x: _a(special.erf(x)),
+ERF = unary("erf", lambda x: _a(scipy_special("erf")(x)),          # Note [Lazy scipy]
             lambda g, out, x: g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x))),
             doc="Error function, 2/sqrt(pi) times the integral of exp(-t**2) from 0 to x.",
             example=("sg.erf(sg.tensor([0.0, 1.0]))", "tensor([0.0000, 0.8427])"))

@@ -95,7 +95,7 @@ def test_leaf_names():
     assert z.name != y.name
     assert str(sg.diff((x ** 2).sum(), x)) == "2*x"
     y.requires_grad_()
-    assert str(sg.to_sympy(y * 2)) == f"2*{y.name}"
+    assert str(sg.to_sympy(y * 2, wrt=y)) == f"2*{y.name}"
 
 
 # ----------------------------------------------------------------------------- 2. ops

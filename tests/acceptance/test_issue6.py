@@ -208,7 +208,7 @@ def test_program_is_a_numeric_program_and_prints_as_python_source():
     X, y = sg.tensor(np.ones((5, 3))), sg.tensor(np.zeros((5, 1)))
     p = program_of(f, X, y)
     assert isinstance(p, numeric.Program)
-    assert isinstance(p, numeric.program.Program)
+    assert isinstance(p, numeric.compile.Program)
     src = str(p)
     assert "def forward(" in src and "def backward(" in src and "np." in src
     compile(src, "<program>", "exec")                        # valid Python

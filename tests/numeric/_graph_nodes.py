@@ -1,19 +1,37 @@
-"""A minimal node class implementing numeric's node protocol, for the tests."""
+"""A minimal handle class (numeric's handle protocol over IR nodes), for the tests."""
 from __future__ import annotations
 
 import numpy as np
 
 from numeric import FORWARD, Op, backward
+from numeric.node import Node as IR
 
 
 class Node:
-    """op, inputs, attrs, value, requires_grad: exactly the protocol, nothing else."""
+    """A handle: ``node`` (the IR), ``inputs`` (handles), ``value``, ``requires_grad``."""
 
-    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "__weakref__")
+    __slots__ = ("node", "inputs", "value", "requires_grad", "__weakref__")
 
     def __init__(self, op, inputs=(), attrs=None, value=None, requires_grad=True):
-        self.op, self.inputs, self.attrs = op, tuple(inputs), dict(attrs or {})
-        self.value, self.requires_grad = value, requires_grad
+        inputs = tuple(inputs)
+        value = None if value is None else np.asarray(value)
+        if op is None:
+            self.node = IR.leaf("data", value) if value is not None else \
+                IR.leaf("symbol", name="s", shape=(), dtype=np.float64)
+        else:
+            shape = () if value is None else value.shape
+            dtype = np.float64 if value is None else value.dtype
+            self.node = IR.make(op, tuple(i.node for i in inputs), dict(attrs or {}), shape,
+                                dtype)
+        self.inputs, self.value, self.requires_grad = inputs, value, requires_grad
+
+    @property
+    def op(self):
+        return self.node.op
+
+    @property
+    def attrs(self):
+        return self.node.attrs
 
 
 def leaf(value, requires_grad=True) -> Node:

@@ -175,8 +175,8 @@ def test_evaluate_uses_bindings_and_own_values():
     x = leaf(np.array([1.0]))
     c = leaf(np.array([10.0]), requires_grad=False)
     y = node(Op.ADD, node(Op.MUL, x, x), c)
-    assert evaluate([y], {id(x): np.array([3.0])})[0][0] == 19.0
-    assert evaluate([y])[0][0] == 11.0
+    assert evaluate([y.node], {id(x.node): np.array([3.0])})[0][0] == 19.0
+    assert evaluate([y.node])[0][0] == 11.0
 
 
 def test_apply_delegates_to_numeric_apply():

@@ -8,14 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from numeric.compile import Program
 from numeric.executor import backward as executor_backward
 from numeric.kernels import FORWARD
 from numeric.ops import Op
-from numeric.program import Program
 
 
 class N:
-    """The node protocol and nothing else; op nodes compute their value eagerly."""
+    """A handle carrying its own op and attrs (so ``node`` is itself); eager values."""
+
+    node = property(lambda self: self)
 
     def __init__(self, op=None, inputs=(), value=None, requires_grad=False, **attrs):
         self.op, self.inputs, self.attrs = op, tuple(inputs), attrs

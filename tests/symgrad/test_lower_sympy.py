@@ -1,39 +1,33 @@
-"""Lowering to SymPy and symbolic reverse mode, on a tiny fake node class.
+"""Lowering to SymPy and symbolic reverse mode, on bare IR nodes (no Tensor).
 
-The fake implements the node protocol of docs/architecture.md, so these tests
-pin down lower_sympy / closed_form / matrix_form independently of the front end.
+Graphs are built from :class:`numeric.node.Node` directly, so these tests pin
+down lower_sympy / closed_form / matrix_form independently of the front end.
 """
 import numpy as np
 import pytest
 import sympy
 
+from numeric.node import Node
 from numeric.ops import Op
-from symgrad.closed_form import diff, gradient, hessian, jacobian
-from symgrad.lower_sympy import TO_SYMPY, LoweringError, exact, to_sympy
+from symgrad.closed_form import diff, gradient, hessian, jacobian, to_sympy
+from symgrad.lower_sympy import TO_SYMPY, LoweringError, exact
 from symgrad.matrix_form import diff_matrix, to_matrix
 
-
-class N:
-    __slots__ = ("op", "inputs", "attrs", "value", "name", "shape", "requires_grad")
-
-    def __init__(self, op=None, inputs=(), attrs=None, value=None, name="t", shape=(), rg=False):
-        self.op, self.inputs, self.attrs = op, tuple(inputs), attrs or {}
-        self.value, self.name, self.shape, self.requires_grad = value, name, tuple(shape), rg
+F64 = np.dtype(np.float64)
 
 
 def sym(name, shape=()):
-    return N(name=name, shape=shape, rg=True)
+    return Node.leaf("symbol", name=name, shape=tuple(shape), dtype=F64)
 
 
-def const(v, name="c"):
+def const(v, name=None):
     if isinstance(v, (int, float)):
-        return N(value=np.array(v), name=name, attrs={"literal": v})
-    v = np.asarray(v, float)
-    return N(value=v, name=name, shape=v.shape)
+        return Node.leaf("constant", np.array(float(v)), literal=v)
+    return Node.leaf("constant", np.asarray(v, float))
 
 
 def op(o, *xs, shape=(), **attrs):
-    return N(o, xs, attrs, shape=shape, rg=any(x.requires_grad for x in xs))
+    return Node.make(o, tuple(xs), attrs, tuple(shape), F64)
 
 
 def same(a, b):

@@ -1,0 +1,158 @@
+"""The IR: one immutable graph node read by every path.
+
+A :class:`Node` is an op applied to input nodes, or a leaf.  It holds structure
+only -- never an intermediate value -- so a graph survives ``backward()`` (which
+frees values) and is shared by the executor, compiled programs, the SymPy
+lowering, the matrix form, ``verify`` and the graph pictures.  symgrad's
+``Tensor`` is a handle around a node (value, ``grad``, ``requires_grad``,
+version, hooks); see docs/architecture.md "The node and the handle".
+
+Fields:
+
+``op``       an :class:`~numeric.ops.Op` (or a user-defined op object with
+             ``forward``/``vjp``); ``None`` for a leaf
+``inputs``   tuple of input nodes (empty for a leaf)
+``attrs``    the op's parameters only (``axis``, ``shape``, ...; see
+             :mod:`numeric.ops`); read-only by contract
+``shape``    tuple of dims (ints, or strings such as ``"N"`` for symbols)
+``dtype``    numpy dtype
+``name``     a leaf's SymPy name (``name=``, a module path such as
+             ``"fc1.weight"``) or None (lowering then picks one)
+``role``     a leaf's role: ``"symbol"`` (no value), ``"data"`` (an array the
+             user gave), ``"constant"`` (a Python number in an expression);
+             ``None`` for op nodes
+``literal``  a constant's exact Python number (``2``, ``0.5``), else None
+``data``     a data or constant leaf's array (shared with its tensor), else None
+
+Note [Leaf roles]
+    Lowering decides symbol-or-number from the leaf and the caller's ``wrt``
+    alone: a symbol is always a SymPy symbol, a constant always its exact
+    literal, a data leaf a symbol when it is a variable of the call (in ``wrt``)
+    or has a name of its own, and its exact value otherwise.
+    ``requires_grad`` is the handle's business and never consulted.
+
+>>> import numpy as np
+>>> x = Node.leaf("data", np.array([1.0, 2.0]), name="x")
+>>> y = Node.make(Op.EXP, (x,), {}, (2,), x.dtype)
+>>> y.op, y.inputs[0].name, y.shape, x.role
+(Op.EXP, 'x', (2,), 'data')
+>>> y.op = Op.LOG
+Traceback (most recent call last):
+...
+AttributeError: Node is immutable: build a new node instead of setting 'op'
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Optional
+
+import numpy as np
+
+from numeric.ops import Op
+
+__all__ = ["Node", "NO_ATTRS", "ROLES", "as_node"]
+
+#: the shared ``attrs`` of every node without parameters (one object, not one dict per op)
+NO_ATTRS = MappingProxyType({})
+ROLES = ("symbol", "data", "constant")
+
+_new = object.__new__
+
+
+class Node:
+    """An immutable graph node (see the module docstring for the fields)."""
+
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "name", "role", "literal", "data",
+                 "__weakref__")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"Node is immutable: build a new node instead of setting {key!r}")
+
+    def __delattr__(self, key: str) -> None:
+        raise AttributeError(f"Node is immutable: cannot delete {key!r}")
+
+    @staticmethod
+    def make(op: Any, inputs: tuple, attrs: Any, shape: tuple, dtype: Any) -> "Node":
+        """An op node (the hot-path constructor: no validation)."""
+        n = _new(Node)
+        _op(n, op)
+        _inputs(n, inputs)
+        _attrs(n, attrs if attrs else NO_ATTRS)
+        _shape(n, shape)
+        _dtype(n, dtype)
+        _name(n, None)
+        _role(n, None)
+        _literal(n, None)
+        _data(n, None)
+        return n
+
+    @staticmethod
+    def leaf(role: str, data: Any = None, *, name: Optional[str] = None, literal: Any = None,
+             shape: Optional[tuple] = None, dtype: Any = None) -> "Node":
+        """A leaf: ``"data"``/``"constant"`` with an array, or a ``"symbol"`` with shape/dtype.
+
+        >>> Node.leaf("symbol", name="X", shape=("N", 3), dtype=np.float64).shape
+        ('N', 3)
+        >>> Node.leaf("constant", np.array(2.0), literal=2).literal
+        2
+        """
+        if role not in ROLES:
+            raise ValueError(f"leaf role must be one of {ROLES}, got {role!r}")
+        if role == "symbol":
+            if data is not None:
+                raise ValueError("a symbol leaf has no value; use role 'data' for arrays")
+        elif data is None:
+            raise ValueError(f"a {role} leaf needs its array")
+        n = _new(Node)
+        _op(n, None)
+        _inputs(n, ())
+        _attrs(n, NO_ATTRS)
+        _shape(n, tuple(shape) if data is None else data.shape)
+        _dtype(n, np.dtype(dtype) if data is None else data.dtype)
+        _name(n, name)
+        _role(n, role)
+        _literal(n, literal)
+        _data(n, data)
+        return n
+
+    def renamed(self, name: Optional[str]) -> "Node":
+        """This leaf under another name (a new node; this one is unchanged)."""
+        if self.op is not None:
+            raise ValueError("only leaves have names; this node is an op")
+        if self.role == "symbol":
+            return Node.leaf("symbol", name=name, shape=self.shape, dtype=self.dtype)
+        return Node.leaf(self.role, self.data, name=name, literal=self.literal)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for leaves (``op is None``)."""
+        return self.op is None
+
+    def __reduce__(self) -> Any:
+        raise TypeError("symgrad graph nodes are not pickled; save values with sg.save "
+                        "or rebuild the graph")
+
+    def __repr__(self) -> str:
+        if self.op is None:
+            what = f"{self.role} {self.name!r}" if self.name else self.role
+            if self.role == "constant":
+                what = f"constant {self.literal!r}"
+        else:
+            what = getattr(self.op, "name", None) or type(self.op).__name__
+        return f"<Node {what} shape={self.shape} dtype={self.dtype}>"
+
+
+def as_node(x: Any) -> Node:
+    """The IR node of a handle (anything with a ``node``, e.g. a Tensor) or a node itself.
+
+    >>> as_node(Node.leaf("data", np.zeros(2))).role
+    'data'
+    """
+    node = getattr(x, "node", x)
+    if node.__class__ is Node:
+        return node
+    raise TypeError(f"expected a symgrad Tensor or graph Node, got {type(x).__name__}")
+
+
+_op, _inputs, _attrs, _shape, _dtype, _name, _role, _literal, _data = (
+    getattr(Node, s).__set__ for s in Node.__slots__[:-1])
