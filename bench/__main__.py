@@ -31,6 +31,7 @@ WORKLOADS = {
     "symbolic": "bench.symbolic",
     "per_op": "bench.per_op",
     "memory": "bench.memory",
+    "graph_memory": "bench.graph_memory",
     "startup": "bench.startup",
 }
 #: names that select several workloads with ``--only``

@@ -316,7 +316,10 @@ class CompiledFunction:
         grad = _ag.GRAD_MODE.enabled
         wrt = [n for n in inputs if n._requires_grad] if grad else []
         tr = _Trace()
-        tr.program = Program(list(outs), inputs, wrt=wrt, inline=self.inline)
+        # the Program reads the IR (the handles' nodes); example values from the handles
+        tr.program = Program([o.node for o in outs], [n.node for n in inputs],
+                             wrt=[n.node for n in wrt], inline=self.inline,
+                             values=[n.value for n in inputs])
         tr.out_nodes = [o.node for o in outs]
         tr.proxy_nodes = [p.node for p in proxies]
         tr.captured = captured

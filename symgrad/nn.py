@@ -9,6 +9,8 @@ model runs eagerly and under :func:`symgrad.compile` alike.
 >>> model = sg.nn.Sequential(sg.nn.Linear(3, 4, seed=0), sg.nn.ReLU(), sg.nn.Linear(4, 2, seed=1))
 >>> [name for name, _ in model.named_parameters()]
 ['0.weight', '0.bias', '2.weight', '2.bias']
+>>> model[0].weight.name                   # the module path is the SymPy name too
+'0.weight'
 >>> model(sg.tensor([[1.0, 2.0, 3.0]])).shape
 (1, 2)
 """
@@ -87,6 +89,23 @@ class Module:
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Note [Parameter names]: a parameter lowers under its module path.
+
+        A parameter assigned without a name of its own is named after the
+        attribute (``weight``); a sub-module assigned as ``fc1`` prefixes the
+        path-named parameters under it (``fc1.weight``), so closed forms read
+        like the model.  Names given by the user are kept.
+        """
+        if isinstance(value, _Tensor):
+            if value.op is None and value._requires_grad and value.node.name is None:
+                value.name = name
+        elif isinstance(value, Module):
+            for path, p in value.named_parameters():
+                if p.node.name == path:
+                    p.name = f"{name}.{path}"
+        object.__setattr__(self, name, value)
 
     def forward(self, *args: Any) -> Any:
         raise TypeError(f"{type(self).__name__} has no forward(); subclasses of Module must "

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from numeric.kernels import FORWARD
-from numeric.node import Node
+from numeric.node import as_node
 from numeric.ops import Op
 from symgrad.creation import symbol as _sg_symbol
 from symgrad.tensor import Tensor, const, handle, symbolic_node
@@ -50,7 +50,7 @@ def constant(value: Any, name: str | None = None) -> Tensor:
 
 
 def _handle(x: Any) -> Tensor:
-    return handle(x) if isinstance(x, Node) else x
+    return x if isinstance(x, Tensor) else handle(as_node(x))
 
 
 def _probe(t: Tensor) -> np.ndarray:

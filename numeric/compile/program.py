@@ -9,7 +9,7 @@ from numeric.compile.backward import BackwardEmitter
 from numeric.compile.common import probe_cotangent
 from numeric.compile.forward import base_globals, emit_forward, probe
 from numeric.compile.scalar import ScalarSaved, scalar_program
-from numeric.compile.slots import Slots, default_wrt, example_values, input_values
+from numeric.compile.slots import Slots, default_wrt, example_values
 from numeric.compile.templates import Planner
 
 __all__ = ["Program"]
@@ -20,11 +20,13 @@ class Program:
 
     Arguments:
         outputs: the nodes to compute.
-        inputs: leaf nodes whose values are passed to :meth:`forward`, in order; their
-            ``value`` is the example used to build and check the program.  Every other
-            leaf the outputs depend on is a constant, baked in.
+        inputs: leaf nodes whose values are passed to :meth:`forward`, in order.
+            Every other leaf the outputs depend on is a constant, baked in (an IR
+            node's ``data``).
         wrt: the inputs to differentiate with respect to (default: those whose
             ``requires_grad`` is true).
+        values: the example input values used to build and check the program
+            (default: each input's ``value``); needed for IR nodes, which hold none.
         inline: emit numpy operators for common ops (validated, see the package notes);
             ``False`` calls ``FORWARD``/``VJP`` everywhere.
 
@@ -34,14 +36,19 @@ class Program:
     for an output that gets no gradient.  See :mod:`numeric.compile` for an example.
     """
 
-    __slots__ = ("inputs", "wrt", "outputs", "source", "stats", "forward",
+    __slots__ = ("inputs", "wrt", "outputs", "source", "stats", "forward", "_examples",
                  "_backwards", "_slots", "_plan", "_shapes", "_out_slots", "_in_slots",
                  "_inline", "_fwd_src", "_globals", "_probe", "_np_forward",
                  "_scalar_backward", "_scalar_backwards")
 
     def __init__(self, outputs: Sequence[Any], inputs: Sequence[Any], *,
-                 wrt: Sequence[Any] | None = None, inline: bool = True) -> None:
+                 wrt: Sequence[Any] | None = None, inline: bool = True,
+                 values: Sequence[Any] | None = None) -> None:
         outputs, inputs = tuple(outputs), tuple(inputs)
+        self._examples = example_values(inputs) if values is None else \
+            [np.asarray(v) for v in values]
+        if len(self._examples) != len(inputs):
+            raise ValueError(f"Program: {len(self._examples)} values for {len(inputs)} inputs")
         if wrt is None:
             wrt = default_wrt(inputs)
         wrt = tuple(wrt)
@@ -69,7 +76,7 @@ class Program:
     def _emit_forward(self) -> None:
         """Probe the forward once on the inputs' values, then emit the final code."""
         glob = base_globals(self._slots)
-        self._probe, choice = probe(self._slots, self._plan, example_values(self.inputs))
+        self._probe, choice = probe(self._slots, self._plan, self._examples)
         self._fwd_src = emit_forward(self._slots, self._plan, self._probe, choice, glob,
                                      self.stats)
         self._globals = glob
@@ -105,7 +112,7 @@ class Program:
                 unit: int | None) -> bool:
         """Do two backward functions give the same gradients on the trace's values?"""
         try:
-            saved = self._np_forward(*input_values(self.inputs))[1]
+            saved = self._np_forward(*self._examples)[1]
             if mask is None:
                 got, ref = fn(saved), ref_fn(saved)
             else:
@@ -135,7 +142,7 @@ class Program:
         if built is None:
             return
         fwd, backward_for = built
-        values = input_values(self.inputs)
+        values = self._examples
         try:
             outs, saved = fwd(*values)
             ref_outs, ref_saved = self._np_forward(*values)

@@ -1,9 +1,10 @@
 """Reading a traced graph into instruction slots: the compiler's only contact with nodes.
 
 This is the one module of :mod:`numeric.compile` that reads graph nodes' attributes
-(``op``, ``inputs`` through :func:`~numeric.graph.toposort`, ``attrs``, ``value``,
-``requires_grad``); everything downstream works on :class:`Slots` and :class:`Instr`.
-Keeping that access here means a change of the node type touches one small file.
+(``op``, ``inputs`` through :func:`~numeric.graph.toposort`, ``attrs``, a constant
+leaf's value); everything downstream works on :class:`Slots` and :class:`Instr`.
+The graph is made of IR nodes (:class:`numeric.node.Node`, a constant's value is its
+``data``); minimal nodes with ``op``, ``inputs``, ``attrs`` and ``value`` work too.
 
 Every value of the program lives in a numbered slot of one of three kinds: ``"in"``
 (an input, passed to ``forward``), ``"const"`` (a leaf or a folded op, baked in) and
@@ -29,11 +30,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from numeric.graph import toposort
+from numeric.node import Node
 from numeric.ops import Op
 
 from numeric.compile.common import kernel
 
-__all__ = ["Instr", "Slots", "default_wrt", "input_values", "example_values"]
+__all__ = ["Instr", "Slots", "default_wrt", "example_values", "leaf_value"]
 
 
 def default_wrt(inputs: Sequence[Any]) -> tuple:
@@ -41,16 +43,16 @@ def default_wrt(inputs: Sequence[Any]) -> tuple:
     return tuple(n for n in inputs if getattr(n, "requires_grad", False))
 
 
-def input_values(inputs: Sequence[Any]) -> list[np.ndarray]:
-    """The inputs' current values as arrays (the trace's example point)."""
-    return [np.asarray(n.value) for n in inputs]
+def leaf_value(node: Any) -> Any:
+    """A leaf's value: an IR node's ``data``, else (a minimal node) its ``value``."""
+    return node.data if node.__class__ is Node else node.value
 
 
 def example_values(inputs: Sequence[Any]) -> list[np.ndarray]:
-    """Like :func:`input_values`, with a clear error for an input without a value."""
+    """The inputs' values (the trace's example point), or a clear error for one without."""
     values = []
     for k, n in enumerate(inputs):
-        v = n.value
+        v = leaf_value(n)
         if v is None:
             raise ValueError(f"Program: input {k} has no value to build the program with")
         values.append(np.asarray(v))
@@ -126,12 +128,13 @@ class Slots:
                 continue
             op = node.op
             if op is None:
-                if node.value is None:
+                value = leaf_value(node)
+                if value is None:
                     raise ValueError(
                         f"Program: leaf {getattr(node, 'name', None) or node!r} has no value "
                         "and is not listed in inputs; bind a value or pass it as an input")
                 of[id(node)] = len(kinds)
-                consts[len(kinds)] = node.value
+                consts[len(kinds)] = value
                 kinds.append(("const", None))
                 continue
             args = tuple(of[id(i)] for i in node.inputs)
