@@ -1,7 +1,9 @@
 """numeric: the numpy reverse-mode engine under symgrad (numpy only).
 
-``Op`` is the op vocabulary; ``FORWARD`` and ``VJP`` are the two tables keyed by
-it; ``backward`` and ``evaluate`` walk any graph of node objects (see
+``Op`` is the op vocabulary, built from one declaration per op in
+:mod:`numeric.rules` (``RULE[op]``: kernel, VJP, shape/dtype rule, PyTorch
+names); ``FORWARD`` and ``VJP`` are the two tables derived from it;
+``backward`` and ``evaluate`` walk any graph of node objects (see
 docs/architecture.md "The node protocol").
 
 >>> import numpy as np, numeric
@@ -12,13 +14,13 @@ from numeric.executor import FREED_GRAPH, backward, evaluate
 from numeric.graph import toposort
 from numeric.kernels import FORWARD, apply
 from numeric.ops import (
-    ARITY, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, UNARY, VARIADIC, Op,
+    ARITY, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, RULE, UNARY, VARIADIC, Op,
 )
 from numeric.vjps import VJP, unbroadcast
 from numeric.compile import Program
 
 __all__ = [
-    "Op", "FORWARD", "VJP", "apply", "unbroadcast", "toposort", "backward", "evaluate",
+    "Op", "RULE", "FORWARD", "VJP", "apply", "unbroadcast", "toposort", "backward", "evaluate",
     "FREED_GRAPH", "ARITY", "BINARY", "UNARY", "ELEMENTWISE", "REDUCE", "NORMALIZE",
     "MOVEMENT", "VARIADIC", "KINKED", "Program",
 ]

@@ -27,15 +27,14 @@ from symgrad.errors import (
     SymgradError,
 )
 from symgrad.tensor import Tensor, evaluate
-from symgrad.tensor_ops import (
-    abs, add, all, allclose, amax, amin, any, argmax, argmin, broadcast_to, cat, clamp, cos,
-    div, equal, exp, expm1, flatten, log, log1p, log_softmax, logsumexp, matmul, max, maximum,
-    mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid, sign, sin, softmax,
-    softplus, sqrt, squeeze, stack, sub, sum, tan, tanh, transpose, unsqueeze, where,
-    expand, view,
-)
+# the op functions and methods (tensor_ops) and the numpy protocols (tensor_numpy) import
+# tensor.py one way and complete the Tensor class; tensor.py imports neither
+from symgrad import tensor_numpy as _tensor_numpy  # noqa: F401
+from symgrad.tensor_ops import OP_FUNCTIONS as _OP_FUNCTIONS
+from symgrad.tensor_ops import all, allclose, any, argmax, argmin, equal, sign
 
-clip = clamp
+# every op's sg. names (sg.exp, sg.sum, sg.clip, ...) come from numeric's rule table
+globals().update(_OP_FUNCTIONS)
 
 
 def is_tensor(obj: object) -> "builtins.bool":  # noqa: F821

@@ -7,25 +7,15 @@ dtypes involved, and how to fix it.
 
 >>> issubclass(ShapeError, ValueError) and issubclass(ShapeError, SymgradError)
 True
+>>> issubclass(ShapeError, RuntimeError) and ShapeError.__module__
+'numeric.errors'
 """
 from __future__ import annotations
 
-
-class SymgradError(Exception):
-    """Base class of every error raised on purpose by symgrad."""
-
-
-class ShapeError(SymgradError, ValueError, RuntimeError):
-    """Operand shapes are incompatible (broadcasting, matmul, reshape, ...).
-
-    A ValueError as numpy raises, and a RuntimeError as PyTorch raises, so code
-    written for either catches it.
-
-    >>> raise ShapeError("shapes (2,) and (3,) do not broadcast")
-    Traceback (most recent call last):
-    ...
-    symgrad.errors.ShapeError: shapes (2,) and (3,) do not broadcast
-    """
+# The root class and ShapeError are numeric's (numeric's shape rules raise it and
+# numeric may not import symgrad): one class each, so ``except sg.ShapeError``
+# catches what numeric raises.
+from numeric.errors import ShapeError, SymgradError
 
 
 class DtypeError(SymgradError, TypeError, RuntimeError):

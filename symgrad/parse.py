@@ -18,6 +18,8 @@ import keyword
 import operator
 from typing import Any
 
+from numeric.rules import RULES
+
 __all__ = ["parse", "ParseError", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT"]
 
 MAX_LENGTH = 100_000
@@ -25,12 +27,9 @@ MAX_DEPTH = 200
 MAX_EXPONENT = 10_000
 _MAX_INT_BITS = 4096
 
-#: whitelisted function names (looked up on the ``symgrad`` package at evaluation)
-FUNCTIONS = frozenset({
-    "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
-    "softplus", "relu", "abs", "sum", "mean", "max", "min", "maximum", "minimum",
-    "logsumexp", "softmax", "log_softmax", "clamp", "where", "matmul",
-})
+#: whitelisted function names (looked up on the ``symgrad`` package at evaluation):
+#: the main ``sg.`` name of every op whose rule in numeric.rules says ``parse=True``
+FUNCTIONS = frozenset(rule.sg[0] for rule in RULES if rule.parse)
 _KWARGS = frozenset({"dim", "keepdim", "min", "max"})
 _CONSTANTS = {"True": True, "False": False, "None": None}
 _BINARY = {"+": (1, operator.add), "-": (1, operator.sub), "*": (2, operator.mul),

@@ -745,9 +745,3 @@ def evaluate(outputs: Any, bindings: Optional[dict] = None) -> Any:
     vals = _evaluate(outs, ids)
     res = tuple(_node(np.asarray(v), None, (), NO_ATTRS, False) for v in vals)
     return res[0] if single else res
-
-
-# The operators and methods (symgrad/tensor_ops.py) and the numpy protocols
-# (symgrad/tensor_numpy.py) live in their own files and attach themselves to Tensor.
-from symgrad import tensor_numpy as _tensor_numpy  # noqa: E402,F401
-from symgrad import tensor_ops as _tensor_ops  # noqa: E402,F401

@@ -1,10 +1,12 @@
-"""Tensor operators, methods and the numpy protocols, under PyTorch's names.
+"""Tensor operators and methods under PyTorch's names.
 
-Each op is defined once here as a function of Tensors and attached to
-:class:`~symgrad.tensor.Tensor` as a method; ``symgrad`` re-exports the
-functions (``sg.exp``, ``sg.cat``, ...).  Every differentiable op maps to one
-numeric ``Op``; comparisons, ``sign``, ``argmax`` and friends return tensors
-without gradient.
+Every differentiable op maps to one numeric ``Op`` whose rule (numeric/rules)
+names its ``sg.`` functions and Tensor methods.  Simple elementwise ops get a
+generated function (Note [Generated front end]); ops with rich PyTorch
+signatures (``sum(dim, keepdim, dtype)``, ``clamp(min, max)``, ``reshape``...)
+are written by hand here under the names their rule declares.  ``symgrad``
+exports :data:`OP_FUNCTIONS`; comparisons, ``sign``, ``argmax`` and friends are
+not ops and return tensors without gradient.
 
 The numpy protocols (``__array_ufunc__``, ``__array_function__``,
 ``__numeric_apply__``) let numeric's VJPs, written with numpy functions, run on
@@ -28,6 +30,7 @@ import numpy as np
 
 from numeric.kernels import FORWARD
 from numeric.ops import Op
+from numeric.rules import RULES
 from symgrad.errors import ShapeError
 from symgrad.tensor import (
     _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, mark_modified,
@@ -35,55 +38,45 @@ from symgrad.tensor import (
 )
 
 _K = {op: FORWARD[op] for op in Op}
-_KADD, _KSUB, _KMUL, _KDIV, _KPOW = (_K[Op.ADD], _K[Op.SUB], _K[Op.MUL], _K[Op.DIV],
-                                     _K[Op.POW])
-_KMM = _K[Op.MATMUL]
-_ADD, _SUB, _MUL, _DIV, _POW, _MM = Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MATMUL
+_POW, _KPOW = Op.POW, FORWARD[Op.POW]
 
 
 def _t(x: Any, like: Optional[Tensor] = None) -> Tensor:
     return x if isinstance(x, Tensor) else const(x, like)
 
 
-# ----------------------------------------------------------------------------- arithmetic
-def add(input: Any, other: Any) -> Tensor:
-    """``input + other`` with broadcasting.
+# ----------------------------------------------------------------------------- generated
+# Note [Generated front end]: an elementwise op declared with front="generated" in
+# numeric.rules gets its sg. function here, bound to its Op and kernel in a closure
+# (no per-call lookups: as fast as a hand-written function), with the rule's doc and
+# example as docstring.  Its methods and the symgrad export come from the same rule.
+def _generated(rule: Any) -> Any:
+    op, kernel, name = rule.op, rule.kernel, rule.sg[0]
+    if rule.arity == 1:
+        def fn(input: Any) -> Tensor:
+            return _unary(op, kernel, _t(input))
+    else:
+        def fn(input: Any, other: Any) -> Tensor:
+            return _binary(op, kernel, input, other)
+    call, result = rule.example
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""{rule.doc}
 
     >>> import symgrad as sg
-    >>> sg.add(sg.tensor([1.0, 2.0]), 1)
-    tensor([2., 3.])
+    >>> {call}
+    {result}
     """
-    return _binary(_ADD, _KADD, input, other)
+    return fn
 
 
-def sub(input: Any, other: Any) -> Tensor:
-    """``input - other``.
-
-    >>> import symgrad as sg
-    >>> sg.sub(sg.tensor([1.0]), 3)
-    tensor([-2.])
-    """
-    return _binary(_SUB, _KSUB, input, other)
-
-
-def mul(input: Any, other: Any) -> Tensor:
-    """``input * other``.
-
-    >>> import symgrad as sg
-    >>> sg.mul(sg.tensor([1.5]), 2)
-    tensor([3.])
-    """
-    return _binary(_MUL, _KMUL, input, other)
-
-
-def div(input: Any, other: Any) -> Tensor:
-    """``input / other`` (true division).
-
-    >>> import symgrad as sg
-    >>> sg.div(sg.tensor([1.0]), 4)
-    tensor([0.2500])
-    """
-    return _binary(_DIV, _KDIV, input, other)
+#: sg name -> generated function, for every rule with a generated front end
+GENERATED: dict[str, Any] = {}
+for _rule in RULES:
+    if _rule.front == "generated":
+        _fn = _generated(_rule)
+        GENERATED.update(dict.fromkeys(_rule.sg, _fn))
+globals().update(GENERATED)
+_G = GENERATED
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
@@ -94,73 +87,6 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
     tensor([9.])
     """
     return _binary(_POW, _KPOW, input, exponent)
-
-
-def matmul(input: Any, other: Any) -> Tensor:
-    """Matrix product with numpy/PyTorch rules (1-D operands, batch broadcasting).
-
-    >>> import symgrad as sg
-    >>> sg.matmul(sg.ones(2, 3), sg.ones(3))
-    tensor([3., 3.])
-    """
-    return _binary(_MM, _KMM, input, other)
-
-
-def maximum(input: Any, other: Any) -> Tensor:
-    """Elementwise maximum (a tie sends half the gradient to each input).
-
-    >>> import symgrad as sg
-    >>> sg.maximum(sg.tensor([1.0, 5.0]), sg.tensor([3.0, 2.0]))
-    tensor([3., 5.])
-    """
-    return _binary(Op.MAXIMUM, _K[Op.MAXIMUM], input, other)
-
-
-def minimum(input: Any, other: Any) -> Tensor:
-    """Elementwise minimum.
-
-    >>> import symgrad as sg
-    >>> sg.minimum(sg.tensor([1.0, 5.0]), 2)
-    tensor([1., 2.])
-    """
-    return _binary(Op.MINIMUM, _K[Op.MINIMUM], input, other)
-
-
-def _make_unary(op: Op, name: str, doc: str, arg: str, result: str) -> Any:
-    kernel = _K[op]
-
-    def fn(input: Tensor) -> Tensor:
-        return _unary(op, kernel, _t(input))
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"""{doc}
-
-    >>> import symgrad as sg
-    >>> sg.{name}(sg.tensor({arg}))
-    {result}
-    """
-    return fn
-
-
-neg = _make_unary(Op.NEG, "neg", "Elementwise negation.", "[1.0]", "tensor([-1.])")
-exp = _make_unary(Op.EXP, "exp", "Elementwise e**x.", "[0.0]", "tensor([1.])")
-log = _make_unary(Op.LOG, "log", "Natural logarithm.", "[1.0]", "tensor([0.])")
-log1p = _make_unary(Op.LOG1P, "log1p", "log(1 + x), accurate near 0.", "[0.0]",
-                    "tensor([0.])")
-expm1 = _make_unary(Op.EXPM1, "expm1", "exp(x) - 1, accurate near 0.", "[0.0]",
-                    "tensor([0.])")
-sqrt = _make_unary(Op.SQRT, "sqrt", "Square root.", "[4.0]", "tensor([2.])")
-sin = _make_unary(Op.SIN, "sin", "Sine.", "[0.0]", "tensor([0.])")
-cos = _make_unary(Op.COS, "cos", "Cosine.", "[0.0]", "tensor([1.])")
-tan = _make_unary(Op.TAN, "tan", "Tangent.", "[0.0]", "tensor([0.])")
-tanh = _make_unary(Op.TANH, "tanh", "Hyperbolic tangent.", "[0.0]", "tensor([0.])")
-sigmoid = _make_unary(Op.SIGMOID, "sigmoid", "Logistic function 1/(1+exp(-x)), stable.",
-                      "[0.0]", "tensor([0.5000])")
-softplus = _make_unary(Op.SOFTPLUS, "softplus", "log(1 + exp(x)), stable.",
-                       "[0.0]", "tensor([0.6931])")
-relu = _make_unary(Op.RELU, "relu", "max(x, 0); derivative 0 at 0.", "[-1.0, 2.0]",
-                   "tensor([0., 2.])")
-abs = _make_unary(Op.ABS, "abs", "Absolute value; derivative 0 at 0.",  # noqa: A001
-                  "[-1.5]", "tensor([1.5000])")
 
 
 def clamp(input: Tensor, min: Optional[float] = None,  # noqa: A002
@@ -175,6 +101,9 @@ def clamp(input: Tensor, min: Optional[float] = None,  # noqa: A002
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     return _apply(Op.CLAMP, (_t(input),), {"min": None if min is None else builtins.float(min),
                                             "max": None if max is None else builtins.float(max)})
+
+
+clip = clamp
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
@@ -225,7 +154,7 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None
 
 def _extremum(op: Op, arg: Any, input: Any, dim: Any, keepdim: bool) -> Any:
     if isinstance(dim, Tensor):          # torch.max(a, b) means maximum
-        return (maximum if op is Op.MAX else minimum)(input, dim)
+        return _G["maximum" if op is Op.MAX else "minimum"](input, dim)
     values = _reduce(op, input, dim, keepdim)
     if dim is None or isinstance(dim, (tuple, list)):
         return values
@@ -687,11 +616,34 @@ def _logical(ufunc: Any) -> Any:
     return method
 
 
-_METHODS = {
-    "__add__": add, "__radd__": _r(add), "__sub__": sub, "__rsub__": _r(sub),
-    "__mul__": mul, "__rmul__": _r(mul), "__truediv__": div, "__rtruediv__": _r(div),
-    "__pow__": pow, "__rpow__": _r(pow), "__matmul__": matmul, "__rmatmul__": _r(matmul),
-    "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
+def _op_functions() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for rule in RULES:
+        for name in rule.sg:
+            fn = GENERATED.get(name) or globals().get(name)
+            if fn is None:
+                raise ImportError(f"numeric.rules declares sg.{name} for {rule.op!r} but "
+                                  "symgrad/tensor_ops.py defines no function of that name")
+            out[name] = fn
+    return out
+
+
+#: every op's sg. functions by name (generated or hand-written above): symgrad exports
+#: exactly these, and the methods named by the rules are taken from here
+OP_FUNCTIONS = _op_functions()
+#: methods whose form differs from the sg. function of the same name
+_METHOD_FORMS = {
+    "sum": _method_sum, "transpose": _method_transpose,
+    "expand_as": lambda self, other: broadcast_to(self, other.shape),
+    "view_as": lambda self, other: reshape(self, other.shape),
+}
+_add, _sub, _mul, _div, _mm = _G["add"], _G["sub"], _G["mul"], _G["div"], _G["matmul"]
+#: operators and the gradient-free methods (not ops, so not in the rule table)
+_OTHER_METHODS = {
+    "__add__": _add, "__radd__": _r(_add), "__sub__": _sub, "__rsub__": _r(_sub),
+    "__mul__": _mul, "__rmul__": _r(_mul), "__truediv__": _div, "__rtruediv__": _r(_div),
+    "__pow__": pow, "__rpow__": _r(pow), "__matmul__": _mm, "__rmatmul__": _r(_mm),
+    "__neg__": _G["neg"], "__pos__": lambda self: self, "__abs__": _G["abs"],
     "__lt__": _cmp(np.less), "__le__": _cmp(np.less_equal), "__gt__": _cmp(np.greater),
     "__ge__": _cmp(np.greater_equal), "__eq__": _cmp(np.equal), "__ne__": _cmp(np.not_equal),
     "__and__": _logical(np.logical_and), "__or__": _logical(np.logical_or),
@@ -699,21 +651,12 @@ _METHODS = {
     "__getitem__": getitem, "__setitem__": _setitem,
     "__iadd__": _inplace(Op.ADD, np.add), "__isub__": _inplace(Op.SUB, np.subtract),
     "__imul__": _inplace(Op.MUL, np.multiply), "__itruediv__": _inplace(Op.DIV, np.divide),
-    "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul,
-    "maximum": maximum, "minimum": minimum, "neg": neg, "exp": exp, "log": log,
-    "log1p": log1p, "expm1": expm1, "sqrt": sqrt, "sin": sin, "cos": cos, "tan": tan,
-    "tanh": tanh, "sigmoid": sigmoid, "softplus": softplus, "relu": relu, "abs": abs,
-    "clamp": clamp, "clip": clamp, "sum": _method_sum, "mean": mean, "max": max, "min": min,
-    "amax": amax, "amin": amin, "logsumexp": logsumexp, "softmax": softmax,
-    "log_softmax": log_softmax, "argmax": argmax, "argmin": argmin, "all": all, "any": any,
-    "sign": sign, "reshape": reshape, "view": view, "flatten": flatten,
-    "permute": permute, "transpose": _method_transpose, "unsqueeze": unsqueeze,
-    "squeeze": squeeze, "expand": expand, "broadcast_to": broadcast_to,
-    "expand_as": lambda self, other: broadcast_to(self, other.shape),
-    "view_as": lambda self, other: reshape(self, other.shape),
-    "zero_": zero_,
+    "argmax": argmax, "argmin": argmin, "all": all, "any": any, "sign": sign, "zero_": zero_,
 }
-for _name, _fn in _METHODS.items():
+for _rule in RULES:
+    for _name in _rule.methods:
+        setattr(Tensor, _name, _METHOD_FORMS.get(_name) or OP_FUNCTIONS[_name])
+for _name, _fn in _OTHER_METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(_T, doc="Reverse the dims (a matrix transpose for 2-D tensors).")
 Tensor.mT = property(_mT, doc="Transpose the last two dims.")

@@ -251,9 +251,12 @@ _ENTRIES = [
     _bin(Op.POW, BASE, REAL),
     _bin(Op.MAXIMUM, kinks="ties x == y (gradient split as numeric documents)", kink=_kink_ties),
     _bin(Op.MINIMUM, kinks="ties x == y (gradient split as numeric documents)", kink=_kink_ties),
+    # atan2(y, x): y != 0 keeps points off the singularity (0, 0) and off the branch cut
+    # y = 0, x < 0, where the value jumps by 2*pi (finite differences would straddle it)
+    _bin(Op.ATAN2, NONZERO, REAL),
     _un(Op.NEG), _un(Op.EXP), _un(Op.LOG, POSITIVE), _un(Op.LOG1P, ABOVE_MINUS_ONE),
     _un(Op.EXPM1), _un(Op.SQRT, POSITIVE), _un(Op.SIN), _un(Op.COS),
-    _un(Op.TAN, TAN_DOMAIN), _un(Op.TANH), _un(Op.SIGMOID), _un(Op.SOFTPLUS),
+    _un(Op.TAN, TAN_DOMAIN), _un(Op.TANH), _un(Op.SIGMOID), _un(Op.SOFTPLUS), _un(Op.ERF),
     _un(Op.RELU, kinks="x = 0 (derivative taken as 0 there, as in PyTorch)",
         kink=_kink_at_zero),
     _un(Op.ABS, kinks="x = 0 (derivative taken as 0 there, as in PyTorch)",

@@ -70,11 +70,12 @@ for a, b in BINARY_SHAPES:
         add(op, [(real, a), (real, b)])
     add(Op.DIV, [(real, a), (nonzero, b)])
     add(Op.POW, [(pos, a), (real, b)])
+    add(Op.ATAN2, [(nonzero, a), (real, b)])     # y away from 0: no singularity, no branch cut
 for s in UNARY_SHAPES:
     for op, dom in [(Op.NEG, real), (Op.EXP, real), (Op.LOG, pos), (Op.LOG1P, pos),
                     (Op.EXPM1, real), (Op.SQRT, pos), (Op.SIN, real), (Op.COS, real),
                     (Op.TAN, small), (Op.TANH, real), (Op.SIGMOID, real), (Op.SOFTPLUS, real),
-                    (Op.RELU, nonzero), (Op.ABS, nonzero)]:
+                    (Op.RELU, nonzero), (Op.ABS, nonzero), (Op.ERF, real)]:
         add(op, [(dom, s)])
     add(Op.CLAMP, [(off_bounds, s)], min=-0.5, max=0.5)
     add(Op.CLAMP, [(off_bounds, s)], min=-0.5, max=None)
