@@ -175,6 +175,8 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
     Same semantics as :func:`_general` without targets; unary and binary nodes
     (nearly all of them) skip the generic per-input loop.
     """
+    # Long on purpose: the unary and binary cases are written out inline, without
+    # helper calls, because this loop runs once per node of every eager training step.
     grads: dict[int, Any] = {}
     pop, get = cts.pop, cts.get
     for node in reversed(order):

@@ -108,6 +108,9 @@ def _number(tok: str, col: int):
 
 
 def _to_rpn(toks):
+    # One shunting-yard loop over the tokens (about 90 lines): its state -- the output,
+    # the operator stack and whether an operand is expected -- is shared by every branch,
+    # so splitting it into functions would only pass that state around.
     out: list[tuple] = []
     ops: list[tuple] = []      # ("(", col, frame|None) | ("bin", sym, col) | ("pre", sym, col)
     expect = True              # expecting an operand

@@ -267,6 +267,9 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
     >>> r.passed, r.points_used
     (True, 3)
     """
+    # Most of the length is the docstring and the report bookkeeping; the three
+    # witnesses live in verify/oracles.py. One loop over points keeps the per-point
+    # state (values, skips, worst point) in one place.
     if not tol_factor >= 1.0:
         raise ValueError(f"tol_factor must be >= 1 (it only widens tolerances), got {tol_factor!r}")
     if not isinstance(n_points, int) or n_points < 1:

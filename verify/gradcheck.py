@@ -62,6 +62,8 @@ def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-
     >>> gradcheck(lambda x: apply(Op.SIN, x), (np.array([0.3, 1.2]),))
     True
     """
+    # Long because it mirrors torch.autograd.gradcheck step by step (validate,
+    # analytical rows, numerical columns, then the exact check), in that order.
     for name, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
         if not isinstance(v, (int, float)) or v < 0 or (name == "eps" and v == 0):
             raise ValueError(f"gradcheck: {name} must be a {'positive' if name == 'eps' else 'non-negative'} "
