@@ -32,6 +32,7 @@ Note [Leaf roles]
     ``requires_grad`` is the handle's business and never consulted.
 
 >>> import numpy as np
+>>> from numeric.ops import Op
 >>> x = Node.leaf("data", np.array([1.0, 2.0]), name="x")
 >>> y = Node.make(Op.EXP, (x,), {}, (2,), x.dtype)
 >>> y.op, y.inputs[0].name, y.shape, x.role
@@ -58,7 +59,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-from numeric.ops import Op
 
 __all__ = ["Node", "NO_ATTRS", "ROLES", "as_node", "many"]
 

@@ -204,13 +204,12 @@ class Program:
         the code is generated, so it costs no instruction (Note [Lazy cotangent scale]).
 
         >>> import numpy as np
+        >>> from numeric.node import Node
         >>> from numeric.ops import Op
-        >>> class N:
-        ...     def __init__(self, op=None, inputs=(), value=None, **attrs):
-        ...         self.op, self.inputs, self.attrs, self.value = op, inputs, attrs, value
-        ...         self.requires_grad = op is None
-        >>> x = N(value=np.array([1.0, 2.0]))
-        >>> p = Program([N(Op.MEAN, (N(Op.MUL, (x, x)),), axis=None, keepdims=False)], [x])
+        >>> x = Node.leaf("symbol", name="x", shape=(2,), dtype=np.float64)
+        >>> sq = Node.make(Op.MUL, (x, x), {}, (2,), x.dtype)
+        >>> loss = Node.make(Op.MEAN, (sq,), {"axis": None, "keepdims": False}, (), x.dtype)
+        >>> p = Program([loss], [x], wrt=[x], values=[np.array([1.0, 2.0])])
         >>> p.backward_unit(p.forward(np.array([3.0, 4.0]))[1])
         (array([3., 4.]),)
         """
@@ -233,13 +232,10 @@ class Program:
         """Forward and, if ``cotangents`` are given, backward: ``(outputs, gradients)``.
 
         >>> import numpy as np
+        >>> from numeric.node import Node
         >>> from numeric.ops import Op
-        >>> class N:
-        ...     def __init__(self, op=None, inputs=(), value=None, **attrs):
-        ...         self.op, self.inputs, self.attrs, self.value = op, inputs, attrs, value
-        ...         self.requires_grad = op is None
-        >>> x = N(value=np.array(2.0))
-        >>> p = Program([N(Op.MUL, (x, x))], inputs=[x])
+        >>> x = Node.leaf("data", np.array(2.0))             # an IR leaf carries its value
+        >>> p = Program([Node.make(Op.MUL, (x, x), {}, (), x.dtype)], inputs=[x], wrt=[x])
         >>> p(np.array(3.0), cotangents=[np.array(1.0)])
         ((array(9.),), (array(6.),))
         """
