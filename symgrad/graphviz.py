@@ -5,7 +5,8 @@ Both walk the IR (:class:`numeric.node.Node`) once with
 they draw a graph before and after ``backward()`` and for compiled outputs alike.
 Whether a node records gradients is the handles' business: it is read from the
 Tensor handles still linked to the output (``backward()`` unlinks them, after
-which the picture shows the plain ops).  Nodes are named the way PyTorch users
+which the picture shows the plain ops); inside a compiled call's output, a node
+records them when one of its inputs does, so the picture equals the eager one.  Nodes are named the way PyTorch users
 know them:
 
 * an op node that requires grad is its ``grad_fn`` class: ``MulBackward``,
@@ -31,6 +32,7 @@ from typing import Any, Iterable
 
 from numeric.graph import toposort
 from numeric.node import Node, as_node, many
+from symgrad.autograd import backward_name
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 
@@ -53,26 +55,37 @@ class _View:
                                 f"{type(t).__name__}; build one with sg.tensor(...) or "
                                 "sg.parse('x**2')")
         self.roots = [as_node(t) for t in items]
-        #: id(node) -> its handle, for the handles still linked to an output
-        self.handles = {id(h.node): h for h in toposort([t for t in items if isinstance(t, Tensor)])}
         self.order = toposort(self.roots)
+        # Which nodes record gradients is the handles' business: read it from the
+        # handles still linked to an output; a node without one (inside a compiled
+        # call's output) records them when one of its inputs does.
+        handles = {}
+        for h in toposort([t for t in items if isinstance(t, Tensor)]):
+            if h.op is h.node.op:               # a compiled output's op is its Program
+                handles[id(h.node)] = h
+        self.grad: set[int] = set()
+        for node in self.order:
+            h = handles.get(id(node))
+            if h is not None:
+                if h.requires_grad:
+                    self.grad.add(id(node))
+            elif node.op is not None and node.dtype.kind == "f" and \
+                    any(id(i) in self.grad for i in node.inputs):
+                self.grad.add(id(node))
 
     def kind(self, node: Any) -> str:
         """'op', 'param' (leaf requiring grad), 'const' (Python number) or 'data'."""
         if node.op is not None:
             return "op"
-        h = self.handles.get(id(node))
-        if h is not None and h.requires_grad:
+        if id(node) in self.grad:
             return "param"
         return "const" if node.role == "constant" and node.literal is not None else "data"
 
     def op_name(self, node: Any) -> str:
-        """``MulBackward`` if the node's handle has a grad_fn, else the op's name (``mul``)."""
-        h = self.handles.get(id(node))
-        fn = h.grad_fn if h is not None else None
-        if fn is not None:
-            return type(fn).__name__
+        """``MulBackward`` if the node records gradients, else the op's name (``mul``)."""
         op = node.op
+        if id(node) in self.grad:
+            return backward_name(op)
         name = getattr(op, "value", None)
         if not isinstance(name, str):
             name = getattr(op, "name", None)

@@ -160,7 +160,7 @@ def test_compiled_outputs_are_ordinary_graph_nodes():
     assert sg.diff(compiled, w, simplify=False) == sg.diff(eager, w, simplify=False)
     assert sg.diff(compiled, x, simplify=False) == sg.diff(eager, x, simplify=False)
     assert sg.to_sympy(compiled) == sg.to_sympy(eager)
-    assert sg.to_dot(compiled).count("->") == sg.to_dot(eager).count("->")
+    assert sg.to_dot(compiled) == sg.to_dot(eager)
     # a second call's output is built over that call's argument
     x2 = sg.tensor([[0.1, 0.2], [0.3, 0.4]], name="x2")
     out2 = f(x2)
