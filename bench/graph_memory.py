@@ -48,4 +48,4 @@ def chain(n: int) -> dict:
 
 
 def run(quick: bool = False) -> list[dict]:
-    return [chain(10**5 if quick else 10**6)]
+    return [chain(2 * 10**4 if quick else 10**6)]
