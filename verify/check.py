@@ -460,10 +460,12 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
                 err = np.where(np.isfinite(g), err, np.inf)
             tol = tol_factor * tolerance(a, ex_f, n_ops, rho, dtype)
             scale = max(float(np.max(np.abs(ex_f), initial=0.0)), 1e-300)
-            rel = err / np.maximum(np.abs(ex_f), scale * 2.0 ** -52)
+            with np.errstate(over="ignore"):   # an error against an exact 0 is inf relative
+                rel = err / np.maximum(np.abs(ex_f), scale * 2.0 ** -52)
+                err_ulps = ulps(err, ex_f)
             rep.max_abs_err = max(rep.max_abs_err, float(np.max(err, initial=0.0)))
             rep.max_rel_err = max(rep.max_rel_err, float(np.max(rel, initial=0.0)))
-            rep.max_ulps = max(rep.max_ulps, float(np.max(ulps(err, ex_f), initial=0.0)))
+            rep.max_ulps = max(rep.max_ulps, float(np.max(err_ulps, initial=0.0)))
             ratio = err / tol
             rep.max_err_over_tol = max(rep.max_err_over_tol, float(np.max(ratio, initial=0.0)))
             bad = ratio > 1.0
