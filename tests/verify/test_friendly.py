@@ -1,4 +1,4 @@
-"""verify on user code: eager tensors, verdicts at given points, points() of a Tensor, CLI bounds."""
+"""verify on user code: eager tensors, verdicts at given points, points() of a Tensor, CLI."""
 import argparse
 import subprocess
 import sys
