@@ -36,12 +36,44 @@ from numeric.ops import Op
 from verify.opdb import OP_DB
 from verify.sweep import check_op
 
-__all__ = ["add_parser", "run", "main", "FD_POINTS", "INJECT_ENV"]
+__all__ = ["add_parser", "run", "main", "FD_POINTS", "INJECT_ENV", "MAX_EXAMPLES", "MAX_SEED"]
 
 #: finite differences run at this many points per op sample
 FD_POINTS = 5
 #: environment variable naming a VJP bug to inject (``op:kind[:argnum]``)
 INJECT_ENV = "SYMGRAD_VERIFY_INJECT"
+#: ``--examples`` is at most this (10**6 points per op already takes days)
+MAX_EXAMPLES = 10 ** 6
+#: ``--seed`` is in ``[0, MAX_SEED)`` (numpy's and hypothesis's 32-bit seeds)
+MAX_SEED = 2 ** 32
+
+
+def _int_in(text: Any, lo: int, hi: int) -> int:
+    """``text`` as an int in ``[lo, hi]``, else a one-line ``ArgumentTypeError``."""
+    if isinstance(text, bool):
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    try:
+        v = int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not lo <= v <= hi:
+        raise argparse.ArgumentTypeError(f"must be between {lo} and {hi:,}, got {v}")
+    return v
+
+
+def _examples(text: str) -> int:
+    return _int_in(text, 1, MAX_EXAMPLES)
+
+
+def _seed(text: str) -> int:
+    return _int_in(text, 0, MAX_SEED - 1)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """``python -m verify``'s parser: bad arguments are one line on stderr, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -52,9 +84,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "(SymPy, mpmath) vs finite differences.  Exits 1 on any disagreement.")
     p.add_argument("--ops", default=None, metavar="NAMES",
                    help="comma-separated op names (default: all), e.g. exp,matmul,softmax")
-    p.add_argument("--examples", type=int, default=40, metavar="N",
-                   help="points per op, and N//2 random DAGs (default 40)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--examples", type=_examples, default=40, metavar="N",
+                   help=f"points per op, and N//2 random DAGs (default 40, at most "
+                        f"{MAX_EXAMPLES:,})")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S",
+                   help="random seed in [0, 2**32) (default 0)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write results as JSON")
     p.add_argument("--no-dags", action="store_true", help="skip the random-DAG sweep")
     p.set_defaults(func=run)
@@ -162,8 +196,12 @@ def _table(rows: list[dict]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep described by ``args`` (see :func:`add_parser`); 0 if all agree."""
-    if args.examples < 1:
-        raise ValueError(f"--examples must be >= 1, got {args.examples}")
+    for flag, value, valid in (("--examples", args.examples, _examples),
+                               ("--seed", args.seed, _seed)):
+        try:
+            valid(value if isinstance(value, int) else repr(value))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"argument {flag}: {exc}") from None
     ops = _parse_ops(args.ops)
     inject = os.environ.get(INJECT_ENV)
     ctx: Any = contextlib.nullcontext()
@@ -221,7 +259,7 @@ def tour() -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m verify [options]``: the same sweep without the symgrad CLI."""
-    parser = argparse.ArgumentParser(prog="python -m verify")
+    parser = _OneLineParser(prog="python -m verify")
     sub = parser.add_subparsers(dest="command")
     add_parser(sub)
     argv = list(sys.argv[1:] if argv is None else argv)

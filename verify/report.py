@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["InputReport", "WorstPoint", "Report", "GradientMismatchError"]
+__all__ = ["InputReport", "WorstPoint", "PointVerdict", "Report", "GradientMismatchError",
+           "ILL_CONDITIONED", "AT_KINK", "NEAR_KINK", "OUT_OF_DOMAIN"]
+
+#: verdicts of a given point that is not an ordinary one (``PointVerdict.verdict``)
+ILL_CONDITIONED = "ill-conditioned"
+AT_KINK = "at a kink"
+NEAR_KINK = "near a kink"
+OUT_OF_DOMAIN = "out of domain"
 
 
 class GradientMismatchError(AssertionError, ValueError, RuntimeError):
@@ -74,6 +81,55 @@ class WorstPoint:
                 f"tol={self.tol:.3g}")
 
 
+def _fmt(a: Any) -> str:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 0:
+        return repr(float(a))
+    return np.array2string(a, precision=17, threshold=8, edgeitems=3, separator=", ",
+                           max_line_width=10_000)
+
+
+@dataclass
+class PointVerdict:
+    """What a given point is, when it is not an ordinary one, with the three values there.
+
+    ``verdict``: ``"ill-conditioned"`` (float64 cannot resolve the function:
+    reported, not judged), ``"at a kink"`` / ``"near a kink"`` (numeric judged
+    against the exact value, which follows the convention at a kink; finite
+    differences are not meaningful) or ``"out of domain"`` (no exact value);
+    ``index``: the point's position among those tried; ``point``: the values;
+    ``numeric``/``exact``/``fd``: ``{input name: array}``; ``judged``: whether
+    numeric was compared with exact; ``ok``: the outcome (None if not judged);
+    ``rho``: the worst cancellation ratio of the forward pass.
+
+    >>> v = PointVerdict(0, AT_KINK, {"x": np.array(0.0)}, "note", {"x": np.array(0.0)},
+    ...                  {"x": np.array(0.0)}, {"x": np.array(0.5)}, judged=True, ok=True)
+    >>> print(v)
+    point 0 at x=0.0: at a kink (note): ok
+      d/dx: numeric=0.0 exact=0.0 finite-diff=0.5
+    """
+
+    index: int
+    verdict: str
+    point: dict
+    note: str
+    numeric: dict
+    exact: dict
+    fd: dict
+    judged: bool = False
+    ok: "bool | None" = None
+    rho: float = float("nan")
+
+    def __str__(self) -> str:
+        pt = ", ".join(f"{k}={np.asarray(v).tolist()!r}" for k, v in self.point.items())
+        outcome = ("ok" if self.ok else "FAILED") if self.judged else "reported, not judged"
+        lines = [f"point {self.index} at {pt}: {self.verdict} ({self.note}): {outcome}"]
+        for name in self.numeric:
+            lines.append(f"  d/d{name}: numeric={_fmt(self.numeric[name])} "
+                         f"exact={_fmt(self.exact[name])} finite-diff={_fmt(self.fd[name])}")
+        return "\n".join(lines)
+
+
 @dataclass
 class Report:
     """The result of :func:`verify.check`; ``str(report)`` is a readable table.
@@ -82,11 +138,17 @@ class Report:
     max absolute and relative error, error in ulps (``max_ulps``), the largest
     error/tolerance ratio, finite differences' relative error, mismatches;
     ``worst``: the :class:`WorstPoint`; ``points_used``/``points_tried``/
-    ``skipped_domain``/``skipped_ill``: where the points went; ``failures``: messages.
+    ``skipped_domain``/``skipped_ill``: where the points went; ``failures``: messages;
+    ``verdicts``: one :class:`PointVerdict` per given point that is ill-conditioned,
+    at or near a kink, or out of the domain.
 
     ``passed`` is False when any element at any point disagrees with the exact
-    gradient beyond tolerance, or when the exact path disagrees grossly with
-    finite differences while numeric agrees with them (``exact_suspect``).
+    gradient beyond tolerance (at a kink too: numeric must follow the
+    convention), or when the exact path disagrees grossly with finite
+    differences while numeric agrees with them (``exact_suspect``), or when no
+    point could be used.  Ill-conditioned given points are reported, not
+    failures: when they are all there is, ``passed`` is True and the first line
+    says ``NOT JUDGED``.
     """
 
     inputs: list = field(default_factory=list)
@@ -99,11 +161,13 @@ class Report:
     failures: list = field(default_factory=list)
     expression: str = ""
     dtype: str = "float64"
+    verdicts: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """True when every compared element was within tolerance."""
-        return not self.failures and self.points_used > 0
+        return not self.failures and (self.points_used > 0 or any(
+            v.verdict == ILL_CONDITIONED for v in self.verdicts))
 
     def __bool__(self) -> bool:
         return self.passed
@@ -142,7 +206,9 @@ class Report:
         return self
 
     def __str__(self) -> str:
-        head = (f"verify.check: {'PASSED' if self.passed else 'FAILED'} "
+        status = ("FAILED" if not self.passed else "PASSED" if self.points_used
+                  else "NOT JUDGED")
+        head = (f"verify.check: {status} "
                 f"({self.points_used} points used of {self.points_tried} tried; "
                 f"{self.skipped_domain} out of domain, {self.skipped_ill} ill-conditioned)")
         lines = [head]
@@ -156,10 +222,14 @@ class Report:
                           f"{i.max_ulps:.3g}", f"{i.max_err_over_tol:.3g}",
                           f"{i.max_fd_rel_err:.3g}", str(i.mismatches)) for i in self.inputs]
         widths = [max(len(r[c]) for r in rows) for c in range(len(cols))]
-        for r in rows:
+        for r in rows if self.points_used or not self.verdicts else ():
             lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         if self.worst is not None:
             lines.append("  " + str(self.worst))
+        for v in self.verdicts[:5]:
+            lines.extend("  " + line for line in str(v).splitlines())
+        if len(self.verdicts) > 5:
+            lines.append(f"  ... and {len(self.verdicts) - 5} more points with a verdict")
         for msg in self.failures[:5]:
             lines.append(f"  FAIL: {msg}")
         if len(self.failures) > 5:

@@ -39,9 +39,11 @@ from hypothesis.extra import numpy as hnp
 
 from numeric.graph import toposort
 from numeric.kernels import FORWARD, apply
-from numeric.node import as_node
+from numeric.node import Node, as_node
 from numeric.ops import BINARY, NORMALIZE, REDUCE, UNARY, Op
-from verify.check import KINK_MARGIN, _admissible
+from symgrad.naming import leaf_name
+from symgrad.tensor import Tensor
+from verify.check import KINK_MARGIN, _admissible, _leaf_domains
 from verify.opdb import ABOVE_MINUS_ONE, BASE, NONZERO, OP_DB, POSITIVE, TAN_DOMAIN
 from verify.oracles import replay
 from verify.profiles import PROFILE_ENV, load_profile, register_profiles
@@ -407,29 +409,68 @@ class Point(list):
         p.text(repr(self))
 
 
-def points(expr: Expression, *, margin: float = KINK_MARGIN):
+def _point_symbols(expr: Any) -> tuple[Any, list, bool]:
+    """(output node, symbol leaf nodes, drawn?) of an Expression or a symbolic Tensor."""
+    if isinstance(expr, Expression):
+        return as_node(expr.node), [as_node(s.node) for s in expr.symbols], True
+    if not isinstance(expr, (Tensor, Node)):
+        raise TypeError(f"points(expr): expr must be a symbolic Tensor (built over "
+                        f"sg.symbol leaves) or an Expression drawn from expressions(), got "
+                        f"{type(expr).__name__}")
+    out = as_node(expr)
+    symbols = [n for n in toposort([out]) if n.op is None and n.role == "symbol"]
+    if not symbols:
+        raise ValueError("points(expr): expr has no sg.symbol leaf to draw values for; build "
+                         "it over sg.symbol(...) leaves (verify.check(t) checks an eager "
+                         "tensor at its leaves' current values)")
+    for s in symbols:
+        if not all(isinstance(d, (int, np.integer)) for d in s.shape):
+            raise ValueError(f"points(expr): symbol {leaf_name(s)!r} has the symbolic shape "
+                             f"{tuple(s.shape)}; give it concrete dims, e.g. "
+                             f"sg.symbol({leaf_name(s)!r}, shape=(3,))")
+    return out, symbols, False
+
+
+def points(expr: Any, *, margin: float = KINK_MARGIN):
     """A strategy for one :class:`Point` (a list of arrays, one per symbol) in the domain.
 
+    ``expr`` is an :class:`Expression` drawn from :func:`expressions` or any
+    symbolic Tensor; the arrays follow its symbols (``expr.symbols``, or the
+    Tensor's ``sg.symbol`` leaves in the order ``verify.check`` takes them).
     Every node's inputs are checked against its op's domain and kinks (at least
     ``margin`` away); points that fail, or are too ill-conditioned for float64,
     are rejected.  Pass ``[point]`` as ``verify.check(..., points=)``.
+
+    >>> import symgrad as sg
+    >>> from verify.strategies import points
+    >>> from hypothesis import find
+    >>> p = find(points(sg.log(sg.symbol("x", shape=(3,)))), lambda p: True)
+    >>> p[0].shape, bool((p[0] > 0).all())
+    ((3,), True)
+    >>> points(3.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: points(expr): expr must be a symbolic Tensor (built over sg.symbol leaves) or an Expression drawn from expressions(), got float
     """
-    if not isinstance(expr, Expression):
-        raise TypeError(f"points(expr): expr must be an Expression drawn from expressions(), "
-                        f"got {type(expr).__name__}")
-    if not isinstance(margin, (int, float)) or margin < 0:
+    out, symbols, drawn = _point_symbols(expr)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
         raise ValueError(f"points(margin={margin!r}) must be a non-negative number")
-    out = as_node(expr.node)
     order = toposort([out])
-    elements = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, width=64)
+    if drawn:
+        elements = [st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, width=64)
+                    ] * len(symbols)
+    else:  # each symbol from the narrowest domain of the ops it feeds (as verify.check)
+        elements = [st.floats(-2.0, 2.0) if d.boolean else
+                    st.floats(d.low, d.high, allow_nan=False, allow_infinity=False, width=64)
+                    for d in _leaf_domains(order, symbols)]
 
     @st.composite
     def _points(draw):
-        vals = Point(draw(hnp.arrays(np.float64, tuple(s.shape), elements=elements))
-                     for s in expr.symbols)
-        bind = {id(s.node): v for s, v in zip(expr.symbols, vals)}
+        vals = Point(draw(hnp.arrays(np.float64, tuple(s.shape), elements=e))
+                     for s, e in zip(symbols, elements))
+        bind = {id(s): v for s, v in zip(symbols, vals)}
         with np.errstate(all="ignore"):
-            _, new, rho, _ = replay(out, bind, [s.node for s in expr.symbols])
+            _, new, rho, _ = replay(out, bind, symbols)
             assume(_admissible(order, new, margin) and rho <= MAX_RHO)
         return vals
 
