@@ -52,7 +52,6 @@ import sympy
 
 import symgrad as sg
 from numeric.graph import toposort
-
 from numeric.ops import Op
 from numeric.rules.core import apply as _apply_op
 from verify.check import KINK_MARGIN, Prepared, _admissible, _normalize_points, prepare
@@ -565,6 +564,3 @@ def paths_op(op: Op, k: int, n_points: int = 2, seed: int = 0) -> PathsReport:
              second_order=info.second_order, hess=_HESS.get(key))
     r.expression = f"{op.name.lower()} {info.samples[k].label}"
     return r
-
-
-
