@@ -677,9 +677,10 @@ def float32_pass(op: Op, n: int, seed: int) -> PassResult:
 
 def _lowered(op: Op, k: int):
     """(op output node, object array of its exact elements, leaf nodes, leaf symbols)."""
-    from symgrad.lower_sympy import leaf_array, lower_node
+    from symgrad.lower_sympy import TO_SYMPY, leaf_array, lower_node
 
-    if (op, k) not in _LOWERED:
+    key = (op, k, TO_SYMPY.get(op))  # a re-declared lowering is lowered again
+    if key not in _LOWERED:
         prep = _prepared(op, k)
         node = _op_node(prep, op)
         want = {id(leaf) for leaf in prep.leaves}
@@ -687,8 +688,8 @@ def _lowered(op: Op, k: int):
         for n in toposort([node]):
             arrays[id(n)] = leaf_array(n, want) if n.op is None else \
                 lower_node(n, [arrays[id(i)] for i in n.inputs])
-        _LOWERED[op, k] = (node, np.asarray(arrays[id(node)], dtype=object))
-    return _LOWERED[op, k]
+        _LOWERED[key] = (node, np.asarray(arrays[id(node)], dtype=object))
+    return _LOWERED[key]
 
 
 def _compare_forward(res: PassResult, case: str, node: Any, exprs: np.ndarray, leaves: list,
