@@ -5,9 +5,13 @@ sub-parser's default ``func`` is :func:`run`.  ``python -m verify`` runs it
 stand-alone.  ``SYMGRAD_VERIFY_INJECT=op:kind[:argnum]`` (see
 :mod:`verify.mutate`) injects a wrong VJP first, to watch the sweep catch it.
 
-Per op, ``--examples N`` points are split across the op's samples; finite
-differences (the slowest witness) run on the first ``FD_POINTS`` points of
-each sample.  Then ``N // 2`` random DAGs are drawn with hypothesis.
+Per op, every pass of :data:`verify.passes.PASSES` runs (``--passes`` selects):
+``domain`` (``--examples N`` points split across the op's samples; finite
+differences, the slowest witness, on the first ``FD_POINTS`` points of each
+sample), ``extremes``, ``kinks``, ``sizes``, ``float32`` and ``forward`` (their
+point counts scale with ``N``; see Note [Sample where bugs live]).  The table's
+``passes`` column lists the passes that ran for the op, a failing one marked
+``!``.  Then ``N // 2`` random DAGs are drawn with hypothesis.
 
 >>> import argparse
 >>> p = argparse.ArgumentParser(prog="symgrad"); sub = p.add_subparsers()
@@ -34,12 +38,10 @@ import numpy as np
 
 from numeric.ops import Op
 from verify.opdb import OP_DB
-from verify.sweep import check_op
+from verify.passes import FD_POINTS, SHORT, parse_passes, run_passes
 
 __all__ = ["add_parser", "run", "main", "FD_POINTS", "INJECT_ENV", "MAX_EXAMPLES", "MAX_SEED"]
 
-#: finite differences run at this many points per op sample
-FD_POINTS = 5
 #: environment variable naming a VJP bug to inject (``op:kind[:argnum]``)
 INJECT_ENV = "SYMGRAD_VERIFY_INJECT"
 #: ``--examples`` is at most this (10**6 points per op already takes days)
@@ -91,6 +93,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="random seed in [0, 2**32) (default 0)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write results as JSON")
     p.add_argument("--no-dags", action="store_true", help="skip the random-DAG sweep")
+    p.add_argument("--passes", default=None, metavar="NAMES",
+                   help="comma-separated passes to run per op (default: all): domain, "
+                        "extremes, kinks, sizes, float32 (f32), forward (fwd)")
     p.set_defaults(func=run)
     return p
 
@@ -132,28 +137,27 @@ class _Progress:
             self.stream.flush()
 
 
-def _sweep_op(op: Op, n: int, seed: int) -> dict:
-    samples = len(OP_DB[op].samples)
-    row = {"op": op.name.lower(), "tried": 0, "used": 0, "skipped_domain": 0,
-           "skipped_ill": 0, "max_rel_err": 0.0, "max_rel_err_fd": 0.0, "max_err_over_tol": 0.0,
-           "failures": []}
-    for k in range(samples):
-        per = max(1, n // samples + (1 if k < n % samples else 0))
-        reports = [check_op(op, k, n_points=min(per, FD_POINTS), seed=seed)]
-        if per > FD_POINTS:
-            reports.append(check_op(op, k, n_points=per - FD_POINTS, seed=seed + 1, fd=False))
-        for r in reports:
-            row["tried"] += r.points_tried
-            row["used"] += r.points_used
-            row["skipped_domain"] += r.skipped_domain
-            row["skipped_ill"] += r.skipped_ill
-            for i in r.inputs:
-                row["max_rel_err"] = max(row["max_rel_err"], i.max_rel_err)
-                row["max_rel_err_fd"] = max(row["max_rel_err_fd"], i.max_fd_rel_err)
-                row["max_err_over_tol"] = max(row["max_err_over_tol"], i.max_err_over_tol)
-            if not r.passed:
-                row["failures"].append(f"{r.expression}: {r.failures[0]}")
+def _sweep_op(op: Op, n: int, seed: int, passes: Optional[Sequence[str]] = None) -> dict:
+    """Run the passes on ``op``; one table row (the domain pass fills the error columns)."""
+    names = parse_passes(None) if passes is None else list(passes)
+    results = run_passes(op, names, n, seed)
+    row: dict = {"op": op.name.lower(), "tried": 0, "used": 0, "skipped_domain": 0,
+                 "skipped_ill": 0, "max_rel_err": 0.0, "max_rel_err_fd": 0.0,
+                 "max_err_over_tol": 0.0, "failures": [],
+                 "passes": [r.as_dict() for r in results]}
+    for r in results:
+        if r.name == "domain":
+            row["tried"], row["used"] = r.tried, r.used
+            for key in ("skipped_domain", "skipped_ill", "max_rel_err", "max_rel_err_fd",
+                        "max_err_over_tol"):
+                row[key] = r.stats.get(key, row[key])
+        row["failures"].extend(r.failures)
     return row
+
+
+def _passes_cell(row: dict) -> str:
+    return ",".join(SHORT.get(p["name"], p["name"]) + ("!" if p["status"] == "FAIL" else "")
+                    for p in row.get("passes", ()) if p["status"] != "-")
 
 
 def _sweep_dags(n: int, seed: int) -> dict:
@@ -185,11 +189,11 @@ def _sweep_dags(n: int, seed: int) -> dict:
 
 def _table(rows: list[dict]) -> list[str]:
     cols = ("op", "points", "used", "out of domain", "ill-cond", "max rel err (exact)",
-            "max rel err (FD)", "err/tol", "status")
+            "max rel err (FD)", "err/tol", "passes", "status")
     body = [cols] + [(r["op"], str(r["tried"]), str(r["used"]), str(r["skipped_domain"]),
                       str(r["skipped_ill"]), f"{r['max_rel_err']:.2e}",
                       f"{r['max_rel_err_fd']:.2e}", f"{r['max_err_over_tol']:.3g}",
-                      "ok" if not r["failures"] else "FAIL") for r in rows]
+                      _passes_cell(r), "ok" if not r["failures"] else "FAIL") for r in rows]
     widths = [max(len(line[c]) for line in body) for c in range(len(cols))]
     return ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in body]
 
@@ -203,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"argument {flag}: {exc}") from None
     ops = _parse_ops(args.ops)
+    passes = parse_passes(getattr(args, "passes", None))
     inject = os.environ.get(INJECT_ENV)
     ctx: Any = contextlib.nullcontext()
     if inject:
@@ -217,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         bar = _Progress(len(ops) + (0 if args.no_dags else 1))
         try:
             for op in ops:
-                rows.append(_sweep_op(op, args.examples, args.seed))
+                rows.append(_sweep_op(op, args.examples, args.seed, passes))
                 bar.step(op.name.lower())
             if not args.no_dags:
                 dags = _sweep_dags(max(1, args.examples // 2), args.seed)
@@ -233,6 +238,12 @@ def run(args: argparse.Namespace) -> int:
     for f in failures:
         print("FAIL:", f)
     elapsed = time.perf_counter() - start
+    seconds: dict = {}
+    for r in rows:
+        for p in r["passes"]:
+            seconds[p["name"]] = seconds.get(p["name"], 0.0) + p["seconds"]
+    if seconds:
+        print("passes: " + ", ".join(f"{SHORT.get(k, k)} {v:.1f}s" for k, v in seconds.items()))
     verdict = "all gradients agree" if not failures else f"{len(failures)} disagreement(s)"
     print(f"all {len(rows)} ops checked in {elapsed:.1f}s: {verdict}" if not failures
           else f"{len(rows)} ops checked in {elapsed:.1f}s: {verdict}")

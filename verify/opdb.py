@@ -165,6 +165,15 @@ class OpInfo:
     ``tol_factor``: multiplies the rounding tolerance (documented why where not 1);
     ``xfails``: ``{test name: reason}`` for known, accepted failures.
 
+    For the sampling passes (:mod:`verify.passes`): ``overflow_safe`` gives the
+    signs (``"+-"``, ``"+"``, ``"-"`` or ``""``) at which the op's value and gradient
+    stay finite for inputs of magnitude ~700-800 (``exp`` only for negative ones);
+    ``zero_ok`` says exact 0 is an ordinary point (not a kink or singularity);
+    ``kink_grid(attrs)`` is a small set of values holding the kinks (0 for relu,
+    the bounds for clamp, a coarse grid for ties), drawn from elementwise to
+    land on them; ``None`` for ops without kinks.  ``extremes_tol`` widens the
+    tolerance at extreme points only (documented where not 1).
+
     >>> OP_DB[Op.RELU].kinks
     'x = 0 (derivative taken as 0 there, as in PyTorch)'
     """
@@ -179,6 +188,10 @@ class OpInfo:
     second_order: bool = True
     tol_factor: float = 1.0
     xfails: Mapping[str, str] = field(default_factory=dict)
+    overflow_safe: str = "+-"
+    zero_ok: bool = True
+    kink_grid: Callable[[Mapping[str, Any]], tuple] | None = None
+    extremes_tol: float = 1.0
 
     @property
     def sample_shapes(self) -> tuple:
@@ -223,6 +236,23 @@ class OpInfo:
         return self.kink(*values, **attrs) >= margin
 
 
+def _grid_zero(attrs):
+    return (-1.5, -0.5, 0.0, 0.0, 0.5, 1.0)
+
+
+def _grid_ties(attrs):
+    return (-1.0, 0.0, 0.5, 1.0)
+
+
+def _grid_extreme_ties(attrs):
+    return (-1.0, 0.25, 1.0)
+
+
+def _grid_clamp(attrs):
+    bounds = tuple(attrs[b] for b in ("min", "max") if attrs.get(b) is not None)
+    return bounds * 2 + (-1.0, 0.1, 1.0)
+
+
 _BIN = (Sample(((3, 4), (3, 4))), Sample(((), (3, 4))), Sample(((3, 1), (1, 4))),
         Sample(((4,), (2, 3, 4))))
 _UN = (Sample(((3, 4),)), Sample(((),)), Sample(((2, 1, 3),)))
@@ -248,24 +278,31 @@ def _bin(op, d0=REAL, d1=REAL, **kw) -> OpInfo:
 _ENTRIES = [
     _bin(Op.ADD), _bin(Op.SUB), _bin(Op.MUL),
     _bin(Op.DIV, REAL, NONZERO),
-    _bin(Op.POW, BASE, REAL),
-    _bin(Op.MAXIMUM, kinks="ties x == y (gradient split as numeric documents)", kink=_kink_ties),
-    _bin(Op.MINIMUM, kinks="ties x == y (gradient split as numeric documents)", kink=_kink_ties),
+    # 60 ** 60 is finite, 700 ** 700 is not.  numeric's d/dx is y * x ** (y - 1): the
+    # rounding of y - 1 is amplified by |y ln x|, up to 60 * ln 60 ~ 246 at extremes
+    _bin(Op.POW, BASE, REAL, overflow_safe="", extremes_tol=256.0),
+    _bin(Op.MAXIMUM, kinks="ties x == y (gradient split as numeric documents)", kink=_kink_ties,
+         zero_ok=False, kink_grid=_grid_ties),
+    _bin(Op.MINIMUM, kinks="ties x == y (gradient split as numeric documents)", kink=_kink_ties,
+         zero_ok=False, kink_grid=_grid_ties),
     # atan2(y, x): y != 0 keeps points off the singularity (0, 0) and off the branch cut
     # y = 0, x < 0, where the value jumps by 2*pi (finite differences would straddle it)
     _bin(Op.ATAN2, NONZERO, REAL),
-    _un(Op.NEG), _un(Op.EXP), _un(Op.LOG, POSITIVE), _un(Op.LOG1P, ABOVE_MINUS_ONE),
-    _un(Op.EXPM1), _un(Op.SQRT, POSITIVE), _un(Op.SIN), _un(Op.COS),
+    _un(Op.NEG), _un(Op.EXP, overflow_safe="-"), _un(Op.LOG, POSITIVE), _un(Op.LOG1P, ABOVE_MINUS_ONE),
+    _un(Op.EXPM1, overflow_safe="-"), _un(Op.SQRT, POSITIVE), _un(Op.SIN), _un(Op.COS),
     _un(Op.TAN, TAN_DOMAIN), _un(Op.TANH), _un(Op.SIGMOID), _un(Op.SOFTPLUS), _un(Op.ERF),
     _un(Op.RELU, kinks="x = 0 (derivative taken as 0 there, as in PyTorch)",
-        kink=_kink_at_zero),
+        kink=_kink_at_zero, zero_ok=False, kink_grid=_grid_zero),
     _un(Op.ABS, kinks="x = 0 (derivative taken as 0 there, as in PyTorch)",
-        kink=_kink_at_zero),
+        kink=_kink_at_zero, zero_ok=False, kink_grid=_grid_zero),
     OpInfo(Op.CLAMP, 1, (REAL,),
+           # dyadic bounds: the lowering reads a bound as its exact decimal (0.3 is 3/10),
+           # numeric as a float, so only a representable bound is the same kink in both
            (Sample(((3, 4),), {"min": -0.5, "max": 0.5}),
-            Sample(((3, 4),), {"min": None, "max": 0.3}),
-            Sample(((),), {"min": -0.2, "max": None})),
-           kinks="x = min and x = max (gradient 1 inside, 0 outside)", kink=_kink_clamp),
+            Sample(((3, 4),), {"min": None, "max": 0.375}),
+            Sample(((),), {"min": -0.25, "max": None})),
+           kinks="x = min and x = max (gradient 1 inside, 0 outside)", kink=_kink_clamp,
+           kink_grid=_grid_clamp),
     OpInfo(Op.CAST, 1, (REAL,),
            (Sample(((3, 4),), {"dtype": np.dtype(np.float64)}),
             Sample(((),), {"dtype": np.dtype(np.float64)}))),
@@ -277,9 +314,9 @@ _ENTRIES = [
             Sample(((2, 3, 4), (4, 2))), Sample(((4,), (4,))))),
     OpInfo(Op.SUM, 1, (REAL,), _RED), OpInfo(Op.MEAN, 1, (REAL,), _RED),
     OpInfo(Op.MAX, 1, (REAL,), _RED_EXT, kinks="ties between the largest entries",
-           kink=_kink_reduce_ties),
+           kink=_kink_reduce_ties, zero_ok=False, kink_grid=_grid_extreme_ties),
     OpInfo(Op.MIN, 1, (REAL,), _RED_EXT, kinks="ties between the smallest entries",
-           kink=_kink_reduce_ties),
+           kink=_kink_reduce_ties, zero_ok=False, kink_grid=_grid_extreme_ties),
     OpInfo(Op.LOGSUMEXP, 1, (REAL,), _RED),
     OpInfo(Op.SOFTMAX, 1, (REAL,), _NORM), OpInfo(Op.LOG_SOFTMAX, 1, (REAL,), _NORM),
     OpInfo(Op.RESHAPE, 1, (REAL,),
