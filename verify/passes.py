@@ -26,6 +26,11 @@ Note [Sample where bugs live]
     ``forward``   forward values numeric vs exact (the lowered SymPy form at
                   the point), in the domain and at extremes, so a wrong kernel
                   or lowering is caught even where gradients agree.
+    ``paths``     every gradient path at each point (:mod:`verify.paths`):
+                  ``backward()`` fast and general, accumulation,
+                  ``autograd.grad``, ``create_graph`` first and second order,
+                  the compiled program re-called at a new point, optimizer
+                  steps against formulas written independently.
 
 Every pass is a function ``fn(op, n, seed) -> PassResult`` in :data:`PASSES`
 (``n``: the sweep's ``--examples``, which scales its point counts).  Adding a
@@ -61,7 +66,7 @@ from verify.tolerance import MAX_RHO, SAFETY, tolerance, unit_roundoff
 
 __all__ = ["PassResult", "PASSES", "SHORT", "register", "run_passes", "parse_passes",
            "extreme_values", "domain_pass", "extremes_pass", "kinks_pass", "sizes_pass",
-           "float32_pass", "forward_pass"]
+           "float32_pass", "forward_pass", "paths_pass"]
 
 #: finite differences run at this many points per op sample in the domain pass
 FD_POINTS = 5
@@ -757,6 +762,23 @@ def forward_pass(op: Op, n: int, seed: int) -> PassResult:
     return res
 
 
+def paths_pass(op: Op, n: int, seed: int) -> PassResult:
+    """Every gradient path (:mod:`verify.paths`) on each sample of ``op``, two points each."""
+    from verify.paths import paths_op     # verify.paths imports verify.check: keep it lazy
+                                          # only for start-up, there is no import cycle
+    res = PassResult("paths")
+    for k in range(len(OP_DB[op].samples)):
+        r = paths_op(op, k, n_points=2, seed=seed)
+        res.tried += r.tried
+        res.used += r.points_used
+        res.skipped += len(r.skipped)
+        for f in r.failures:
+            res.fail(_case_label(op, k), f)
+        if res.failures:
+            break
+    return res
+
+
 # ------------------------------------------------------------------ registry
 
 #: name -> pass function ``fn(op, n, seed) -> PassResult``, in table order
@@ -767,6 +789,7 @@ PASSES: dict[str, PassFn] = {
     "sizes": sizes_pass,
     "float32": float32_pass,
     "forward": forward_pass,
+    "paths": paths_pass,
 }
 
 #: short names for the table's "passes" column
