@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import symgrad as sg
+from numeric.ops import RULE, UNARY
 from verify import graph as vgraph
 from verify.external import UnsupportedOp, check_foreign, cotangent, unsupported_report
 from verify.report import Report
@@ -81,12 +82,9 @@ _TABLE: dict[str, Callable] = {
     "add": _binary(lambda a, b: a + b), "add_any": _binary(lambda a, b: a + b),
     "sub": _binary(lambda a, b: a - b), "mul": _binary(lambda a, b: a * b),
     "div": _binary(lambda a, b: a / b), "pow": _binary(lambda a, b: a ** b),
-    "max": _binary(sg.maximum), "min": _binary(sg.minimum), "atan2": _binary(sg.atan2),
-    "neg": _unary(lambda a: -a), "exp": _unary(sg.exp), "log": _unary(sg.log),
-    "log1p": _unary(sg.log1p), "expm1": _unary(sg.expm1), "sqrt": _unary(sg.sqrt),
-    "rsqrt": _unary(lambda a: 1.0 / sg.sqrt(a)), "sin": _unary(sg.sin), "cos": _unary(sg.cos),
-    "tan": _unary(sg.tan), "tanh": _unary(sg.tanh), "logistic": _unary(sg.sigmoid),
-    "abs": _unary(sg.abs), "erf": _unary(sg.erf), "square": _unary(lambda a: a * a),
+    "max": _binary(sg.maximum), "min": _binary(sg.minimum),
+    "neg": _unary(lambda a: -a), "rsqrt": _unary(lambda a: 1.0 / sg.sqrt(a)),
+    "logistic": _unary(sg.sigmoid), "square": _unary(lambda a: a * a),
     "integer_pow": lambda ins, p, shape: ins[0] ** int(p["y"]),
     "copy": _unary(lambda a: a), "copy_p": _unary(lambda a: a),
     "convert_element_type": _unary(lambda a: a),
@@ -102,6 +100,11 @@ _TABLE: dict[str, Callable] = {
         slice(s, e, st) for s, e, st in zip(p["start_indices"], p["limit_indices"],
                                             p.get("strides") or (None,) * len(shape)))],
 }
+# jax names its elementwise primitives as symgrad's rules name the ops (exp, log1p, tanh, ...)
+for _op in UNARY:
+    if RULE[_op].sg:
+        _TABLE.setdefault(RULE[_op].sg[0], _unary(getattr(sg, RULE[_op].sg[0])))
+_TABLE.setdefault("atan2", _binary(sg.atan2))
 #: primitives whose sub-jaxpr is entered (the parameter holding it)
 _CALLS = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "core_call": "call_jaxpr",
           "custom_jvp_call": "call_jaxpr", "custom_vjp_call": "call_jaxpr",

@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a fresh interprete
 import numpy as np
 
 import symgrad as sg
+from numeric.ops import RULE, UNARY
 from verify import graph as vgraph
 from verify.external import UnsupportedOp, check_foreign, cotangent, unsupported_report
 from verify.report import Report
@@ -174,15 +175,10 @@ _TABLE: dict[str, Callable] = {
     "radd": _swap(lambda x, y: x + y), "rmul": _swap(lambda x, y: x * y),
     "neg": lambda a, kw, t: -a[0], "negative": lambda a, kw, t: -a[0],
     "pos": _I, "positive": _I,
-    "exp": lambda a, kw, t: sg.exp(a[0]), "log": lambda a, kw, t: sg.log(a[0]),
-    "log1p": lambda a, kw, t: sg.log1p(a[0]), "expm1": lambda a, kw, t: sg.expm1(a[0]),
-    "sqrt": lambda a, kw, t: sg.sqrt(a[0]), "rsqrt": lambda a, kw, t: 1.0 / sg.sqrt(a[0]),
+    "rsqrt": lambda a, kw, t: 1.0 / sg.sqrt(a[0]),
     "square": lambda a, kw, t: a[0] * a[0], "reciprocal": lambda a, kw, t: 1.0 / a[0],
-    "sin": lambda a, kw, t: sg.sin(a[0]), "cos": lambda a, kw, t: sg.cos(a[0]),
-    "tan": lambda a, kw, t: sg.tan(a[0]), "tanh": lambda a, kw, t: sg.tanh(a[0]),
-    "sigmoid": lambda a, kw, t: sg.sigmoid(a[0]), "softplus": _softplus,
-    "relu": lambda a, kw, t: sg.relu(a[0]), "abs": lambda a, kw, t: sg.abs(a[0]),
-    "absolute": lambda a, kw, t: sg.abs(a[0]), "erf": lambda a, kw, t: sg.erf(a[0]),
+    "softplus": _softplus,
+    "absolute": lambda a, kw, t: sg.abs(a[0]),
     "atan2": lambda a, kw, t: sg.atan2(a[0], a[1]), "arctan2": lambda a, kw, t: sg.atan2(a[0], a[1]),
     "maximum": lambda a, kw, t: sg.maximum(a[0], a[1]),
     "minimum": lambda a, kw, t: sg.minimum(a[0], a[1]),
@@ -217,6 +213,13 @@ _TABLE: dict[str, Callable] = {
 #: the shape torch gave the output being mapped (shape-only ops copy it)
 _out_shape: list = [()]
 
+
+# the rest of the elementwise vocabulary comes from numeric's rules: each op declares its
+# PyTorch names (sg. function and Tensor methods), so a new unary op is traced with no edit here
+for _op in UNARY:
+    _fn = getattr(sg, RULE[_op].sg[0]) if RULE[_op].sg else None
+    for _name in (*RULE[_op].sg, *RULE[_op].methods) if _fn is not None else ():
+        _TABLE.setdefault(_name, lambda a, kw, t, fn=_fn: fn(a[0]))
 
 #: every torch name the tracer maps to a symgrad op
 SUPPORTED = tuple(sorted(_TABLE))
