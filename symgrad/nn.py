@@ -13,6 +13,9 @@ model runs eagerly and under :func:`symgrad.compile` alike.
 '0.weight'
 >>> model(sg.tensor([[1.0, 2.0, 3.0]])).shape
 (1, 2)
+
+PYTEST_DONT_REWRITE: library code; pytest would otherwise rewrite it (and bind ``@py_builtins``
+here), since the distribution declares a ``pytest11`` plugin.
 """
 from __future__ import annotations
 
