@@ -57,6 +57,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write results as JSON")
     p.add_argument("--no-dags", action="store_true", help="skip the random-DAG sweep")
+    p.add_argument("--self-test", action="store_true",
+                   help="plant each realistic bug of verify.mutate in turn, run this sweep "
+                        "(default settings) on it and print the detection rate per class")
     p.set_defaults(func=run)
     return p
 
@@ -162,6 +165,9 @@ def _table(rows: list[dict]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep described by ``args`` (see :func:`add_parser`); 0 if all agree."""
+    if getattr(args, "self_test", False):
+        from verify.selftest import main_table
+        return main_table()
     if args.examples < 1:
         raise ValueError(f"--examples must be >= 1, got {args.examples}")
     ops = _parse_ops(args.ops)
