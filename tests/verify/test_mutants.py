@@ -13,8 +13,6 @@ import os
 
 import pytest
 
-import numeric.executor
-import numeric.optim
 import symgrad.autograd
 import symgrad.lower_sympy
 import symgrad.optim
