@@ -58,10 +58,15 @@ def referee(ops: Optional[Sequence[str]] = None, *, examples: int = 40, seed: in
 
     ``ops=None`` checks every op (the default run); ``examples`` as ``--examples``.
     """
-    from verify.cli import INJECT_ENV, run as cli_run
+    from verify.cli import INJECT_ENV, add_parser, run as cli_run
 
-    args = argparse.Namespace(ops=",".join(ops) if ops else None, examples=examples,
-                              seed=seed, json=None, no_dags=not dags, self_test=False)
+    # through the real parser, so options added to ``symgrad verify`` later get their defaults
+    parser = argparse.ArgumentParser(prog="symgrad")
+    add_parser(parser.add_subparsers())
+    argv = ["verify", "--examples", str(examples), "--seed", str(seed)]
+    argv += ["--ops", ",".join(ops)] if ops else []
+    argv += [] if dags else ["--no-dags"]
+    args = parser.parse_args(argv)
     saved = os.environ.pop(INJECT_ENV, None)
     try:
         with contextlib.redirect_stdout(io.StringIO()), \
