@@ -292,7 +292,8 @@ def _edited(func: Callable, old: str, new: str, occurrence: int | None = None) -
         parts = src.split(old)
         src = old.join(parts[:occurrence + 1]) + new + old.join(parts[occurrence + 1:])
     ns = dict(func.__globals__)
-    exec(compile(src, f"<mutant of {func.__module__}.{func.__qualname__}>", "exec"), ns)  # noqa: S102
+    where = f"<mutant of {func.__module__}.{func.__qualname__}>"
+    exec(compile(src, where, "exec"), ns)  # noqa: S102 -- our own edit of our own source
     return ns[func.__name__]
 
 
@@ -317,7 +318,8 @@ def _when(cond: Callable[..., Any], wrong: Callable[..., Any]) -> Callable[[Call
     return wrap
 
 
-def _fwd_when(cond: Callable[..., Any], wrong: Callable[..., Any]) -> Callable[[Callable], Callable]:
+def _fwd_when(cond: Callable[..., Any],
+              wrong: Callable[..., Any]) -> Callable[[Callable], Callable]:
     def wrap(kernel: Callable) -> Callable:
         def mutated(*xs: Any, **attrs: Any) -> Any:
             right = kernel(*xs, **attrs)
@@ -477,6 +479,9 @@ def _to32(x: Any) -> Any:
     x = np.asarray(x)
     return x.astype(np.float16).astype(np.float32) if x.dtype == np.float32 else x
 
+
+#: the line of symgrad.autograd that accumulates .grad (accumulation mutants edit it)
+_ACC = "leaf.grad = wrap(g if old is None else old.value + g)"
 
 #: the error function's op, looked up by its member name pieced together: the op's name
 #: appears in its three home files only (tests/test_erf_atan2.py checks that)
@@ -773,7 +778,7 @@ def _catalogue() -> list[Mutant]:
     import symgrad.autograd as _ag
     add(_m("grad_stored_as_float64", "float32", "loss.backward() stores float32 leaves' .grad "
            "as float64",
-           _edit_attr(_ag, "backward_scalar", "leaf.grad = wrap(g if old is None else old.value + g)",
+           _edit_attr(_ag, "backward_scalar", _ACC,
                       "leaf.grad = wrap(np.asarray(g if old is None else old.value + g, "
                       "dtype=np.float64))"),
            _probe(E.TANH, _F32, dtype=np.float32, path="backward"), "tanh"))
@@ -783,21 +788,26 @@ def _catalogue() -> list[Mutant]:
     xs_pos = np.array([0.3, 0.8, 1.2, 0.5])
     xs_neg = np.array([-0.7, 0.4, -1.5, 1.1])
     comp = [
-        ("compiled_tanh_vjp_abs", E.TANH, lambda e: e._replace(vjp=(("{g} * (1 - {out} * np.abs({out}))", True),)),
+        ("compiled_tanh_vjp_abs", E.TANH,
+         lambda e: e._replace(vjp=(("{g} * (1 - {out} * np.abs({out}))", True),)),
          lambda x: sg.tanh(x * 1.5).sum(), "tanh"),
-        ("compiled_sin_vjp_abs_cos", E.SIN, lambda e: e._replace(vjp=(("{g} * np.abs(np.cos({0}))", True),)),
+        ("compiled_sin_vjp_abs_cos", E.SIN,
+         lambda e: e._replace(vjp=(("{g} * np.abs(np.cos({0}))", True),)),
          lambda x: sg.sin(x * 2.0).sum(), "sin"),
         ("compiled_relu_vjp_ge", E.RELU, lambda e: e._replace(vjp=(("{g} * ({0} >= 0)", True),)),
          lambda x: sg.relu(x - x).sum() + sg.relu(x).sum(), "relu"),
         ("compiled_exp_vjp_clamped", E.EXP, lambda e: e._replace(
-            vjp=(("{g} * np.minimum({out}, 2.5)", True),), lazy=(("mul", "np.minimum({out}, 2.5)", 1.0),)),
+            vjp=(("{g} * np.minimum({out}, 2.5)", True),),
+            lazy=(("mul", "np.minimum({out}, 2.5)", 1.0),)),
          lambda x: sg.exp(x).sum(), "exp"),
         ("compiled_mul_vjp_abs", E.MUL, lambda e: e._replace(
-            vjp=(("{g} * np.abs({1})", True), e.vjp[1]), lazy=(("mul", "np.abs({1})", 1.0), e.lazy[1])),
+            vjp=(("{g} * np.abs({1})", True), e.vjp[1]),
+            lazy=(("mul", "np.abs({1})", 1.0), e.lazy[1])),
          lambda x: (x * sg.sin(x * 3.0)).sum(), "mul"),
         ("compiled_tanh_forward_abs", E.TANH, lambda e: e._replace(forward="np.tanh(np.abs({0}))"),
          lambda x: (sg.tanh(x) * x).sum(), "tanh"),
-        ("compiled_div_vjp_abs", E.DIV, lambda e: e._replace(vjp=(("{g} / np.abs({1})", True), None)),
+        ("compiled_div_vjp_abs", E.DIV,
+         lambda e: e._replace(vjp=(("{g} / np.abs({1})", True), None)),
          lambda x: (sg.sin(x) / (x * 2.0)).sum(), "div"),
     ]
     for name, op, edit, fn, ops in comp:
@@ -839,15 +849,15 @@ def _catalogue() -> list[Mutant]:
 
     # ---------------------------------------------------------------- .grad accumulation
     add(_m("backward_scalar_overwrites", "accumulation", "loss.backward() overwrites .grad",
-           _edit_attr(_ag, "backward_scalar", "leaf.grad = wrap(g if old is None else old.value + g)",
-                      "leaf.grad = wrap(g)"), _accum_probe(), "sin"))
+           _edit_attr(_ag, "backward_scalar", _ACC, "leaf.grad = wrap(g)"), _accum_probe(), "sin"))
     add(_m("backward_gradient_overwrites", "accumulation", "y.backward(gradient) overwrites .grad",
            _edit_attr(_ag, "backward", "leaf.grad = type(leaf)._wrap(g if old is None else "
                       "old.value + g)", "leaf.grad = type(leaf)._wrap(g)"),
            _accum_probe(gradient=True), "sin"))
     add(_m("create_graph_accumulation_overwrites", "accumulation", "backward(create_graph=True) "
-           "overwrites .grad", _edit_attr(_ag, "backward", "leaf.grad = g if old is None else old + g",
-                                          "leaf.grad = g"),
+           "overwrites .grad",
+           _edit_attr(_ag, "backward", "leaf.grad = g if old is None else old + g",
+                      "leaf.grad = g"),
            _accum_probe(create_graph=True), "sin"))
     add(_m("backward_scalar_subtracts", "accumulation", "loss.backward() accumulates old - g",
            _edit_attr(_ag, "backward_scalar", "old.value + g", "old.value - g"),
@@ -862,7 +872,8 @@ def _catalogue() -> list[Mutant]:
          "(x*x loses a term)", "cts[k] = c if prev is None else prev + c", "cts[k] = c", 1,
          (E.MUL, _NEG, _NEG), "mul"),
         ("fast_path_same_value", "binary nodes pass a.value as both operands",
-         "av, bv = a.value, b.value", "av, bv = a.value, a.value", None, (E.DIV, _NEG, _POS), "div"),
+         "av, bv = a.value, b.value", "av, bv = a.value, a.value", None, (E.DIV, _NEG, _POS),
+         "div"),
         ("fast_path_variadic_argnum", "variadic nodes always ask for argnum=0",
          "argnum=i", "argnum=0", None, None, "concat"),
         ("fast_path_unary_no_cast", "unary nodes skip unbroadcast when only the dtype differs",
@@ -933,7 +944,8 @@ def _catalogue() -> list[Mutant]:
            _probe(_GAUSS_ERROR, np.array([-4.0, -1.0, 0.5, 3.5])), _GAUSS_ERROR.value))
     add(_m("atan2_forward_arctan", "forward", "atan2 kernel as arctan(y/x) (wrong quadrant for "
            "x < 0; its gradient formula is unaffected)",
-           _fwd(E.ATAN2, lambda k: lambda y, x: np.asarray(np.arctan(np.asarray(y) / np.asarray(x)))),
+           _fwd(E.ATAN2, lambda k: lambda y, x: np.asarray(
+               np.arctan(np.asarray(y) / np.asarray(x)))),
            _probe(E.ATAN2, np.array([1.0, -1.0, 0.5]), np.array([-1.0, -2.0, 1.0])), "atan2"))
     add(_m("sin_forward_clipped", "forward", "sin kernel clips its argument to [-2pi, 2pi]",
            _fwd(E.SIN, lambda k: lambda x: k(np.clip(x, -2 * np.pi, 2 * np.pi))),
@@ -945,7 +957,8 @@ def _catalogue() -> list[Mutant]:
            _fwd(E.EXPM1, lambda k: lambda x: np.asarray(np.exp(x) - 1)),
            _probe(E.EXPM1, np.array([1e-10, -3e-9, 0.5])), "expm1"))
     add(_m("cos_forward_abs_far", "forward", "cos kernel: cos(|x| mod 6.28) beyond |x| > 2",
-           _fwd(E.COS, _fwd_when(lambda x: np.abs(x) > 2, lambda x: np.cos(np.fmod(np.abs(x), 6.28)))),
+           _fwd(E.COS, _fwd_when(lambda x: np.abs(x) > 2,
+                                 lambda x: np.cos(np.fmod(np.abs(x), 6.28)))),
            _probe(E.COS, np.array([-8.0, 1.0, 7.0])), "cos"))
 
     # ---------------------------------------------------------------- wrong everywhere (control)
