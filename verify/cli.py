@@ -95,7 +95,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-dags", action="store_true", help="skip the random-DAG sweep")
     p.add_argument("--passes", default=None, metavar="NAMES",
                    help="comma-separated passes to run per op (default: all): domain, "
-                        "extremes, kinks, sizes, float32 (f32), forward (fwd)")
+                        "extremes, kinks, sizes, float32 (f32), forward (fwd), paths")
+    p.add_argument("--self-test", action="store_true",
+                   help="plant each realistic bug of verify.mutate in turn, run this sweep "
+                        "(default settings) on it and print the detection rate per class")
     p.set_defaults(func=run)
     return p
 
@@ -200,6 +203,9 @@ def _table(rows: list[dict]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep described by ``args`` (see :func:`add_parser`); 0 if all agree."""
+    if getattr(args, "self_test", False):
+        from verify.selftest import main_table
+        return main_table()
     for flag, value, valid in (("--examples", args.examples, _examples),
                                ("--seed", args.seed, _seed)):
         try:
