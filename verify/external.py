@@ -33,7 +33,6 @@ from numeric.graph import toposort
 from numeric.node import as_node
 from numeric.ops import KINKED
 from verify.check import KINK_MARGIN, Prepared, _admissible
-from verify.opdb import OP_DB
 from verify.oracles import ExactEvaluator, OutOfDomain, replay
 from verify.report import InputReport, Report, WorstPoint
 from verify.tolerance import MAX_RHO, SAFETY, tolerance, ulps

@@ -345,7 +345,7 @@ def _only_tensors(wrong: Callable[..., Any]) -> Callable[[Callable], Callable]:
 def _clear_prepared() -> None:
     """Drop the referee's cached exact formulas (a lowering mutant changes them)."""
     from verify import sweep
-    sweep._PREPARED.clear()
+    sweep.clear_caches()
 
 
 # ----------------------------------------------------------------------------- probes

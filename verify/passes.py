@@ -56,12 +56,13 @@ import sympy
 
 from numeric.executor import backward as _engine_backward
 from numeric.graph import toposort
-from numeric.kernels import FORWARD
 from numeric.node import as_node
 from numeric.ops import ELEMENTWISE, Op
 from verify import graph as vgraph
+from verify import sweep as _sweep
 from verify.oracles import ExactEvaluator, OutOfDomain, fd_gradient, replay
 from verify.opdb import OP_DB
+from verify.paths import paths_op
 from verify.tolerance import MAX_RHO, SAFETY, tolerance, unit_roundoff
 
 __all__ = ["PassResult", "PASSES", "SHORT", "register", "run_passes", "parse_passes",
@@ -113,6 +114,7 @@ class PassResult:
 # ------------------------------------------------------------------ shared witnesses
 
 _LOWERED: dict[tuple, Any] = {}
+_sweep.CACHES.append(_LOWERED)
 
 
 def _case_label(op: Op, k: int) -> str:
@@ -395,6 +397,7 @@ def _pow_constant_exponent(res: PassResult, rng: np.random.Generator, n: int) ->
 _EXTRA_EXTREMES: dict[Op, tuple] = {Op.POW: (_pow_constant_exponent,)}
 
 _EXPR_CACHE: dict[str, Any] = {}
+_sweep.CACHES.append(_EXPR_CACHE)
 
 
 def _compare_expr(res: PassResult, case: str, expr: Any, leaves: list, values: list) -> None:
@@ -493,6 +496,7 @@ def _size_cases(op: Op) -> list[tuple[tuple, dict]]:
 
 
 _DERIVS: dict[tuple, Any] = {}
+_sweep.CACHES.append(_DERIVS)
 
 
 def _local_derivative(op: Op, argnum: int, nargs: int, attrs: dict) -> Callable:
@@ -764,8 +768,6 @@ def forward_pass(op: Op, n: int, seed: int) -> PassResult:
 
 def paths_pass(op: Op, n: int, seed: int) -> PassResult:
     """Every gradient path (:mod:`verify.paths`) on each sample of ``op``, two points each."""
-    from verify.paths import paths_op     # verify.paths imports verify.check: keep it lazy
-                                          # only for start-up, there is no import cycle
     res = PassResult("paths")
     for k in range(len(OP_DB[op].samples)):
         r = paths_op(op, k, n_points=2, seed=seed)

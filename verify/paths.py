@@ -54,6 +54,7 @@ import symgrad as sg
 from numeric.graph import toposort
 from numeric.ops import Op
 from numeric.rules.core import apply as _apply_op
+from verify import sweep as _sweep
 from verify.check import KINK_MARGIN, Prepared, _admissible, _normalize_points, prepare
 from verify.opdb import OP_DB
 from verify.oracles import ExactEvaluator, OutOfDomain, replay
@@ -543,6 +544,7 @@ def check_paths(f: Any, wrt: Any, points: Any = 3, *, seed: int = 0) -> PathsRep
 
 
 _HESS: dict = {}
+_sweep.CACHES.append(_HESS)
 
 
 def paths_op(op: Op, k: int, n_points: int = 2, seed: int = 0) -> PathsReport:

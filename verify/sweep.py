@@ -17,9 +17,22 @@ from verify.check import Prepared, check
 from verify.opdb import OP_DB
 from verify.report import Report
 
-__all__ = ["build_case", "check_op", "cases"]
+__all__ = ["build_case", "check_op", "cases", "clear_caches", "CACHES"]
 
 _PREPARED: dict[tuple, Prepared] = {}
+#: every cache of exact formulas built from the ops' SymPy forms (this module's and those
+#: of the passes), so that one call can drop them all: see :func:`clear_caches`
+CACHES: list[dict] = [_PREPARED]
+
+
+def clear_caches() -> None:
+    """Forget every cached exact formula (after changing an op's SymPy form).
+
+    >>> clear_caches(); len(_PREPARED)
+    0
+    """
+    for cache in CACHES:
+        cache.clear()
 
 
 def cases(ops: Any = None) -> list[tuple[Op, int]]:
