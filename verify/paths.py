@@ -52,7 +52,7 @@ import sympy
 
 import symgrad as sg
 from numeric.graph import toposort
-from numeric.ops import Op
+from numeric.ops import KINKED, Op
 from numeric.rules.core import apply as _apply_op
 from verify import sweep as _sweep
 from verify.check import KINK_MARGIN, Prepared, _admissible, _normalize_points, prepare
@@ -173,7 +173,8 @@ def _adam(**kw: Any) -> tuple:
 OPTIMIZERS: dict[str, tuple[Callable, Callable]] = {
     "SGD(lr=0.001)": _sgd(lr=1e-3),
     "SGD(momentum=0.9)": _sgd(lr=1e-3, momentum=0.9),
-    "SGD(momentum=0.9, dampening=0.5)": _sgd(lr=1e-3, momentum=0.9, dampening=0.5),
+    # dampening 0.3, not 0.5: at 0.5 a formula that swaps dampening and 1 - dampening agrees
+    "SGD(momentum=0.9, dampening=0.3)": _sgd(lr=1e-3, momentum=0.9, dampening=0.3),
     "SGD(momentum=0.9, nesterov=True)": _sgd(lr=1e-3, momentum=0.9, nesterov=True),
     "SGD(weight_decay=0.1)": _sgd(lr=1e-3, weight_decay=0.1),
     "SGD(momentum=0.9, weight_decay=0.1, nesterov=True)":
@@ -350,13 +351,19 @@ def _eager_paths(report: PathsReport, prep: Prepared, values: list, ex: list, to
         _compare(report, "autograd.grad", plain, ex, tol, names, pt)
 
     def accumulation() -> None:
-        xs = _leaves(values)
-        out = _rebuild(prep, xs)
-        out.backward(retain_graph=True)
-        first = _grads(xs)
-        out.backward()
-        _exactly(report, "accumulation", _grads(xs), [2.0 * g for g in first], names, pt,
-                 "2 x the first backward()")
+        # every way of calling backward() accumulates into .grad: twice each
+        for how, call in (("backward()", lambda out: out.backward(retain_graph=True)),
+                          ("backward(gradient=ones)", lambda out: out.backward(
+                              gradient=np.ones(out.shape), retain_graph=True)),
+                          ("backward(create_graph=True)", lambda out: out.backward(
+                              create_graph=True))):
+            xs = _leaves(values)
+            out = _rebuild(prep, xs)
+            call(out)
+            first = _grads(xs)
+            call(out)
+            _exactly(report, "accumulation", _grads(xs), [2.0 * g for g in first], names, pt,
+                     f"2 x the first {how}")
 
     for fn, path in ((fast_path, PATHS[0]), (ones_path, PATHS[1]), (inputs_path, PATHS[2]),
                      (grad_path, PATHS[3]), (accumulation, PATHS[4])):
@@ -565,4 +572,30 @@ def paths_op(op: Op, k: int, n_points: int = 2, seed: int = 0) -> PathsReport:
     r = _run(prep, values, seed=seed, tol_factor=info.tol_factor,
              second_order=info.second_order, hess=_HESS.get(key))
     r.expression = f"{op.name.lower()} {info.samples[k].label}"
+    shared = _shared_case(op, k)
+    if r.passed and shared is not None:
+        # the same tensor in both places (x * x): fan-out inside one node
+        values = _draw_points(shared, 1, np.random.default_rng(seed + 1))
+        s = _run(shared, values, seed=seed, tol_factor=info.tol_factor, second_order=False)
+        r.failures += [f.replace(":", f" ({op.name.lower()}(x, x)):", 1) for f in s.failures]
+        r.tried += s.tried
     return r
+
+
+_SHARED: dict = {}
+_sweep.CACHES.append(_SHARED)
+
+
+def _shared_case(op: Op, k: int) -> "Prepared | None":
+    """``op(x, x)`` over one symbol, for a binary op whose sample has equal input shapes."""
+    info = OP_DB[op]
+    sample = info.samples[k]
+    if len(sample.shapes) != 2 or sample.shapes[0] != sample.shapes[1] or \
+            set(info.grad_inputs(2)) != {0, 1} or op in KINKED:   # max(x, x): all ties
+        return None
+    if (op, k) not in _SHARED:
+        from verify import graph as vgraph
+        x = vgraph.symbol("x", sample.shapes[0])
+        out = vgraph.apply(op, x, x, **dict(sample.attrs))
+        _SHARED[(op, k)] = Prepared(out, [x], np.random.default_rng(0))
+    return _SHARED[(op, k)]
