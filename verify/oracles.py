@@ -286,9 +286,12 @@ def replay(output, bind: dict, grad_leaves: Sequence = ()) -> tuple[Tensor, dict
         absout = np.abs(out.astype(np.float64)) if out.dtype.kind in "fc" else None
         r = 1.0
         if absout is not None:
-            nz = absout > 0
+            # an element that overflowed (inf or nan) is a finding of the comparison, not
+            # cancellation: the ratio is taken over finite elements only
+            mb = np.broadcast_to(m, absout.shape)
+            nz = (absout > 0) & np.isfinite(absout) & np.isfinite(mb)
             if np.any(nz):
-                r = float(np.max(np.broadcast_to(m, absout.shape)[nz] / absout[nz]))
+                r = float(np.max(mb[nz] / absout[nz]))
         mags[id(node)], ratio[id(node)] = m, max(r, 1.0)
         if math.isfinite(r):
             rho = max(rho, r)

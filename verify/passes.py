@@ -735,7 +735,8 @@ def forward_pass(op: Op, n: int, seed: int) -> PassResult:
     info = OP_DB[op]
     samples = len(info.samples)
     rng = _rng(op, seed, 5)
-    for k, per in enumerate(_split(max(samples, n // 2), samples)):
+    # at least two points per sample, so every sample sees a domain and an extreme point
+    for k, per in enumerate(_split(max(2 * samples, n // 2), samples)):
         prep = _prepared(op, k)
         node, exprs = _lowered(op, k)
         case = _case_label(op, k)

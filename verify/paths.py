@@ -52,7 +52,7 @@ import sympy
 
 import symgrad as sg
 from numeric.graph import toposort
-from numeric.ops import KINKED, Op
+from numeric.ops import ELEMENTWISE, KINKED, Op
 from numeric.rules.core import apply as _apply_op
 from verify import sweep as _sweep
 from verify.check import KINK_MARGIN, Prepared, _admissible, _normalize_points, prepare
@@ -572,6 +572,8 @@ def paths_op(op: Op, k: int, n_points: int = 2, seed: int = 0) -> PathsReport:
     r = _run(prep, values, seed=seed, tol_factor=info.tol_factor,
              second_order=info.second_order, hess=_HESS.get(key))
     r.expression = f"{op.name.lower()} {info.samples[k].label}"
+    if r.passed:
+        _compiled_edges(r, op, k, prep, np.random.default_rng(seed + 2))
     shared = _shared_case(op, k)
     if r.passed and shared is not None:
         # the same tensor in both places (x * x): fan-out inside one node
@@ -584,6 +586,72 @@ def paths_op(op: Op, k: int, n_points: int = 2, seed: int = 0) -> PathsReport:
 
 _SHARED: dict = {}
 _sweep.CACHES.append(_SHARED)
+
+EDGE_PATH = "compiled (traced at one sign, re-called elsewhere)"
+
+
+def _eager_value_grad(prep: Prepared, values: list) -> tuple:
+    xs = _leaves(values)
+    out = _rebuild(prep, xs)
+    return float(np.ravel(out.value)[0]), _as_arrays(
+        sg.autograd.grad(out, xs, allow_unused=True), xs)
+
+
+def _compiled_edges(report: PathsReport, op: Op, k: int, prep: Prepared,
+                    rng: np.random.Generator) -> None:
+    """Note [Templates validated at the trace]: a compiled program checks each inline
+    template against numeric's rule table at the values it is traced with, so a template
+    wrong only for negative inputs, or only on a kink, passes a program traced at
+    positive values.  Trace at ``|x|`` (a 0-d version too, for the Python-float
+    program), then re-call at mixed signs, negated values, values four times larger and
+    the op's kinks; each
+    result must equal eager's (both numeric: the exact comparison is the other paths')."""
+    info = OP_DB[op]
+    cases = [prep]
+    if info.arity in (1, 2) and op in ELEMENTWISE and k == 0:
+        from verify import graph as vgraph
+        xs = [vgraph.symbol(f"x{i}", ()) for i in range(info.arity)]
+        cases.append(Prepared(vgraph.apply(op, *xs, **dict(info.samples[k].attrs)), xs,
+                              np.random.default_rng(0)))
+    for case in cases:
+        base = _draw_points(case, 1, rng)
+        if not base:
+            continue
+        # small positive values: where a sign- or range-dependent template still agrees
+        positive = [np.minimum(np.abs(v), 0.5) + 0.05 for v in base[0]]
+        if not all(np.all(d.contains(v)) for d, v in zip(case.domains, positive)):
+            positive = [np.abs(v) for v in base[0]]
+        trials = [base[0], [-v for v in positive], [4.0 * v for v in base[0]]]
+        if info.kink_grid is not None:
+            grid = np.array(info.kink_grid(dict(info.samples[k].attrs)), np.float64)
+            trials.append([rng.choice(grid, size=tuple(leaf.shape)) for leaf in case.leaves])
+        compiled = sg.compile(lambda *xs, case=case: _rebuild(case, xs))
+        try:
+            with np.errstate(all="ignore"):
+                compiled(*_leaves(positive))                 # the trace
+                for values in trials:
+                    if not all(np.all(d.contains(v)) for d, v in zip(case.domains, values)):
+                        continue
+                    want_v, want_g = _eager_value_grad(case, values)
+                    xs = _leaves(values)
+                    loss = compiled(*xs)
+                    got_g = _as_arrays(sg.autograd.grad(loss, xs, allow_unused=True), xs)
+                    got_v = float(np.ravel(loss.value)[0])
+                    report._ran(EDGE_PATH)
+                    scale = max(abs(want_v), 1.0)
+                    if not (abs(got_v - want_v) <= 1e-12 * scale or
+                            (math.isnan(got_v) and math.isnan(want_v))):
+                        report._fail(EDGE_PATH, f"value {got_v!r} vs eager {want_v!r}")
+                        return
+                    tol = [1e-12 * np.maximum(np.abs(w), np.max(np.abs(w), initial=1.0))
+                           for w in want_g]
+                    _compare(report, EDGE_PATH, got_g, want_g, tol, case.names, 0, "eager")
+                    if report.failures:
+                        return
+        except Exception as exc:  # noqa: BLE001 - a path that raises is a failing path
+            report._ran(EDGE_PATH)
+            report._fail(EDGE_PATH, f"raised {type(exc).__name__}: {exc}")
+            return
 
 
 def _shared_case(op: Op, k: int) -> "Prepared | None":

@@ -3,8 +3,8 @@
 (a) every mutant applies and restores exactly, exceptions included;
 (b) every mutant is effective: its direct probe differs from the unpatched result;
 (c) detection: the referee flags every mutant.  Classes today's referee cannot see
-    are marked xfail (strict=False) in XFAIL_CLASSES; delete an entry once the pass
-    that catches the class lands.  The ci run uses the quick referee (the sweep
+    are marked xfail (strict=False) in XFAIL_MUTANTS, with the reason; delete an entry
+    once a pass catches it.  The ci run uses the quick referee (the sweep
     restricted to the mutant's ops, plus 3 random DAGs); SYMGRAD_PROFILE=thorough
     runs the full default ``symgrad verify`` per mutant.
 """
@@ -23,23 +23,23 @@ from verify import selftest
 from verify.mutate import CLASSES, MUTANTS, MUTANTS_BY_NAME, Mutant, _Patch, same
 from verify.profiles import PROFILE_ENV
 
-#: classes today's referee misses, with the pass (issue 15 item 1/2) that should catch them;
-#: remove an entry when that pass lands in ``symgrad verify``
-XFAIL_CLASSES = {
-    "large": "extremes pass (|x| in 5-60) not in symgrad verify yet",
-    "overflow": "extremes pass (+-700) not in symgrad verify yet",
-    "kink": "exact-kink pass not in symgrad verify yet",
-    "pow_edge": "extremes/kink pass (x = 0, y = 0, x < 0 with integer y) not in symgrad verify yet",
-    "size": "sizes pass (> 4096 elements) not in symgrad verify yet",
-    "batched_matmul": "sizes pass (batched x batched matmul) not in symgrad verify yet",
-    "float32": "float32 pass with dtype assertions not in symgrad verify yet",
-    "compiled": "compiled re-call path check (verify/paths.py) not in symgrad verify yet",
-    "create_graph": "create_graph path check (verify/paths.py) not in symgrad verify yet",
-    "accumulation": ".grad accumulation path check (verify/paths.py) not in symgrad verify yet",
-    "fast_path": "backward() fast-path check (verify/paths.py) not in symgrad verify yet",
-    "optimizer": "optimizer step check (verify/paths.py) not in symgrad verify yet",
-    "forward": "forward-value pass not in symgrad verify yet",
+#: the mutants today's referee misses (issue 15: at least 95% must be flagged), and why;
+#: remove an entry when a pass catches it.  Every other mutant must be flagged.
+XFAIL_MUTANTS = {
+    "erf_flush_tails": "erf' below 1e-22 (|x| > 7) is under the extremes pass's tolerance "
+                       "floor; the full default run catches it at |x| in 5-7, the quick one "
+                       "may not",
+    "pow_base_zero_exponent": "d(x**y)/dx at x = 0, y = 0: SymPy's exact value is nan there "
+                              "(0 * zoo), so the point is not judged",
+    "pow_exponent_at_zero_base": "d(x**y)/dy at x = 0: SymPy's exact value is nan there",
+    "erf_forward_flushed": "erf(x) = sign(x) for |x| > 3 is within float64 rounding of the "
+                           "exact value for |x| > 6, and the forward pass rarely draws 3-6",
+    "log1p_forward_naive": "the tolerance models log1p's SymPy form log(1 + x), whose own "
+                           "rounding at tiny x covers the lost digits",
+    "expm1_forward_naive": "as log1p: the exact form exp(x) - 1 sets the tolerance",
 }
+#: the referee must flag at least this fraction of the catalogue
+MIN_DETECTION = 0.95
 
 THOROUGH = os.environ.get(PROFILE_ENV) == "thorough"
 REFEREE = selftest.full_referee if THOROUGH else selftest.quick_referee
@@ -79,7 +79,8 @@ def test_catalogue_size_and_classes():
     assert len(MUTANTS) >= 100
     assert {m.cls for m in MUTANTS} == set(CLASSES)
     assert len(MUTANTS_BY_NAME) == len(MUTANTS)
-    assert set(XFAIL_CLASSES) <= set(CLASSES)
+    assert set(XFAIL_MUTANTS) <= set(MUTANTS_BY_NAME)
+    assert 1 - len(XFAIL_MUTANTS) / len(MUTANTS) >= MIN_DETECTION
     for m in MUTANTS:
         assert m.ops and m.description and m.patches, m.name
 
@@ -142,7 +143,7 @@ def test_mutant_is_effective(m):
 def _detection_params():
     out = []
     for m in MUTANTS:
-        reason = XFAIL_CLASSES.get(m.cls)
+        reason = XFAIL_MUTANTS.get(m.name)
         marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
         out.append(pytest.param(m, marks=marks, id=m.name))
     return out
@@ -180,10 +181,10 @@ def test_a_raising_referee_counts_as_flagged():
 def test_cli_self_test_prints_the_table(monkeypatch, capsys):
     from verify.cli import add_parser, run
     monkeypatch.setattr(selftest, "MUTANTS", [MUTANTS_BY_NAME["sin_vjp_sign"],
-                                              MUTANTS_BY_NAME["relu_kink_at_zero"]])
+                                              MUTANTS_BY_NAME["pow_base_zero_exponent"]])
     monkeypatch.setattr(selftest, "full_referee", selftest.quick_referee)
     p = argparse.ArgumentParser(prog="symgrad")
     add_parser(p.add_subparsers())
-    assert run(p.parse_args(["verify", "--self-test"])) == 1      # the kink is missed today
+    assert run(p.parse_args(["verify", "--self-test"])) == 1      # pow at 0 is missed today
     out = capsys.readouterr().out
-    assert "everywhere" in out and "100%" in out and "missed: relu_kink_at_zero" in out
+    assert "everywhere" in out and "100%" in out and "missed: pow_base_zero_exponent" in out
