@@ -187,6 +187,8 @@ def _sweep_dags(n: int, seed: int) -> dict:
         prop()
     except AssertionError as e:
         stats["failures"].append(str(e))
+    except Exception as e:  # noqa: BLE001 - the referee crashing on an expression is a finding
+        stats["failures"].append(f"{type(e).__name__}: {e}")
     return stats
 
 

@@ -189,7 +189,7 @@ def _relationals(cond: sympy.Basic) -> list:
         c = stack.pop()
         if isinstance(c, sympy.core.relational.Relational):
             out.append(c)
-        elif isinstance(c, (sympy.And, sympy.Or, sympy.Not)):
+        elif isinstance(c, sympy.logic.boolalg.BooleanFunction):   # And, Or, Not, ITE, Xor...
             stack.extend(c.args)
     return out
 
@@ -210,6 +210,15 @@ def _truth(cond: sympy.Basic, memo: dict) -> bool:
         return all(_truth(c, memo) for c in cond.args)
     if isinstance(cond, sympy.Or):
         return any(_truth(c, memo) for c in cond.args)
+    if not isinstance(cond, sympy.core.relational.Relational):
+        # any other boolean function (ITE, Xor, ...): decide its relationals, then let
+        # SymPy evaluate the function of True/False
+        rels = _relationals(cond)
+        value = cond.xreplace({r: sympy.true if _truth(r, memo) else sympy.false
+                               for r in rels})
+        if value is sympy.true or value is sympy.false:
+            return bool(value)
+        raise OutOfDomain(f"cannot decide the condition {cond}")
     lhs, rhs = memo[cond.lhs][0], memo[cond.rhs][0]
     ops = {"<": lhs < rhs, "<=": lhs <= rhs, ">": lhs > rhs, ">=": lhs >= rhs,
            "==": lhs == rhs, "!=": lhs != rhs}
