@@ -291,15 +291,18 @@ def _compare(report: PathsReport, path: str, got: list, want: list, tol: list, n
     for k, (g, w, t) in enumerate(zip(got, want, tol)):
         g = np.broadcast_to(np.asarray(g, dtype=np.float64), np.shape(w))
         err = np.abs(g - w)
-        bad = ~(err <= t)
-        both_nan = np.isnan(g) & np.isnan(w)
-        bad &= ~both_nan
-        if np.any(bad):
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        idx = _first_bad(g, w, t)
+        if idx is not None:
             report._fail(path, f"{_where(names, k, idx)} = {float(g[idx])!r} vs {what} "
                                f"{float(w[idx])!r} (|err| {float(err[idx]):.3g} > tol "
                                f"{float(np.broadcast_to(t, err.shape)[idx]):.3g}) at point {pt}")
             return
+
+
+def _first_bad(got: np.ndarray, want: np.ndarray, tol: Any) -> "tuple | None":
+    """The first index where ``|got - want| > tol`` (NaN on both sides agrees), or None."""
+    bad = ~(np.abs(got - want) <= tol) & ~(np.isnan(got) & np.isnan(want))
+    return tuple(int(i) for i in np.argwhere(bad)[0]) if np.any(bad) else None
 
 
 def _exactly(report: PathsReport, path: str, got: list, want: list, names: list, pt: int,
@@ -456,10 +459,8 @@ def _optimizer_paths(report: PathsReport, prep: Prepared, values: list, pt: int,
                 for k, (x, p_new, p_old) in enumerate(zip(xs, new, ref)):
                     slack[k] = slack[k] + 64 * u * (np.abs(p_new) + np.abs(p_new - p_old))
                     got = np.asarray(x.value, dtype=np.float64)
-                    bad = ~(np.abs(got - p_new) <= slack[k])
-                    bad &= ~(np.isnan(got) & np.isnan(p_new))
-                    if np.any(bad):
-                        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                    idx = _first_bad(got, p_new, slack[k])
+                    if idx is not None:
                         report._fail(path, f"step {step}, {prep.names[k]}{list(idx)}: "
                                            f"parameter {float(got[idx])!r} vs formula "
                                            f"{float(p_new[idx])!r} (starting at point {pt})")
