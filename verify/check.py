@@ -24,8 +24,8 @@ from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 from verify import graph as vgraph
 from verify.opdb import OP_DB, POSITIVE, REAL, Domain
-from verify.oracles import (ExactEvaluator, OutOfDomain, fd_gradient, numeric_gradient,
-                            replay)
+from verify.oracles import (ExactEvaluator, OutOfDomain, backward_rho, fd_gradient,
+                            numeric_gradient, replay)
 from verify.report import (AT_KINK, ILL_CONDITIONED, NEAR_KINK, OUT_OF_DOMAIN, InputReport,
                            PointVerdict, Report, WorstPoint)
 from verify.tolerance import MAX_RHO, tolerance, ulps
@@ -403,6 +403,7 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
         bind = {id(leaf): v for leaf, v in zip(prep.leaves, values)}
         with np.errstate(all="ignore"):
             out, new, rho, n_ops = replay(prep.target, bind, prep.leaves)
+            rho = max(rho, backward_rho(prep.order, new))
             ok = _admissible(prep.order, new, 0.0 if explicit else margin)
         if not explicit:
             boxes.record(ok)

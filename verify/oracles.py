@@ -29,7 +29,7 @@ from numeric.ops import MOVEMENT, Op
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor, handle
 
-__all__ = ["OutOfDomain", "ExactEvaluator", "replay", "numeric_gradient",
+__all__ = ["OutOfDomain", "ExactEvaluator", "replay", "backward_rho", "numeric_gradient",
            "fd_gradient", "DPS"]
 
 #: decimal digits of the exact evaluation
@@ -307,6 +307,33 @@ def replay(output, bind: dict, grad_leaves: Sequence = ()) -> tuple[Tensor, dict
         else:
             rho = math.inf
     return new[id(output)], new, rho, n_ops
+
+
+def backward_rho(order: Sequence, new: dict) -> float:
+    """Note [Backward conditioning]: how much a VJP's own formula amplifies rounding.
+
+    ``sigmoid``'s VJP is ``g * out * (1 - out)`` and ``tanh``'s ``g * (1 - out**2)``
+    (PyTorch's formulas too): where ``out`` is near 1, the ``1 - out`` cancels and the
+    numeric gradient carries a relative error of about ``u / (1 - out)``, which the
+    exact derivative (``exp(-x) / (1 + exp(-x))**2``) does not.  The forward
+    cancellation ratio ``rho`` cannot see it, so :func:`verify.check` takes the larger
+    of the two: the tolerance grows with it, and beyond ``MAX_RHO`` the point is
+    ill-conditioned.  ``order``: the IR nodes; ``new``: their replayed handles.
+    """
+    worst = 1.0
+    with np.errstate(all="ignore"):
+        for node in order:
+            if node.op is Op.SIGMOID:
+                out = np.abs(np.asarray(new[id(node)].value, np.float64))
+                r = out / np.abs(1 - out)
+            elif node.op is Op.TANH:
+                out = np.asarray(new[id(node)].value, np.float64) ** 2
+                r = out / np.abs(1 - out)
+            else:
+                continue
+            r = np.where(np.isfinite(r), r, math.inf) if r.size else r
+            worst = max(worst, float(np.max(r, initial=1.0)))
+    return worst
 
 
 def numeric_gradient(out: Tensor, leaves: Sequence[Tensor], cotangent) -> list:
