@@ -24,11 +24,11 @@ from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 from verify import graph as vgraph
 from verify.opdb import OP_DB, POSITIVE, REAL, Domain
-from verify.oracles import (ExactEvaluator, OutOfDomain, backward_rho, fd_gradient,
-                            numeric_gradient, replay)
+from verify.oracles import (ExactEvaluator, OutOfDomain, adjoint_scale, backward_rho,
+                            fd_gradient, numeric_gradient, replay)
 from verify.report import (AT_KINK, ILL_CONDITIONED, NEAR_KINK, OUT_OF_DOMAIN, InputReport,
                            PointVerdict, Report, WorstPoint)
-from verify.tolerance import MAX_RHO, tolerance, ulps
+from verify.tolerance import MAX_RHO, SAFETY, tolerance, ulps, unit_roundoff
 
 __all__ = ["check", "KINK_MARGIN", "prepare", "Prepared"]
 
@@ -417,6 +417,8 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
         with np.errstate(all="ignore"):
             num = numeric_gradient(out, [new[id(leaf)] for leaf in prep.leaves],
                                    prep.cotangent.astype(dtype))
+            floor = SAFETY * unit_roundoff(dtype) * n_ops * adjoint_scale(
+                out, list(new.values()), prep.cotangent.astype(dtype))
         try:
             exact, bounds = prep.exact(values, evaluator)
         except OutOfDomain:
@@ -459,7 +461,7 @@ def check(f: Any, wrt: Any = None, *, points: Sequence | None = None, n_points: 
                             in zip(g.ravel(), ex.ravel())]).reshape(ex.shape)
             if not np.all(np.isfinite(g)):
                 err = np.where(np.isfinite(g), err, np.inf)
-            tol = tol_factor * tolerance(a, ex_f, n_ops, rho, dtype)
+            tol = tol_factor * tolerance(a, ex_f, n_ops, rho, dtype) + floor
             scale = max(float(np.max(np.abs(ex_f), initial=0.0)), 1e-300)
             with np.errstate(over="ignore"):   # an error against an exact 0 is inf relative
                 rel = err / np.maximum(np.abs(ex_f), scale * 2.0 ** -52)

@@ -29,7 +29,8 @@ from numeric.ops import MOVEMENT, Op
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor, handle
 
-__all__ = ["OutOfDomain", "ExactEvaluator", "replay", "backward_rho", "numeric_gradient",
+__all__ = ["OutOfDomain", "ExactEvaluator", "replay", "backward_rho", "adjoint_scale",
+           "numeric_gradient",
            "fd_gradient", "DPS"]
 
 #: decimal digits of the exact evaluation
@@ -343,6 +344,27 @@ def numeric_gradient(out: Tensor, leaves: Sequence[Tensor], cotangent) -> list:
     grads = backward([out], [np.asarray(cotangent, dtype=out.value.dtype)], targets=list(leaves))
     return [np.asarray(grads.get(id(leaf), np.zeros(leaf.shape)), dtype=np.float64)
             .reshape(leaf.shape) for leaf in leaves]
+
+
+def adjoint_scale(out: Tensor, handles: Sequence[Tensor], cotangent) -> float:
+    """Note [Backward cancellation]: the largest cotangent anywhere in the backward pass.
+
+    A gradient that is a sum of terms cancelling to (nearly) zero -- ``d/dx
+    log_softmax([x, x])`` is ``a - a`` with ``|a| ~ 1`` -- carries an absolute rounding
+    error of about ``u`` times those terms, which an exact 0 cannot scale.  The terms
+    are bounded by the cotangents flowing through the graph, so :func:`verify.check`
+    adds ``u * n_ops * adjoint_scale`` to its tolerance: an absolute floor at the
+    scale of the backward pass, far below any gradient bug of that scale.
+    """
+    from numeric.executor import backward
+
+    wanted = [h for h in handles if h.requires_grad]
+    with np.errstate(all="ignore"):
+        grads = backward([out], [np.asarray(cotangent, dtype=out.value.dtype)],
+                         targets=wanted)
+        mags = [float(np.max(np.abs(g), initial=0.0)) for g in grads.values()]
+    finite = [m for m in mags if math.isfinite(m)]
+    return max(finite, default=0.0)
 
 
 # ------------------------------------------------------------------- finite differences
