@@ -16,7 +16,7 @@ from numeric.graph import toposort
 from numeric.kernels import FORWARD, apply
 from numeric.node import NO_ATTRS, Node
 from numeric.ops import (
-    ARITY, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, RULE, UNARY, VARIADIC, Op,
+    ARITY, AT_POINT, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, RULE, UNARY, VARIADIC, Op,
 )
 from numeric.vjps import VJP, unbroadcast
 from numeric.compile import Program
@@ -24,5 +24,5 @@ from numeric.compile import Program
 __all__ = [
     "Op", "Node", "NO_ATTRS", "RULE", "FORWARD", "VJP", "apply", "unbroadcast", "toposort", "backward", "evaluate",
     "FREED_GRAPH", "ARITY", "BINARY", "UNARY", "ELEMENTWISE", "REDUCE", "NORMALIZE",
-    "MOVEMENT", "VARIADIC", "KINKED", "Program",
+    "MOVEMENT", "VARIADIC", "KINKED", "AT_POINT", "Program",
 ]

@@ -45,8 +45,8 @@ CAST                            ``dtype``: a numpy dtype
 from __future__ import annotations
 
 from numeric.rules import (
-    ARITY, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, RULE, UNARY, VARIADIC, Op,
+    ARITY, AT_POINT, BINARY, ELEMENTWISE, KINKED, MOVEMENT, NORMALIZE, REDUCE, RULE, UNARY, VARIADIC, Op,
 )
 
 __all__ = ["Op", "RULE", "ARITY", "BINARY", "UNARY", "ELEMENTWISE", "REDUCE", "NORMALIZE",
-           "MOVEMENT", "VARIADIC", "KINKED"]
+           "MOVEMENT", "VARIADIC", "KINKED", "AT_POINT"]

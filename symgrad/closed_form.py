@@ -31,7 +31,7 @@ import numpy as np
 import sympy
 
 from numeric.graph import toposort
-from numeric.ops import Op
+from numeric.ops import RULE, Op
 from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower,
                                  lower_node, real_world, variables)
 from symgrad.matrix_form import diff_matrix, to_matrix
@@ -121,9 +121,10 @@ class _Graph:
     """Forward values (as intermediates) and local partials of a DAG."""
 
     __slots__ = ("order", "needs", "values", "partials", "replacements", "names", "targets",
-                 "memo", "leaf_syms")
+                 "memo", "leaf_syms", "bindings")
 
-    def __init__(self, output, targets: Sequence[Any]):
+    def __init__(self, output, targets: Sequence[Any], bindings: "dict | None" = None):
+        self.bindings = bindings       # the point for AT_POINT ops (Note [Forms at a point])
         self.targets = [id(t) for t in targets]
         wrt = set(self.targets)
         self.order = graph_order(output, wrt)
@@ -174,7 +175,7 @@ class _Graph:
             if id(node) in self.needs:
                 self._local_partials(node, actual)
             return
-        out = lower_node(node, actual)
+        out = lower_node(node, actual, self.bindings)
         named = np.empty(out.shape, dtype=object)
         for idx in np.ndindex(out.shape):
             e = sympy.sympify(out[idx])
@@ -189,7 +190,9 @@ class _Graph:
             self.partials[id(node)] = _elementwise_partials(node, actual, self.needs)
             return
         inputs = node.inputs
-        skip = {0} if node.op is Op.WHERE else set()  # the condition gets no gradient
+        # inputs without a VJP (where's condition, an index) get no gradient
+        vjps = RULE[node.op].vjp if isinstance(node.op, Op) else ()
+        skip = {pos for pos, v in enumerate(vjps) if v is None}
         holders: dict[int, np.ndarray] = {}
         back: dict = {}  # placeholder -> (input node, flat index, actual value)
         for pos, inp in enumerate(inputs):
@@ -202,7 +205,8 @@ class _Graph:
                 back[arr[idx]] = (inp, k, flat_actual[k])
             holders[id(inp)] = arr
         local = lower_node(node, [holders.get(id(inp), actual[pos]) if pos not in skip
-                                  else actual[pos] for pos, inp in enumerate(inputs)])
+                                  else actual[pos] for pos, inp in enumerate(inputs)],
+                           self.bindings)
         subs = {p: v[2] for p, v in back.items()}
         rows = []
         for e in local.ravel():
@@ -369,10 +373,12 @@ def _nodes(xs) -> list:
     return [as_node(x) for x in xs]
 
 
-def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
+def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True, bindings: "dict | None" = None):
     """Symbolic reverse mode: (replacements, [jacobian arrays of shape f.shape + x.shape]).
 
     Without ``cse`` the intermediates are substituted back (unsimplified).
+    ``bindings`` (``{id(leaf node): value}``) is the point at which ops whose
+    structure depends on values are lowered (Note [Forms at a point]).
 
     >>> import symgrad as sg
     >>> x = sg.symbol("x")
@@ -380,7 +386,7 @@ def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True):
     2*exp(2*x)
     """
     f, xs = as_node(f), _nodes(xs)
-    g = _Graph(f, xs)
+    g = _Graph(f, xs, bindings)
     per_seed = [g.backward(k, cse) for k in range(_size(f))]
     arrays = []
     for x in xs:

@@ -20,13 +20,14 @@ from typing import Any, Callable
 import numpy as np
 import sympy
 
+from numeric.executor import evaluate
 from numeric.graph import toposort
-from numeric.ops import Op
+from numeric.ops import AT_POINT, Op
 from symgrad.naming import leaf_name, name_from_caller
 from numeric.node import as_node, many
 
 __all__ = ["TO_SYMPY", "SCALAR_FORMS", "lower", "leaf_array", "exact", "LoweringError",
-           "graph_order", "real_world", "is_variable", "variables"]
+           "graph_order", "real_world", "is_variable", "variables", "point_values"]
 
 
 class LoweringError(ValueError):
@@ -327,17 +328,43 @@ def real_world(*exprs, dims=()):
     return to_real, {d: s for s, d in to_real.items()}
 
 
-def lower_node(node, arrays: list[np.ndarray]) -> np.ndarray:
-    """Apply a node's op to the object arrays of its inputs."""
+def lower_node(node, arrays: list[np.ndarray], bindings: "dict | None" = None) -> np.ndarray:
+    """Apply a node's op to the object arrays of its inputs.
+
+    An op whose structure depends on values (``AT_POINT``: sort, max-pooling, ...)
+    is lowered at a point (Note [Forms at a point]): its form gets ``point=``, the
+    numeric values of its inputs, computed from the leaves' data or ``bindings``
+    (``{id(leaf node): value}``).
+    """
     op = node.op
     attrs = node.attrs or {}
     if isinstance(op, Op):
+        if op in AT_POINT:
+            attrs = dict(attrs, point=point_values(node, bindings))
         return np.asarray(TO_SYMPY[op](*arrays, **attrs), dtype=object)
     form = getattr(op, "sympy", None)
     if form is None:
         raise LoweringError(f"op {op!r} has no SymPy form; give it a `.sympy` scalar function")
     out = _elementwise(form)(*arrays)
     return out.reshape(tuple(node.shape)) if out.size == int(np.prod(node.shape)) else out
+
+
+# Note [Forms at a point]: sort, topk, median, max-pooling, nonzero and masked_select
+# have a structure (a permutation, an argmax, a mask) that the values choose.  Their
+# exact form is the one at a given point: the structure is read from the inputs'
+# numeric values there and fixed, and the form is exact in the neighbourhood where
+# that structure does not change (away from ties), which is what a derivative needs.
+# The point is the leaves' own data (an eager graph) or ``bindings``; a symbol
+# without a value cannot fix it, and says so.
+def point_values(node, bindings: "dict | None" = None) -> tuple:
+    """The numeric values of ``node``'s inputs at the point the leaves (or ``bindings``) give."""
+    try:
+        return tuple(np.asarray(v) for v in evaluate(list(node.inputs), bindings))
+    except ValueError as exc:
+        raise LoweringError(
+            f"{node.op.value}'s exact form depends on the values of its input (its "
+            f"structure is fixed at a point): give the leaves values, e.g. lower a tensor "
+            f"rather than a symbol, or pass bindings ({exc})") from None
 
 
 def graph_order(output, wrt=None) -> list:
@@ -352,15 +379,19 @@ def graph_order(output, wrt=None) -> list:
     return order
 
 
-def lower(output, wrt=None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Lower the graph under ``output``: (its object array, {id(node): object array})."""
+def lower(output, wrt=None, bindings=None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Lower the graph under ``output``: (its object array, {id(node): object array}).
+
+    ``bindings`` (``{id(leaf node): value}``) gives the point at which ops of
+    ``AT_POINT`` are lowered (Note [Forms at a point]).
+    """
     output = as_node(output)
     arrays: dict[int, np.ndarray] = {}
     for node in graph_order(output, wrt):
         if node.op is None:
             arrays[id(node)] = leaf_array(node, wrt)
         else:
-            arrays[id(node)] = lower_node(node, [arrays[id(i)] for i in node.inputs])
+            arrays[id(node)] = lower_node(node, [arrays[id(i)] for i in node.inputs], bindings)
     return arrays[id(output)], arrays
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from numeric.kernels import FORWARD
 from numeric.ops import Op
 from numeric.rules import RULES
+from symgrad import front
 from symgrad.errors import ShapeError
 from symgrad.tensor import (
     _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, mark_modified,
@@ -620,11 +621,14 @@ def _op_functions() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for rule in RULES:
         for name in rule.sg:
-            fn = GENERATED.get(name) or globals().get(name)
+            fn = GENERATED.get(name) or globals().get(name) or front.FUNCTIONS.get(name)
             if fn is None:
                 raise ImportError(f"numeric.rules declares sg.{name} for {rule.op!r} but "
-                                  "symgrad/tensor_ops.py defines no function of that name")
+                                  "neither symgrad/tensor_ops.py nor symgrad/front/ defines "
+                                  "a function of that name")
             out[name] = fn
+    # functions built from other ops (split, meshgrid, ...): exported, not rules
+    out.update({name: fn for name, fn in front.FUNCTIONS.items() if name not in out})
     return out
 
 
@@ -656,7 +660,7 @@ _OTHER_METHODS = {
 for _rule in RULES:
     for _name in _rule.methods:
         setattr(Tensor, _name, _METHOD_FORMS.get(_name) or OP_FUNCTIONS[_name])
-for _name, _fn in _OTHER_METHODS.items():
+for _name, _fn in (_OTHER_METHODS | front.METHODS).items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(_T, doc="Reverse the dims (a matrix transpose for 2-D tensors).")
 Tensor.mT = property(_mT, doc="Transpose the last two dims.")

@@ -22,7 +22,7 @@ import numpy as np
 
 from numeric.ops import ARITY, Op
 
-__all__ = ["Domain", "Sample", "OpInfo", "OP_DB", "REAL", "POSITIVE", "ABOVE_MINUS_ONE",
+__all__ = ["Domain", "Sample", "OpInfo", "OP_DB", "COMPOSED", "REAL", "POSITIVE", "ABOVE_MINUS_ONE",
            "NONZERO", "TAN_DOMAIN", "BOOL", "BASE", "SMALL"]
 
 
@@ -344,6 +344,12 @@ _ENTRIES = [
            (Sample(((3,), (3,)), {"axis": 0}),
             Sample(((2, 3), (2, 3), (2, 3)), {"axis": 2}))),
 ]
+
+#: Functions of the vocabulary built from other ops rather than being ops themselves
+#: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):
+#: ``sg`` name -> the ops it is made of.  Their pieces are checked through those ops'
+#: entries; tests/ops checks each composition's values and gradients.
+COMPOSED: dict[str, str] = {}
 
 #: the op database, keyed by ``Op``; a test asserts it covers every member
 OP_DB: dict[Op, OpInfo] = {info.op: info for info in _ENTRIES}

@@ -32,7 +32,7 @@ from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [
     "Op", "Rule", "RULES", "RULE", "FORWARD", "VJP", "ARITY", "BINARY", "UNARY",
-    "ELEMENTWISE", "REDUCE", "NORMALIZE", "MOVEMENT", "VARIADIC", "KINKED",
+    "ELEMENTWISE", "REDUCE", "NORMALIZE", "MOVEMENT", "VARIADIC", "KINKED", "AT_POINT",
     "infer_shape", "result_dtype",
 ]
 
@@ -85,6 +85,8 @@ MOVEMENT = _group("movement")
 VARIADIC = frozenset(r.op for r in RULES if r.arity is None)
 #: ops whose derivative has a kink somewhere in the domain (conventions in docs/)
 KINKED = frozenset(r.op for r in RULES if r.kinked)
+#: ops whose exact form is taken at a point (structure fixed by the values there)
+AT_POINT = frozenset(r.op for r in RULES if r.at_point)
 ARITY = {r.op: r.arity for r in RULES}
 
 

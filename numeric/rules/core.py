@@ -21,7 +21,11 @@ A rule gives an op everything numeric and the front end need to know about it:
               from this rule (elementwise ops without parameters);
               ``"hand"``: a hand-written function in ``symgrad/tensor_ops.py``
               (rich PyTorch signatures: ``sum(dim, keepdim, dtype)``, ``clamp``...);
-``example``   ``(call, result)``: the doctest of a generated function.
+``example``   ``(call, result)``: the doctest of a generated function;
+``at_point``  True when the op's structure depends on its input values (sort's
+              permutation, max-pooling's argmax, masked_select's mask): its exact
+              form is taken at a given point, with that structure fixed by the
+              values there (Note [Forms at a point] in symgrad/lower_sympy.py).
 
 An elementwise op is declared with :func:`unary` or :func:`binary`; each returns
 the :class:`Rule`, whose ``op`` is filled in when :mod:`numeric.rules` builds
@@ -68,6 +72,7 @@ class Rule:
     example: Optional[tuple] = None
     kinked: bool = False
     aliases: tuple = ()
+    at_point: bool = False
     #: the ``Op`` member, set when numeric.rules builds the enum
     op: Any = None
 
@@ -83,7 +88,7 @@ def declare(name: str, kernel: Callable, vjp: tuple, *, group: str, arity: Optio
             shape: Callable, dtype: Callable, sg: Any = (), methods: Any = None,
             parse: bool = False, doc: str = "", front: str = "hand",
             example: Optional[tuple] = None, kinked: bool = False,
-            aliases: tuple = ()) -> Rule:
+            aliases: tuple = (), at_point: bool = False) -> Rule:
     """Declare one op; returns its :class:`Rule` (``methods`` defaults to ``sg``).
 
     >>> declare("x", None, (), group="bogus", arity=1, shape=None, dtype=None)
@@ -104,7 +109,7 @@ def declare(name: str, kernel: Callable, vjp: tuple, *, group: str, arity: Optio
     if front == "generated" and not (sg and doc and example):
         raise ValueError(f"rule {name!r}: a generated front end needs sg=, doc= and example=")
     rule = Rule(name, kernel, tuple(vjp), group, arity, shape, dtype, sg, methods, parse, doc,
-                front, example, kinked, tuple(aliases))
+                front, example, kinked, tuple(aliases), at_point)
     RULES.append(rule)
     return rule
 

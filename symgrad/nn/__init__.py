@@ -37,7 +37,7 @@ if _TYPE_CHECKING:   # names for annotations only: sg.nn exports just __all__
     from symgrad.tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Tanh", "MSELoss",
-           "CrossEntropyLoss"]
+           "CrossEntropyLoss", "functional"]
 
 
 def _op(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
@@ -363,3 +363,4 @@ class CrossEntropyLoss(Module):
         if self.reduction == "mean":
             total = _op(_Op.DIV, total, _const(n, input))
         return _op(_Op.NEG, total)
+from symgrad.nn import functional  # noqa: E402  (sg.nn.functional)
