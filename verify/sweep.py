@@ -132,7 +132,9 @@ def check_values(op: Op, k: int, *, n_points: int = 3, seed: int = 0,
     """Numeric's forward values of sample ``k`` of ``op`` against its exact form's.
 
     Inputs are drawn from the op's domains (floating ones in ``dtype``) at least
-    ``KINK_MARGIN`` from its kinks; the exact form is evaluated at the same inputs.
+    ``KINK_MARGIN`` from its kinks, and as many again from its ``kink_grid`` (where
+    a value jumps, the exact form's convention is the one numeric must follow:
+    ``round``'s ties to even); the exact form is evaluated at the same inputs.
     The report has no per-input gradient rows.
 
     >>> check_values(Op.BITWISE_XOR, 0).passed
@@ -143,12 +145,18 @@ def check_values(op: Op, k: int, *, n_points: int = 3, seed: int = 0,
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     report = Report(dtype=dtype.name)
-    for _ in range(10 * n_points + 20):
-        if report.points_used >= n_points:
+    grid = None if info.kink_grid is None else np.asarray(info.kink_grid(dict(sample.attrs)),
+                                                          dtype)
+    wanted = n_points if grid is None else 2 * n_points
+    for _ in range(10 * wanted + 20):
+        if report.points_used >= wanted:
             break
         report.points_tried += 1
-        values = [info.domain(i).sample(rng, shape, dtype) for i, shape in enumerate(sample.shapes)]
-        if not info.admissible(tuple(values), sample.attrs, KINK_MARGIN):
+        on_kinks = report.points_used >= n_points
+        values = [rng.choice(grid, size=shape) if on_kinks and not info.domain(i).discrete
+                  else info.domain(i).sample(rng, shape, dtype)
+                  for i, shape in enumerate(sample.shapes)]
+        if not info.admissible(tuple(values), sample.attrs, 0.0 if on_kinks else KINK_MARGIN):
             report.skipped_domain += 1
             continue
         report.points_used += 1

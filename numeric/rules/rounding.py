@@ -2,8 +2,8 @@
 logical and bitwise ops.
 
 As in PyTorch: rounding keeps the dtype and has a zero gradient (``frac``'s is 1);
-integer inputs of floor/ceil/trunc come back unchanged; ``round`` and ``frac``
-take floating inputs only.  Tests and logical ops return bool, bitwise ops take
+integer inputs of floor/ceil/trunc (and round to 0 decimals) come back unchanged;
+``frac`` and ``round`` to other decimals take floating inputs only.  Tests and logical ops return bool, bitwise ops take
 integer or bool tensors and promote like arithmetic; none of these has a
 gradient.  A dtype an op does not take raises ``NotImplementedError`` (a
 ``RuntimeError``, as PyTorch's ``"floor" not implemented for 'Bool'``).
@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from numeric.rules.core import PROMOTE, declare, elementwise_shape, unary
+from numeric.rules.core import declare, elementwise_shape, unary
 
 _a = np.asarray
 
@@ -90,7 +90,8 @@ def frac(x: Any) -> np.ndarray:
     """
     x = _a(x)
     _checked("frac", "f", [x.dtype])
-    return _a(x - np.trunc(x))
+    with np.errstate(invalid="ignore"):     # frac(inf) is nan, as PyTorch's, silently
+        return _a(x - np.trunc(x))
 
 
 FRAC = unary("frac", frac, lambda g, out, x: g, dtype=_same_dtype("frac", "f"), kinked=True,
@@ -102,21 +103,29 @@ def round_half_even(x: Any, decimals: int = 0) -> np.ndarray:
     """Round to ``decimals`` digits, ties to even (PyTorch's ``round(x, decimals=)``).
 
     As PyTorch computes it: ``rint(x * 10**d) / 10**d``, or for ``d < 0``
-    ``rint(x / 10**-d) * 10**-d``, in the input's dtype.
+    ``rint(x / 10**-d) * 10**-d``, in the input's dtype.  Integers come back
+    unchanged for ``decimals=0`` and are refused otherwise (as PyTorch).
 
     >>> round_half_even(np.array([2.5, 3.5, 0.125]), 2), round_half_even(np.array([25.0]), -1)
     (array([2.5 , 3.5 , 0.12]), array([20.]))
     """
     x = _a(x)
-    _checked("round", "f", [x.dtype])
+    _checked("round", "fiu" if decimals == 0 else "f", [x.dtype])
+    if x.dtype.kind in "iu":
+        return x.copy()
     if decimals == 0:
         return _a(np.rint(x))
     scale = x.dtype.type(10.0 ** abs(decimals))
     return _a(np.rint(x * scale) / scale) if decimals > 0 else _a(np.rint(x / scale) * scale)
 
 
+def _round_dtype(dtypes: Sequence[np.dtype], attrs: dict) -> np.dtype:
+    kinds = "fiu" if attrs.get("decimals", 0) == 0 else "f"
+    return _same_dtype("round", kinds)(dtypes, attrs)
+
+
 ROUND = declare("round", round_half_even, (_zero,), group="unary", arity=1,
-                shape=elementwise_shape, dtype=_same_dtype("round", "f"), sg="round",
+                shape=elementwise_shape, dtype=_round_dtype, sg="round",
                 parse=True, kinked=True,
                 doc="Round to ``decimals`` digits, half to even; zero gradient.")
 
