@@ -16,7 +16,7 @@ import builtins
 from typing import Any
 
 from numeric.ops import Op
-from symgrad.tensor import Tensor, _apply, const
+from symgrad.tensor import Tensor, _apply, const, promoted
 
 __all__ = ["round", "isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or",
            "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"]
@@ -29,6 +29,15 @@ def _t(x: Any, like: "Tensor | None" = None) -> Tensor:
 def _pair(op: Op, input: Any, other: Any) -> Tensor:
     a = _t(input, other if isinstance(other, Tensor) else None)
     return _apply(op, (a, _t(other, a)), {})
+
+
+def _bitwise(op: Op, input: Any, other: Any) -> Tensor:
+    """A bitwise op in PyTorch's result dtype (``int32 & tensor(3)`` stays int32)."""
+    a = _t(input, other if isinstance(other, Tensor) else None)
+    b = _t(other, a)
+    if a.value is not None and b.value is not None and a.dtype != b.dtype:
+        a, b = promoted((a, b))
+    return _apply(op, (a, b), {})
 
 
 def round(input: Any, *, decimals: int = 0) -> Tensor:  # noqa: A001
@@ -123,7 +132,7 @@ def bitwise_and(input: Any, other: Any) -> Tensor:
     >>> sg.bitwise_and(sg.tensor([12, -1]), sg.tensor([10, 5]))
     tensor([8, 5])
     """
-    return _pair(Op.BITWISE_AND, input, other)
+    return _bitwise(Op.BITWISE_AND, input, other)
 
 
 def bitwise_or(input: Any, other: Any) -> Tensor:
@@ -133,7 +142,7 @@ def bitwise_or(input: Any, other: Any) -> Tensor:
     >>> sg.bitwise_or(sg.tensor([12, -8]), 3)
     tensor([15, -5])
     """
-    return _pair(Op.BITWISE_OR, input, other)
+    return _bitwise(Op.BITWISE_OR, input, other)
 
 
 def bitwise_xor(input: Any, other: Any) -> Tensor:
@@ -143,7 +152,7 @@ def bitwise_xor(input: Any, other: Any) -> Tensor:
     >>> sg.bitwise_xor(sg.tensor([12, -1]), sg.tensor([10, 5]))
     tensor([ 6, -6])
     """
-    return _pair(Op.BITWISE_XOR, input, other)
+    return _bitwise(Op.BITWISE_XOR, input, other)
 
 
 def bitwise_not(input: Any) -> Tensor:

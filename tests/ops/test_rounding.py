@@ -111,6 +111,8 @@ def test_bitwise_ops_promote_and_broadcast_as_torch(torch, name, dtypes):
     _same(getattr(sg, name)(sg.tensor(a), sg.tensor(b)),
           getattr(torch, name)(torch.tensor(a), torch.tensor(b)))
     _same(getattr(sg.tensor(a), name)(3), getattr(torch.tensor(a), name)(3))
+    _same(getattr(sg, name)(sg.tensor(a), sg.tensor(b[0])),         # a 0-d tensor: no
+          getattr(torch, name)(torch.tensor(a), torch.tensor(b[0])))  # promotion (PyTorch)
 
 
 def test_operators_bitwise_on_ints_logical_on_bools_as_torch(torch):
