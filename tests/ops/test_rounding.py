@@ -249,3 +249,13 @@ def test_symbolic_tensors_and_errors():
         sg.round(sg.tensor([1.0]), decimals=1.5)
     with pytest.raises(sg.ShapeError if hasattr(sg, "ShapeError") else RuntimeError):
         sg.tensor([1, 2]) & sg.tensor([1, 2, 3])
+
+
+def test_verify_checks_gradients_through_masks_and_rounding():
+    import verify
+
+    x = sg.symbol("x", shape=(3, 4))
+    f = (sg.where(sg.isnan(x), 0.0, sg.sin(x)) + sg.where(sg.logical_not(x), 1.0, x)
+         + sg.frac(x) * sg.floor(x * 2)).sum()
+    r = verify.check(f, [x], n_points=3)
+    assert r.passed and r.points_used == 3, str(r)
