@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 import mpmath
+import numpy as np
 import sympy
 
 from numeric.kernels import FORWARD
 from numeric.ops import Op
 from verify import graph as vgraph
 from verify.check import KINK_MARGIN, Prepared, check
-from verify.oracles import ExactEvaluator
 from verify.opdb import OP_DB
+from verify.oracles import ExactEvaluator
 from verify.report import Report
 
 __all__ = ["build_case", "check_op", "check_values", "cases", "clear_caches", "CACHES"]
