@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
