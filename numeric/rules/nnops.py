@@ -30,7 +30,7 @@ import numpy as np
 
 from numeric.errors import ShapeError
 from numeric.rules.core import FLOAT, apply, declare, floats
-from numeric.rules.movement import GETITEM, SCATTER_ADD
+from numeric.rules.movement import SCATTER_ADD
 
 _a = np.asarray
 _ALL = slice(None)
@@ -76,11 +76,11 @@ def _unpad(xp: Any, shape: tuple, padding: Sequence[tuple]) -> Any:
     if not any(lo or hi for lo, hi in padding):
         return xp
     inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(shape[2:], padding))
-    return apply(GETITEM.op, xp, index=(_ALL, _ALL) + inner)
+    return xp[(_ALL, _ALL) + inner]
 
 
 def _gather(x: Any, index: tuple, padding: Sequence[tuple]) -> Any:
-    return apply(GETITEM.op, _pad(x, padding), index=index)
+    return _pad(x, padding)[index]
 
 
 def _scatter(cols: Any, x_shape: tuple, index: tuple, padding: Sequence[tuple]) -> Any:
@@ -249,11 +249,27 @@ def max_pool2d(x: Any, *, kernel, stride, padding, dilation, ceil_mode) -> np.nd
     return _a(np.max(win, axis=2))
 
 
+@functools.lru_cache(maxsize=64)
+def _earlier(k: int) -> np.ndarray:
+    """(k, k) with ones above the diagonal: ``m @ _earlier(k)`` counts the earlier ``m``."""
+    return np.triu(np.ones((k, k)), 1)
+
+
 def _max_pool_vjp(g, out, x, *, kernel, stride, padding, dilation, ceil_mode):
-    rows, cols, pads = max_pool_argmax(x, kernel, stride, padding, dilation, ceil_mode)
-    n, c = np.indices(rows.shape[:2], sparse=True)
-    index = (n[..., None, None], c[..., None, None], rows, cols)
-    return _scatter(g, tuple(x.shape), index, pads)
+    # The first maximum of each window, from the values but without reading them
+    # into numpy (so this runs on Tensors): the window entries equal to the output,
+    # inside the input, with no earlier such entry (Note [Windows as an index]).
+    shape = tuple(x.shape)
+    o, pads = _pool_geometry(shape, kernel, stride, padding, dilation, ceil_mode)
+    index = window_index(tuple(kernel), tuple(dilation), tuple(stride), o)
+    k = kernel[0] * kernel[1]
+    last = lambda t: np.transpose(np.reshape(t, tuple(t.shape[:2]) + (k,) + o),  # noqa: E731
+                                  (0, 1, 3, 4, 2))
+    inside = last(np.pad(np.ones(shape[2:], g.dtype), pads)[index[2:]][None, None])
+    hit = np.where(last(_gather(x, index, pads)) == np.expand_dims(out, -1), inside, 0.0)
+    first = np.where(np.matmul(hit, _earlier(k).astype(g.dtype)) == 0, hit, 0.0)
+    cols = np.transpose(first * np.expand_dims(g, -1), (0, 1, 4, 2, 3))
+    return _scatter(np.reshape(cols, shape[:2] + tuple(kernel) + o), shape, index, pads)
 
 
 MAX_POOL2D = declare(
@@ -433,10 +449,11 @@ def standardize(x: Any, *, axis: tuple, eps: float) -> np.ndarray:
 
 
 def _standardize_vjp(g, out, x, *, axis, eps):
-    d = x - np.mean(x, axis=axis, keepdims=True)
-    rstd = 1 / np.sqrt(np.mean(d * d, axis=axis, keepdims=True) + eps)
-    return rstd * (g - np.mean(g, axis=axis, keepdims=True)
-                   - out * np.mean(g * out, axis=axis, keepdims=True))
+    n = math.prod(x.shape[a] for a in axis)
+    d = x - np.sum(x, axis=axis, keepdims=True) / n
+    rstd = (np.sum(d * d, axis=axis, keepdims=True) / n + eps) ** -0.5
+    return rstd * (g - np.sum(g, axis=axis, keepdims=True) / n
+                   - out * (np.sum(g * out, axis=axis, keepdims=True) / n))
 
 
 STANDARDIZE = declare(

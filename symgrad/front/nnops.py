@@ -218,7 +218,7 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     if not return_indices:
         return out
     value = x._need_value("max_pool2d(return_indices=True)")
-    planes = value.reshape((-1,) + value.shape[-3:]) if value.ndim == 4 else value[None]
+    planes = value if value.ndim == 4 else value[None]
     rows, cols, pads = max_pool_argmax(planes, **attrs)
     flat = (rows - pads[0][0]) * value.shape[-1] + (cols - pads[1][0])
     return out, _node(np.asarray(flat.reshape(out.shape), np.int64), None, (), {}, False)
@@ -425,7 +425,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     >>> import symgrad as sg
     >>> sg.manual_seed(0)
     >>> sg.dropout(sg.ones(6), p=0.5)
-    tensor([0., 2., 2., 0., 0., 0.])
+    tensor([2., 0., 0., 0., 2., 2.])
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")

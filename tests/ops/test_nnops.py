@@ -41,6 +41,7 @@ def _grads_vs_torch(torch, fn_sg, fn_t, arrays, dtype, *, seed_out=None):
     out.backward(sg.tensor(g))
     ref.backward(torch.tensor(g))
     for x, t in zip(xs, ts):
+        assert x.grad.dtype == np.dtype(dtype)
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **TOL[dtype])
     return out
 
