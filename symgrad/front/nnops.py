@@ -6,7 +6,9 @@ Primitives (numeric/rules/nnops.py): ``convolution`` (conv1d, conv2d),
 from other ops (listed in ``verify.opdb.COMPOSED``): the conv bias and the norms'
 weight and bias (``add``/``mul``), ``dropout`` (``mul`` by a constant mask),
 ``embedding`` (``getitem``), ``scaled_dot_product_attention`` (``matmul``,
-``softmax``).
+``softmax``).  ``sg.batch_norm`` and ``sg.embedding`` take ``torch.batch_norm``'s
+and ``torch.embedding``'s argument orders; ``sg.nn.functional`` has F's
+(:func:`functional_batch_norm`, :func:`functional_embedding`).
 
 >>> import symgrad as sg
 >>> x = sg.ones(1, 1, 4, 4)
@@ -28,7 +30,7 @@ from symgrad.errors import ShapeError
 from symgrad.tensor import Tensor, _apply, _node, const, mark_modified
 
 __all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-           "interpolate", "layer_norm", "batch_norm", "dropout"]
+           "interpolate", "layer_norm", "batch_norm", "dropout", "embedding"]
 
 
 def _t(x: Any, like: Optional[Tensor] = None) -> Tensor:
@@ -366,10 +368,10 @@ def _update_running(stat: Optional[Tensor], batch: np.ndarray, momentum: float) 
     mark_modified(stat)
 
 
-def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
-               bias: Any = None, training: bool = False, momentum: float = 0.1,
-               eps: float = 1e-05) -> Tensor:
-    """Normalise each channel (dim 1) of ``input (N, C, *)``, as PyTorch's.
+def functional_batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
+                          bias: Any = None, training: bool = False, momentum: float = 0.1,
+                          eps: float = 1e-05) -> Tensor:
+    """Normalise each channel (dim 1) of ``input (N, C, *)``, as ``F.batch_norm``.
 
     ``training``: with the batch's mean and biased variance, updating the running
     statistics in place (``momentum``; the variance unbiased, as PyTorch);
@@ -377,7 +379,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 
     >>> import symgrad as sg
     >>> rm, rv = sg.zeros(1), sg.ones(1)
-    >>> sg.batch_norm(sg.tensor([[1.0], [3.0]]), rm, rv, training=True, eps=0.0)
+    >>> sg.nn.functional.batch_norm(sg.tensor([[1.0], [3.0]]), rm, rv, training=True, eps=0.0)
     tensor([[-1.],
             [ 1.]])
     >>> rm, rv
@@ -414,6 +416,19 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     return _affine(out, weight, bias, shape)
 
 
+def batch_norm(input: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+               training: bool, momentum: float, eps: float, cudnn_enabled: bool = True) -> Tensor:
+    """``torch.batch_norm``'s argument order (weight and bias first); see ``F.batch_norm``.
+
+    >>> import symgrad as sg
+    >>> sg.batch_norm(sg.tensor([[1.0], [3.0]]), None, None, None, None, True, 0.1, 0.0)
+    tensor([[-1.],
+            [ 1.]])
+    """
+    return functional_batch_norm(input, running_mean, running_var, weight, bias, training,
+                                 momentum, eps)
+
+
 # ----------------------------------------------------------------------------- composed
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
@@ -441,9 +456,9 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     return x * const(mask)
 
 
-def embedding(input: Any, weight: Any, padding_idx: Optional[int] = None,
-              max_norm: Optional[float] = None, norm_type: float = 2.0,
-              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+def functional_embedding(input: Any, weight: Any, padding_idx: Optional[int] = None,
+                         max_norm: Optional[float] = None, norm_type: float = 2.0,
+                         scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by the integer ``input``, as ``torch.nn.functional.embedding``.
 
     ``padding_idx``: that row's entries are returned but get no gradient.
@@ -484,6 +499,18 @@ def embedding(input: Any, weight: Any, padding_idx: Optional[int] = None,
     frozen = w._need_value("embedding with padding_idx")[idx]
     cond = const(np.broadcast_to(mask[..., None], out.shape).copy())
     return _apply(Op.WHERE, (cond, const(frozen), out), {})
+
+
+def embedding(weight: Any, input: Any, padding_idx: int = -1, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """``torch.embedding``'s form: ``weight`` first; a negative ``padding_idx`` means none.
+
+    >>> import symgrad as sg
+    >>> sg.embedding(sg.tensor([[0.0, 1.0], [2.0, 3.0]]), sg.tensor([1]))
+    tensor([[2., 3.]])
+    """
+    return functional_embedding(input, weight, None if padding_idx < 0 else padding_idx,
+                                scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
 
 
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,

@@ -338,18 +338,33 @@ def test_batch_norm_eval_matches_torch(torch, dtype):
     rm, rv = rng.normal(size=3), rng.uniform(0.5, 2, size=3)
     arrays = [rng.normal(size=(2, 3, 4)), rng.normal(size=3), rng.normal(size=3)]
     _grads_vs_torch(
-        torch, lambda x, w, b: sg.batch_norm(x, sg.tensor(rm.astype(dtype)),
-                                             sg.tensor(rv.astype(dtype)), w, b),
+        torch, lambda x, w, b: F.batch_norm(x, sg.tensor(rm.astype(dtype)),
+                                            sg.tensor(rv.astype(dtype)), w, b),
         lambda x, w, b: torch.batch_norm(x, w, b, torch.tensor(rm.astype(dtype)),
                                          torch.tensor(rv.astype(dtype)), False, 0.1, 1e-5,
                                          False),
         arrays, dtype)
 
 
+def test_top_level_batch_norm_and_embedding_take_torchs_argument_orders(torch):
+    rm, rv = rng.normal(size=3), rng.uniform(0.5, 2, size=3)
+    _grads_vs_torch(
+        torch, lambda x, w, b: sg.batch_norm(x, w, b, sg.tensor(rm), sg.tensor(rv), False, 0.1,
+                                             1e-3, True),
+        lambda x, w, b: torch.batch_norm(x, w, b, torch.tensor(rm), torch.tensor(rv), False,
+                                         0.1, 1e-3, True),
+        [rng.normal(size=(2, 3, 4)), rng.normal(size=3), rng.normal(size=3)], np.float64)
+    idx = np.array([[0, 2], [2, 1]])
+    for pad in (-1, 2):
+        _grads_vs_torch(torch, lambda w: sg.embedding(w, sg.tensor(idx), pad),
+                        lambda w: torch.embedding(w, torch.tensor(idx), pad),
+                        [rng.normal(size=(3, 4))], np.float64)
+
+
 def test_norms_finite_differences_and_exact_form():
     _fd_check(lambda x, w, b: sg.layer_norm(x, (2, 3), w, b),
               [rng.normal(size=(2, 2, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))])
-    _fd_check(lambda x: sg.batch_norm(x, None, None, training=True),
+    _fd_check(lambda x: F.batch_norm(x, None, None, training=True),
               [rng.normal(size=(3, 2, 2))])
     # the exact derivative is SymPy's derivative of the hand-written formula
     x = sg.tensor([[3.0, 1.0, 2.0]], name="x")
@@ -367,11 +382,11 @@ def test_norms_finite_differences_and_exact_form():
 @pytest.mark.parametrize("call,error,match", [
     (lambda: sg.layer_norm(sg.ones(2, 3), (4,)), RuntimeError, r"normalized_shape=\[4\]"),
     (lambda: sg.layer_norm(sg.ones(2, 3), (3,), sg.ones(2)), RuntimeError, "weight"),
-    (lambda: sg.batch_norm(sg.ones(1, 3), None, None, training=True), ValueError,
+    (lambda: F.batch_norm(sg.ones(1, 3), None, None, training=True), ValueError,
      "more than 1 value per channel"),
-    (lambda: sg.batch_norm(sg.ones(2, 3), sg.zeros(4), sg.ones(3)), RuntimeError,
+    (lambda: F.batch_norm(sg.ones(2, 3), sg.zeros(4), sg.ones(3)), RuntimeError,
      "running_mean should contain 3"),
-    (lambda: sg.batch_norm(sg.ones(2, 3), None, None), RuntimeError, "evaluation mode"),
+    (lambda: F.batch_norm(sg.ones(2, 3), None, None), RuntimeError, "evaluation mode"),
 ])
 def test_norm_errors_as_torch(call, error, match):
     with pytest.raises(error, match=match):
