@@ -320,6 +320,127 @@ TO_SYMPY |= {
 }
 
 
+# --- issue 11: nnops
+from numeric.rules import nnops as _nn  # noqa: E402 - sizes and interpolation weights only
+
+
+def _conv_form(x, w, stride, padding, dilation, groups):
+    """Each output is the sum over its window of input * weight; padding reads nothing."""
+    sizes = x.shape[2:]
+    out_sp = tuple((n + lo + hi - d * (k - 1) - 1) // s + 1 for n, k, s, (lo, hi), d in
+                   zip(sizes, w.shape[2:], stride, padding, dilation))
+    per_group, cg = w.shape[0] // groups, w.shape[1]
+    out = _zeros((x.shape[0], w.shape[0]) + out_sp)
+    for n, o in np.ndindex(x.shape[0], w.shape[0]):
+        first = (o // per_group) * cg
+        for pos in np.ndindex(*out_sp):
+            terms = []
+            for c in range(cg):
+                for k in np.ndindex(*w.shape[2:]):
+                    src = tuple(p * s + kk * d - lo for p, s, kk, d, (lo, _) in
+                                zip(pos, stride, k, dilation, padding))
+                    if all(0 <= i < size for i, size in zip(src, sizes)):
+                        terms.append(x[(n, first + c) + src] * w[(o, c) + k])
+            out[(n, o) + pos] = sympy.Add(*terms)
+    return out
+
+
+def _pool_windows(x, kernel, stride, padding, dilation, ceil_mode):
+    """(output (OH, OW), {(i, j): the window's (row, col) cells inside the input})."""
+    h, w = x.shape[2:]
+    oh, ow = (_nn.pool_out(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
+              zip((h, w), kernel, stride, padding, dilation))
+    windows = {}
+    for i, j in np.ndindex(oh, ow):
+        cells = [(i * stride[0] - padding[0] + a * dilation[0],
+                  j * stride[1] - padding[1] + b * dilation[1])
+                 for a, b in np.ndindex(*kernel)]
+        windows[i, j] = [(r, c) for r, c in cells if 0 <= r < h and 0 <= c < w]
+    return (oh, ow), windows
+
+
+def _max_pool_form(x, kernel, stride, padding, dilation, ceil_mode, point):
+    """At the point: each output is the input at its window's first maximum."""
+    values = np.asarray(point[0], dtype=np.float64)
+    shape, windows = _pool_windows(x, kernel, stride, padding, dilation, ceil_mode)
+    out = _zeros(x.shape[:2] + shape)
+    for (i, j), cells in windows.items():
+        for n, c in np.ndindex(*x.shape[:2]):
+            best = cells[0]
+            for cell in cells[1:]:
+                if values[(n, c) + cell] > values[(n, c) + best]:
+                    best = cell
+            out[n, c, i, j] = x[(n, c) + best]
+    return out
+
+
+def _avg_pool_form(x, kernel, stride, padding, ceil_mode, count_include_pad):
+    """The window's sum over PyTorch's divisor (the window clipped to the padded input)."""
+    h, w = x.shape[2:]
+    shape, windows = _pool_windows(x, kernel, stride, padding, (1, 1), ceil_mode)
+    out = _zeros(x.shape[:2] + shape)
+    for (i, j), cells in windows.items():
+        div = len(cells)
+        if count_include_pad:
+            r0, c0 = i * stride[0] - padding[0], j * stride[1] - padding[1]
+            div = (min(r0 + kernel[0], h + padding[0]) - r0) * \
+                (min(c0 + kernel[1], w + padding[1]) - c0)
+        for n, c in np.ndindex(*x.shape[:2]):
+            out[n, c, i, j] = sympy.Add(*[x[(n, c) + cell] for cell in cells]) / div
+    return out
+
+
+def _adaptive_bounds(i, size, out):
+    return range(i * size // out, -(-(i + 1) * size // out))
+
+
+def _adaptive_avg_pool_form(x, output_size):
+    """Cell (i, j) averages rows floor(i*H/OH)..ceil((i+1)*H/OH) (and the same for columns)."""
+    (h, w), (oh, ow) = x.shape[2:], output_size
+    out = _zeros(x.shape[:2] + (oh, ow))
+    for n, c, i, j in np.ndindex(*out.shape):
+        rows, cols = _adaptive_bounds(i, h, oh), _adaptive_bounds(j, w, ow)
+        out[n, c, i, j] = (sympy.Add(*[x[n, c, r, s] for r in rows for s in cols])
+                           / (len(rows) * len(cols)))
+    return out
+
+
+def _interpolate_form(x, size, mode, align_corners, scales):
+    """Each output is sum_ab A_h[i, a] A_w[j, b] x[a, b]: PyTorch's weights, read exactly."""
+    ah, aw = (_nn.interpolation_matrix(n, o, mode, bool(align_corners), sc)
+              for n, o, sc in zip(x.shape[2:], size, scales))
+    out = _zeros(x.shape[:2] + tuple(size))
+    for n, c, i, j in np.ndindex(*out.shape):
+        out[n, c, i, j] = sympy.Add(*[exact(ah[i, a]) * exact(aw[j, b]) * x[n, c, a, b]
+                                      for a in np.flatnonzero(ah[i])
+                                      for b in np.flatnonzero(aw[j])])
+    return out
+
+
+def _standardize_form(x, axis, eps):
+    """``(x - mean) / sqrt(var + eps)`` over ``axis``, with the biased variance."""
+    rows, axes = _groups(x, axis)
+    out = np.empty(rows.shape, dtype=object)
+    for idx in np.ndindex(rows.shape[:-1]):
+        row = list(rows[idx])
+        mean = sympy.Add(*row) / len(row)
+        var = sympy.Add(*[(r - mean) ** 2 for r in row]) / len(row)
+        out[idx] = [(r - mean) / sympy.sqrt(var + exact(eps)) for r in row]
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = out.reshape(tuple(x.shape[a] for a in rest + list(axes)))
+    return np.transpose(moved, np.argsort(rest + list(axes)))
+
+
+TO_SYMPY |= {
+    Op.CONVOLUTION: _conv_form,
+    Op.MAX_POOL2D: _max_pool_form,
+    Op.AVG_POOL2D: _avg_pool_form,
+    Op.ADAPTIVE_AVG_POOL2D: _adaptive_avg_pool_form,
+    Op.INTERPOLATE: _interpolate_form,
+    Op.STANDARDIZE: _standardize_form,
+}
+
+
 # ---------------------------------------------------------------- leaves
 
 def is_variable(node, wrt=None) -> bool:

@@ -455,11 +455,88 @@ _ENTRIES += [
     _pair(Op.BITWISE_XOR, INT, INT), _test(Op.BITWISE_NOT, INT),
 ]
 
+# --- issue 11: nnops
+from numeric.rules.nnops import pool_out  # noqa: E402 - window sizes
+
+
+def _conv(x, w, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    return Sample((x, w), {"stride": stride, "padding": padding, "dilation": dilation,
+                           "groups": groups})
+
+
+def _window_gaps(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False, **attrs):
+    """max_pool2d: the smallest gap between the two largest entries of a window."""
+    x = np.asarray(x, np.float64)
+    h, w = x.shape[2:]
+    oh, ow = (pool_out(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
+              zip((h, w), kernel, stride, padding, dilation))
+    gap = math.inf
+    for i, j in np.ndindex(oh, ow):
+        rows = [r for r in range(i * stride[0] - padding[0],
+                                 i * stride[0] - padding[0] + kernel[0] * dilation[0],
+                                 dilation[0]) if 0 <= r < h]
+        cols = [c for c in range(j * stride[1] - padding[1],
+                                 j * stride[1] - padding[1] + kernel[1] * dilation[1],
+                                 dilation[1]) if 0 <= c < w]
+        win = np.sort(x[:, :, rows][:, :, :, cols].reshape(x.shape[0], x.shape[1], -1), axis=-1)
+        if win.shape[-1] > 1:
+            gap = min(gap, float(np.min(win[..., -1] - win[..., -2])))
+    return gap
+
+
+_POOL = {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0)}
+_POOL_PAD = {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1)}
+_ENTRIES += [
+    OpInfo(Op.CONVOLUTION, 2, (REAL, REAL),
+           (_conv((1, 1, 4, 4), (1, 1, 2, 2)),
+            _conv((1, 2, 4, 3), (2, 1, 2, 2), stride=(2, 1), padding=((1, 1), (0, 1)),
+                  groups=2),
+            _conv((2, 2, 5), (1, 2, 2), stride=(2,), padding=((1, 1),), dilation=(2,)))),
+    OpInfo(Op.MAX_POOL2D, 1, (REAL,),
+           (Sample(((1, 2, 4, 4),), {**_POOL, "dilation": (1, 1), "ceil_mode": False}),
+            Sample(((1, 1, 5, 5),), {**_POOL_PAD, "dilation": (1, 1), "ceil_mode": True}),
+            Sample(((1, 1, 5, 5),), {**_POOL, "dilation": (2, 2), "ceil_mode": False})),
+           kinks="ties in a window: the argmax window is fixed by the values at the point "
+                 "(the gradient goes to the first maximum, as in PyTorch)",
+           kink=_window_gaps, zero_ok=False, kink_grid=_grid_extreme_ties),
+    OpInfo(Op.AVG_POOL2D, 1, (REAL,),
+           (Sample(((1, 2, 4, 4),), {**_POOL, "ceil_mode": False, "count_include_pad": True}),
+            Sample(((1, 1, 5, 5),), {**_POOL_PAD, "ceil_mode": True,
+                                     "count_include_pad": False}),
+            Sample(((1, 1, 5, 4),), {**_POOL_PAD, "ceil_mode": False,
+                                     "count_include_pad": True}))),
+    OpInfo(Op.ADAPTIVE_AVG_POOL2D, 1, (REAL,),
+           (Sample(((1, 2, 5, 4),), {"output_size": (3, 2)}),
+            Sample(((1, 1, 3, 3),), {"output_size": (2, 2)}))),
+    OpInfo(Op.INTERPOLATE, 1, (REAL,),
+           (Sample(((1, 1, 3, 3),), {"size": (5, 4), "mode": "bilinear",
+                                     "align_corners": False, "scales": (None, None)}),
+            Sample(((1, 2, 2, 3),), {"size": (4, 6), "mode": "nearest",
+                                     "align_corners": False, "scales": (2.0, 2.0)}),
+            Sample(((1, 1, 3, 2),), {"size": (4, 5), "mode": "bilinear",
+                                     "align_corners": True, "scales": (None, None)}))),
+    # the variance of a few REAL samples stays away from 0; every output depends on its
+    # whole group, so exact Hessians grow fast with the group size: groups of 3-4
+    OpInfo(Op.STANDARDIZE, 1, (REAL,),
+           (Sample(((2, 3),), {"axis": (1,), "eps": 1e-5}),
+            Sample(((3, 2, 1),), {"axis": (0, 2), "eps": 1e-5}),
+            Sample(((2, 1, 3),), {"axis": (1, 2), "eps": 0.25})),
+           zero_ok=False),
+]
+
 #: Functions of the vocabulary built from other ops rather than being ops themselves
 #: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):
 #: ``sg`` name -> the ops it is made of.  Their pieces are checked through those ops'
 #: entries; tests/ops checks each composition's values and gradients.
 COMPOSED: dict[str, str] = {}
+# --- issue 11: nnops
+COMPOSED |= {
+    "dropout": "mul by a constant mask (Bernoulli(1 - p) / (1 - p), from sg.manual_seed's "
+               "generator)",
+    "embedding": "getitem weight[input]; padding_idx rows: where with a constant (no gradient)",
+    "scaled_dot_product_attention": "matmul, permute, mul by scale, where/add for the mask, "
+                                    "softmax, dropout, matmul",
+}
 
 #: the op database, keyed by ``Op``; a test asserts it covers every member
 OP_DB: dict[Op, OpInfo] = {info.op: info for info in _ENTRIES}

@@ -30,6 +30,8 @@ import numpy as np
 from numeric.rules import elementwise, linalg, movement, nn, reduce  # noqa: F401 - declare
 # --- issue 11: rounding
 from numeric.rules import rounding  # noqa: F401,E402 - declare
+# --- issue 11: nnops
+from numeric.rules import nnops  # noqa: F401 - declare
 from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [

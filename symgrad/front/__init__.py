@@ -24,6 +24,10 @@ MODULES: tuple = ()
 from symgrad.front import rounding  # noqa: E402
 
 MODULES += (rounding,)
+# --- issue 11: nnops
+from symgrad.front import nnops  # noqa: E402 - a family module
+
+MODULES += (nnops,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

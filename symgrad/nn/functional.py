@@ -24,3 +24,20 @@ log_softmax = _F["log_softmax"]
 __all__ = ["relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax"]
 
 # each issue-11 family adds its functional names below (one block per family)
+# --- issue 11: nnops
+from symgrad.front.nnops import (  # noqa: E402 - F's own argument orders
+    functional_batch_norm as batch_norm, functional_embedding as embedding,
+    scaled_dot_product_attention,
+)
+
+conv1d = _F["conv1d"]
+conv2d = _F["conv2d"]
+max_pool2d = _F["max_pool2d"]
+avg_pool2d = _F["avg_pool2d"]
+adaptive_avg_pool2d = _F["adaptive_avg_pool2d"]
+interpolate = _F["interpolate"]
+layer_norm = _F["layer_norm"]
+dropout = _F["dropout"]
+__all__ += ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+            "interpolate", "layer_norm", "batch_norm", "dropout", "embedding",
+            "scaled_dot_product_attention"]

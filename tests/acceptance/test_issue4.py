@@ -166,6 +166,18 @@ def _op_cases():
         "bitwise_or": (lambda a, b: sg.bitwise_or((a * 10).to(sg.int64), 6) * b + a, v, v),
         "bitwise_xor": (lambda a, b: sg.bitwise_xor((a * 10).to(sg.int64), 6) * b + a, v, v),
         "bitwise_not": (lambda a, b: sg.bitwise_not((a * 10).to(sg.int64)) * b + a, v, v),
+        # --- issue 11: nnops
+        "convolution": (lambda a, b: sg.conv2d(a, b, padding=1), m.reshape(1, 1, 3, 2),
+                        m[:2].reshape(1, 1, 2, 2)),
+        "max_pool2d": (lambda a, b: sg.max_pool2d(a, 2, stride=1) * b, m.reshape(1, 1, 3, 2),
+                       m[:2, :1]),
+        "avg_pool2d": (lambda a, b: sg.avg_pool2d(a * b, 2, 1, 1, count_include_pad=False),
+                       m.reshape(1, 1, 3, 2), m.reshape(1, 1, 3, 2)),
+        "adaptive_avg_pool2d": (lambda a, b: sg.adaptive_avg_pool2d(a * b, (2, 1)),
+                                m.reshape(1, 1, 3, 2), m.reshape(1, 1, 3, 2)),
+        "interpolate": (lambda a, b: sg.interpolate(a * b, size=(4, 3), mode="bilinear"),
+                        m.reshape(1, 1, 3, 2), m.reshape(1, 1, 3, 2)),
+        "standardize": (lambda a, b: sg.layer_norm(a, (2,), eps=0.5) * b, v[:2], v[1:]),
     }
 
 

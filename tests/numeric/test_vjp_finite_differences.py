@@ -115,6 +115,27 @@ add(Op.CONCAT, [(real, (1, 3)), (real, (2, 3))], axis=0)
 add(Op.CONCAT, [(real, (4,))], axis=0)
 for axis in (0, 1, 2):
     add(Op.STACK, [(real, (2, 3)), (real, (2, 3)), (real, (2, 3))], axis=axis)
+# --- issue 11: nnops
+for x, w, attrs in [((2, 4, 5, 4), (4, 2, 2, 3), {"stride": (2, 1), "padding": ((1, 1), (0, 2)),
+                                                  "dilation": (1, 2), "groups": 2}),
+                    ((1, 2, 6), (3, 2, 3), {"stride": (2,), "padding": ((2, 1),),
+                                            "dilation": (1,), "groups": 1})]:
+    add(Op.CONVOLUTION, [(real, x), (real, w)], **attrs)
+for attrs in [{"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0), "dilation": (1, 1),
+               "ceil_mode": False},
+              {"kernel": (3, 2), "stride": (2, 1), "padding": (1, 1), "dilation": (1, 2),
+               "ceil_mode": True}]:
+    add(Op.MAX_POOL2D, [(distinct, (2, 2, 5, 5))], **attrs)
+for cip in (True, False):
+    add(Op.AVG_POOL2D, [(real, (2, 2, 5, 5))], kernel=(3, 2), stride=(2, 1), padding=(1, 1),
+        ceil_mode=True, count_include_pad=cip)
+add(Op.ADAPTIVE_AVG_POOL2D, [(real, (2, 2, 7, 5))], output_size=(3, 4))
+for mode, ac, scales in [("nearest", False, (None, None)), ("bilinear", False, (1.7, 2.0)),
+                         ("bilinear", True, (None, None))]:
+    add(Op.INTERPOLATE, [(real, (1, 2, 3, 4))], size=(5, 8), mode=mode, align_corners=ac,
+        scales=scales)
+for s, axis in [((3, 4), (1,)), ((2, 3, 4), (0, 2)), ((2, 3, 4), (1, 2))]:
+    add(Op.STANDARDIZE, [(real, s)], axis=axis, eps=1e-5)
 
 
 # --- issue 11: rounding
