@@ -38,7 +38,32 @@ from symgrad.matrix_form import diff_matrix, to_matrix
 from symgrad.naming import known_name
 from numeric.node import as_node, many
 
-__all__ = ["to_sympy", "diff", "gradient", "jacobian", "hessian", "reverse_mode"]
+__all__ = ["to_sympy", "diff", "gradient", "jacobian", "hessian", "reverse_mode", "flat_steps"]
+
+#: piecewise-constant functions: zero derivative wherever it exists (Note [Steps])
+_STEPS = (sympy.sign, sympy.floor, sympy.ceiling)
+
+
+def flat_steps(d):
+    """Note [Steps]: the derivative of a step function (``sign``, ``floor``, ``ceiling``)
+    is 0, as numeric's (PyTorch's) VJPs of sign, floor_divide, fmod and remainder say.
+
+    SymPy leaves ``d floor(u)/du`` unevaluated and gives ``2*DiracDelta(x)`` for
+    ``d sign(x)/dx``; a first derivative drops both (the spike at the jump is not a
+    gradient), so closed forms of ``x // y`` or ``x % y`` evaluate.
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> flat_steps(sympy.diff(x - 3 * sympy.floor(x / 3), x)), flat_steps(sympy.diff(sympy.sign(x), x))
+    (1, 0)
+    """
+    if d.has(sympy.DiracDelta):
+        d = d.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
+    if d.has(sympy.Derivative):
+        d = d.replace(lambda n: isinstance(n, sympy.Subs) and isinstance(n.expr, sympy.Derivative)
+                      and n.expr.expr.func in _STEPS, lambda n: sympy.S.Zero)
+        d = d.replace(lambda n: isinstance(n, sympy.Derivative) and n.expr.func in _STEPS,
+                      lambda n: sympy.S.Zero)
+    return d
 
 
 def _is_atom(e) -> bool:
@@ -68,7 +93,7 @@ def _local_derivatives(op, attrs_key, slots):
         form = SCALAR_FORMS[op](*args, **dict(attrs_key))
         hit = {}
         for j in sorted({s[1] for s in slots if isinstance(s, tuple)}):
-            d = sympy.diff(form, _PLACEHOLDERS[j])
+            d = flat_steps(sympy.diff(form, _PLACEHOLDERS[j]))
             if d != 0:
                 hit[j] = d
         if len(_LOCAL_CACHE) > 10_000:
@@ -216,7 +241,7 @@ class _Graph:
                     and len(e.args) >= 3):
                 local_d = _tie_split(e, mine)
             else:
-                local_d = {p: sympy.diff(e, p) for p in mine}
+                local_d = {p: flat_steps(sympy.diff(e, p)) for p in mine}
             row = []
             for p, d in local_d.items():
                 if d != 0:
@@ -527,7 +552,7 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     grads = [g.xreplace(to_real) for g in grads]
     syms = [v.xreplace(to_real) for v in syms]
     tidy = _simplify_real if simplify else (lambda e: e)
-    rows = [[tidy(_no_delta(sympy.diff(g, v))).xreplace(to_plain) for v in syms]
+    rows = [[tidy(flat_steps(_no_delta(sympy.diff(g, v)))).xreplace(to_plain) for v in syms]
             for g in grads]
     return sympy.Matrix(rows)
 

@@ -23,7 +23,7 @@ API, CLI = ROOT / "docs" / "api.md", ROOT / "docs" / "cli.md"
 #: the parser list in docs/cli.md: "whitelisted functions (`exp log ...`)"
 PARSER_LIST = re.compile(r"whitelisted functions \(`([^`]*)`\)")
 #: sg. functions that are not ops (no gradient, no rule)
-NOT_OPS = {"all", "any", "argmax", "argmin", "sign", "allclose", "equal"}
+NOT_OPS = {"all", "any", "argmax", "argmin", "allclose", "equal"}
 
 
 def md(doc: str) -> str:

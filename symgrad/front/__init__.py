@@ -20,6 +20,9 @@ from typing import Any
 
 # family modules (each issue-11 family adds its import here)
 MODULES: tuple = ()
+# --- issue 11: math
+from symgrad.front import math as _math  # noqa: E402
+MODULES += (_math,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

@@ -24,6 +24,8 @@ MUTANTS = [(op, kind, argnum) for op in sorted(OP_DB, key=lambda o: o.name) for 
 @pytest.mark.parametrize("op,kind,argnum", MUTANTS,
                          ids=[f"{o.name}-{k}-{a}" for o, k, a in MUTANTS])
 def test_every_perturbed_vjp_is_flagged(op, kind, argnum):
+    if f"mutants[{argnum}]" in OP_DB[op].xfails:  # a zero gradient stays 0 when perturbed
+        pytest.skip(OP_DB[op].xfails[f"mutants[{argnum}]"])
     with perturbed(op, kind, argnum):
         r = check_op(op, _first_broadcast_free_sample(op), n_points=2, fd=False)
     assert not r.passed, f"{op.name} {kind} on input {argnum} was not flagged:\n{r}"
