@@ -59,7 +59,7 @@ def test_methods_come_from_the_rules():
     x = sg.tensor([0.5, 1.0])
     for name in GENERATED:
         if name in RULE_BY_SG[name].methods and RULE_BY_SG[name].arity == 1:
-            assert sg.allclose(getattr(x, name)(), getattr(sg, name)(x)), name
+            assert sg.allclose(getattr(x, name)(), getattr(sg, name)(x), equal_nan=True), name
 
 
 def test_generated_functions_are_closures_over_their_kernel():

@@ -135,7 +135,8 @@ def xlogy(x: Any, y: Any) -> np.ndarray:
 
 def _xlogy_x(g, out, x, y):
     # PyTorch: xlogy(g, y), and 0 where x == 0 and y <= 0 (where log(y) is not finite)
-    return np.where((x == 0) & (y <= 0), 0, apply(XLOGY.op, g, y))
+    d = apply(XLOGY.op, g, y)
+    return np.where(x == 0, np.where(y <= 0, 0, d), d)
 
 
 XLOGY = binary("xlogy", xlogy, _xlogy_x, lambda g, out, x, y: g * x / y,

@@ -146,6 +146,17 @@ def _op_cases():
                                                    index=(idx,)) * b[0], v, v),
         "concat": (lambda a, b: sg.cat([a, b]) * 2.0, v, v),
         "stack": (lambda a, b: sg.stack([a, b]) ** 2, v, v),
+        # --- issue 11: math
+        **{name: (lambda a, b, f=getattr(sg, name): f(a) * b, v, v)
+           for name in ("rsqrt", "reciprocal", "square", "asin", "acos", "atan", "sinh", "cosh",
+                        "asinh", "atanh", "log2", "log10", "exp2", "erfc", "erfinv", "sign")},
+        "acosh": (lambda a, b: sg.acosh(a + 1) * b, v, v),
+        **{name: (getattr(sg, name), v, v[::-1])
+           for name in ("hypot", "xlogy", "copysign", "logaddexp", "clamp_min", "clamp_max")},
+        "fmod": (lambda a, b: sg.fmod(a * 2.6, b), v, -v[::-1]),
+        "remainder": (lambda a, b: (a * 2.6) % b, v, -v[::-1]),
+        "floor_divide": (lambda a, b: (a * 2.6) // b + a, v, -v[::-1]),
+        "lerp": (lambda a, b: sg.lerp(a, b, a * b), v, v[::-1]),
     }
 
 
