@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from numeric.errors import SymgradError
 from numeric.rules.core import FLOAT, PROMOTE, apply, binary, declare, elementwise_shape, \
     floats, scipy_special, unary
 
@@ -145,13 +146,24 @@ XLOGY = binary("xlogy", xlogy, _xlogy_x, lambda g, out, x, y: g * x / y,
                         "tensor([0., 0.])"))
 
 
+class IntegerDivisionByZero(SymgradError, ZeroDivisionError, RuntimeError):
+    """Integer ``%``, ``//`` or ``fmod`` by zero: a RuntimeError as PyTorch raises.
+
+    >>> FLOOR_DIVIDE.kernel(np.array([1]), np.array([0]))
+    Traceback (most recent call last):
+    ...
+    numeric.rules.math.IntegerDivisionByZero: floor_divide: integer division by zero ...
+    """
+
+
 def _int_division(name: str, fn):
     """An integer-capable division kernel: integer division by zero raises, as PyTorch."""
     def kernel(x: Any, y: Any) -> np.ndarray:
         x, y = _a(x), _a(y)
         if np.result_type(x, y).kind in "biu" and np.any(y == 0):
-            raise ZeroDivisionError(f"{name}: integer division by zero (a zero in `other`); "
-                                    "use float tensors to get inf/nan instead")
+            raise IntegerDivisionByZero(
+                f"{name}: integer division by zero (a zero in `other`); use float tensors "
+                "to get inf/nan instead")
         with np.errstate(all="ignore"):
             return _a(fn(x, y))
     kernel.__name__ = name
