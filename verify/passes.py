@@ -460,7 +460,7 @@ def _size_cases(op: Op) -> list[tuple[tuple, dict]]:
     """(input shapes, attrs) of the large and batched cases of ``op``."""
     info = OP_DB[op]
     b = _BIG
-    if op is Op.WHERE:
+    if op in ELEMENTWISE and info.arity == 3:        # where, lerp
         return [((b, b, b), {}), (((64,), b, b), {}), ((b, (1, 64), b), {}),
                 ((b, b, (65, 1)), {}), ((b, (), b), {})]
     if info.arity == 1 and op in ELEMENTWISE:
@@ -501,14 +501,14 @@ _sweep.CACHES.append(_DERIVS)
 
 def _local_derivative(op: Op, argnum: int, nargs: int, attrs: dict) -> Callable:
     """The op's scalar derivative from SymPy's diff, lambdified for numpy (float64)."""
+    from symgrad.closed_form import flat_steps
     from symgrad.lower_sympy import SCALAR_FORMS
 
     key = (op, argnum, nargs, tuple(sorted((k, repr(v)) for k, v in attrs.items())))
     if key not in _DERIVS:
         ts = sympy.symbols(f"_s0:{nargs}", real=True)
         form = SCALAR_FORMS[op](*ts, **attrs)
-        d = sympy.diff(form, ts[argnum])
-        d = d.replace(sympy.DiracDelta, lambda *a: sympy.S.Zero)
+        d = flat_steps(sympy.diff(form, ts[argnum]))   # Note [Steps]: DiracDelta, d floor
         _DERIVS[key] = sympy.lambdify(ts, d, modules=[{"Heaviside": lambda x, h=0.5:
                                                        np.heaviside(x, h)}, "numpy", "scipy"])
     return _DERIVS[key]
