@@ -93,7 +93,8 @@ EXP2 = unary("exp2", _quiet(lambda x: np.exp2(floats(x))), lambda g, out, x: g *
              doc="2 ** x.", example=("sg.exp2(sg.tensor([3.0]))", "tensor([8.])"))
 ERFC = unary("erfc", lambda x: _a(scipy_special("erfc")(floats(x))),
              lambda g, out, x: g * (-_TWO_OVER_SQRT_PI * np.exp(-(x * x))),
-             doc="Complementary error function, 1 - erf(x), accurate for large x.",
+             doc="Complementary error function (one minus the error function), accurate for "
+                 "large x.",
              example=("sg.erfc(sg.tensor([0.0]))", "tensor([1.])"))
 ERFINV = unary("erfinv", lambda x: _a(scipy_special("erfinv")(floats(x))),
                lambda g, out, x: g * (_SQRT_PI_OVER_TWO * np.exp(out * out)),
