@@ -32,38 +32,13 @@ import sympy
 
 from numeric.graph import toposort
 from numeric.ops import RULE, Op
-from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower,
-                                 lower_node, real_world, variables)
+from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, flat_steps, graph_order, leaf_array,
+                                 lower, lower_node, real_world, variables)
 from symgrad.matrix_form import diff_matrix, to_matrix
 from symgrad.naming import known_name
 from numeric.node import as_node, many
 
-__all__ = ["to_sympy", "diff", "gradient", "jacobian", "hessian", "reverse_mode", "flat_steps"]
-
-#: piecewise-constant functions: zero derivative wherever it exists (Note [Steps])
-_STEPS = (sympy.sign, sympy.floor, sympy.ceiling)
-
-
-def flat_steps(d):
-    """Note [Steps]: the derivative of a step function (``sign``, ``floor``, ``ceiling``)
-    is 0, as numeric's (PyTorch's) VJPs of sign, floor_divide, fmod and remainder say.
-
-    SymPy leaves ``d floor(u)/du`` unevaluated and gives ``2*DiracDelta(x)`` for
-    ``d sign(x)/dx``; a first derivative drops both (the spike at the jump is not a
-    gradient), so closed forms of ``x // y`` or ``x % y`` evaluate.
-
-    >>> x = sympy.Symbol("x", real=True)
-    >>> flat_steps(sympy.diff(x - 3 * sympy.floor(x / 3), x)), flat_steps(sympy.diff(sympy.sign(x), x))
-    (1, 0)
-    """
-    if d.has(sympy.DiracDelta):
-        d = d.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
-    if d.has(sympy.Derivative):
-        d = d.replace(lambda n: isinstance(n, sympy.Subs) and isinstance(n.expr, sympy.Derivative)
-                      and n.expr.expr.func in _STEPS, lambda n: sympy.S.Zero)
-        d = d.replace(lambda n: isinstance(n, sympy.Derivative) and n.expr.func in _STEPS,
-                      lambda n: sympy.S.Zero)
-    return d
+__all__ = ["to_sympy", "diff", "gradient", "jacobian", "hessian", "reverse_mode"]
 
 
 def _is_atom(e) -> bool:
@@ -106,8 +81,10 @@ def _elementwise_partials(node, actual, needs):
     inputs = node.inputs
     out_shape = np.broadcast_shapes(*[np.shape(a) for a in actual])
     first: dict[int, int] = {}
+    vjps = RULE[node.op].vjp if isinstance(node.op, Op) else ()
     for pos, inp in enumerate(inputs):
-        if id(inp) in needs and not (node.op is Op.WHERE and pos == 0):
+        # inputs without a VJP (where's condition, isnan's input) get no partials
+        if id(inp) in needs and not (pos < len(vjps) and vjps[pos] is None):
             first.setdefault(id(inp), pos)
     attrs_key = tuple(sorted((node.attrs or {}).items()))
     if not out_shape:  # scalar fast path (no index bookkeeping)
@@ -552,7 +529,7 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     grads = [g.xreplace(to_real) for g in grads]
     syms = [v.xreplace(to_real) for v in syms]
     tidy = _simplify_real if simplify else (lambda e: e)
-    rows = [[tidy(flat_steps(_no_delta(sympy.diff(g, v)))).xreplace(to_plain) for v in syms]
+    rows = [[tidy(_no_delta(sympy.diff(g, v))).xreplace(to_plain) for v in syms]
             for g in grads]
     return sympy.Matrix(rows)
 
@@ -563,4 +540,5 @@ def _no_delta(e):
     relu'' and abs'' are 0 wherever they exist; numeric's second derivative through
     ``create_graph=True`` is 0 at the kink too, so the distributional spike is dropped.
     """
+    e = flat_steps(e)
     return e.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero) if e.has(sympy.DiracDelta) else e

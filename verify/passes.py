@@ -57,7 +57,7 @@ import sympy
 from numeric.executor import backward as _engine_backward
 from numeric.graph import toposort
 from numeric.node import as_node
-from numeric.ops import ELEMENTWISE, UNARY, Op
+from numeric.ops import AT_POINT, ELEMENTWISE, UNARY, Op
 from verify import graph as vgraph
 from verify import sweep as _sweep
 from verify.oracles import ExactEvaluator, OutOfDomain, fd_gradient, replay
@@ -223,8 +223,9 @@ def _compare_point(res: PassResult, op: Op, k: int, values: list, *, dtype: Any 
     any_defined = False
     point = ", ".join(f"{n}={np.array2string(np.asarray(v), precision=17, threshold=20)}"
                       for n, v in zip(prep.names, values))
-    for name, leaf, exprs, g in zip(prep.names, prep.leaves, prep.grads, num_grads):
-        exact, bound = _exact_elements(exprs, prep.replacements, prep.leaf_symbols, values,
+    here = prep.at(values)      # Note [Forms at a point]: sort, max-pooling, ...
+    for name, leaf, exprs, g in zip(prep.names, prep.leaves, here.grads, num_grads):
+        exact, bound = _exact_elements(exprs, here.replacements, prep.leaf_symbols, values,
                                        evaluator)
         any_defined |= bool(np.any(np.isfinite(exact)))
         floor = _out_floor(opout, w, tuple(leaf.shape), op in ELEMENTWISE) if opout is not None else 0.0
@@ -266,6 +267,49 @@ def _rng(op: Op, seed: int, salt: int) -> np.random.Generator:
 
 def _split(n: int, parts: int) -> list[int]:
     return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
+
+
+# ------------------------------------------------------------------ ops without a gradient
+
+# Note [Passes without a gradient]: an op no input of which has a gradient (isnan,
+# bitwise ops, index-valued results: ``OpInfo.has_gradient`` False) gives the gradient
+# passes nothing to check; they report "-" (not applicable).  The forward and float32
+# passes compare its values with its exact form instead (verify.sweep.check_values),
+# as the domain pass does through check_op.
+def _gradient_pass(fn: PassFn) -> PassFn:
+    name = fn.__name__.removesuffix("_pass")
+
+    def run(op: Op, n: int, seed: int) -> PassResult:
+        return fn(op, n, seed) if OP_DB[op].has_gradient else PassResult(name)
+    run.__name__, run.__doc__ = fn.__name__, fn.__doc__
+    return run
+
+
+def _or_values(dtype: Any) -> Callable[[PassFn], PassFn]:
+    def wrap(fn: PassFn) -> PassFn:
+        name = fn.__name__.removesuffix("_pass")
+
+        def run(op: Op, n: int, seed: int) -> PassResult:
+            return fn(op, n, seed) if OP_DB[op].has_gradient else \
+                _values_pass(name, op, n, seed, dtype)
+        run.__name__, run.__doc__ = fn.__name__, fn.__doc__
+        return run
+    return wrap
+
+
+def _values_pass(name: str, op: Op, n: int, seed: int, dtype: Any) -> PassResult:
+    from verify.sweep import check_values
+
+    res = PassResult(name)
+    samples = len(OP_DB[op].samples)
+    for k, per in enumerate(_split(max(samples, n), samples)):
+        r = check_values(op, k, n_points=max(per, 1), seed=seed, dtype=dtype)
+        res.tried += r.points_tried
+        res.used += r.points_used
+        res.skipped += r.skipped_domain
+        for f in r.failures:
+            res.fail(_case_label(op, k), f)
+    return res
 
 
 # ------------------------------------------------------------------ domain
@@ -367,6 +411,7 @@ def _op_inputs(op: Op, k: int, values: list) -> list:
     return [byid.get(id(i), i.data) for i in node.inputs]
 
 
+@_gradient_pass
 def extremes_pass(op: Op, n: int, seed: int) -> PassResult:
     """``n`` extreme points split over the op's samples (see the module doc)."""
     res = PassResult("extremes")
@@ -414,8 +459,9 @@ def _compare_expr(res: PassResult, case: str, expr: Any, leaves: list, values: l
         out, new, rho, n_ops = replay(prep.target, bind, prep.leaves)
         num = numeric_gradient(out, [new[id(leaf)] for leaf in prep.leaves], prep.cotangent)
     evaluator = ExactEvaluator()
-    for name, exprs, g in zip(prep.names, prep.grads, num):
-        exact, bound = _exact_elements(exprs, prep.replacements, prep.leaf_symbols, values,
+    here = prep.at(values)
+    for name, exprs, g in zip(prep.names, here.grads, num):
+        exact, bound = _exact_elements(exprs, here.replacements, prep.leaf_symbols, values,
                                        evaluator)
         if not _judge(res, case, f"d/d{name}", g, exact, bound, n_ops, rho, np.float64, 1.0):
             res.failures[-1] += f" at {name}={values[0].tolist()}"
@@ -425,6 +471,7 @@ def _compare_expr(res: PassResult, case: str, expr: Any, leaves: list, values: l
 
 # ------------------------------------------------------------------ kinks
 
+@_gradient_pass
 def kinks_pass(op: Op, n: int, seed: int) -> PassResult:
     """Points on the kinks OP_DB lists, drawn from ``OpInfo.kink_grid``: every element
     from a small set holding the kink locations, so zeros, ties and bounds occur."""
@@ -501,14 +548,14 @@ _sweep.CACHES.append(_DERIVS)
 
 def _local_derivative(op: Op, argnum: int, nargs: int, attrs: dict) -> Callable:
     """The op's scalar derivative from SymPy's diff, lambdified for numpy (float64)."""
-    from symgrad.closed_form import flat_steps
-    from symgrad.lower_sympy import SCALAR_FORMS
+    from symgrad.lower_sympy import SCALAR_FORMS, flat_steps
 
     key = (op, argnum, nargs, tuple(sorted((k, repr(v)) for k, v in attrs.items())))
     if key not in _DERIVS:
         ts = sympy.symbols(f"_s0:{nargs}", real=True)
         form = SCALAR_FORMS[op](*ts, **attrs)
-        d = flat_steps(sympy.diff(form, ts[argnum]))   # Note [Steps]: DiracDelta, d floor
+        d = flat_steps(sympy.diff(form, ts[argnum]))
+        d = d.replace(sympy.DiracDelta, lambda *a: sympy.S.Zero)
         _DERIVS[key] = sympy.lambdify(ts, d, modules=[{"Heaviside": lambda x, h=0.5:
                                                        np.heaviside(x, h)}, "numpy", "scipy"])
     return _DERIVS[key]
@@ -524,6 +571,7 @@ def _sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g.reshape(shape)
 
 
+@_gradient_pass
 def sizes_pass(op: Op, n: int, seed: int) -> PassResult:
     """Large (> 4096 elements), batched and broadcast cases; cost bounded per case."""
     res = PassResult("sizes")
@@ -624,6 +672,7 @@ def _sizes_fd(res, label, expr, wrt, values, grads_at, w, nums, rng) -> bool:
 
 # ------------------------------------------------------------------ float32
 
+@_or_values(np.float32)
 def float32_pass(op: Op, n: int, seed: int) -> PassResult:
     """Float32 inputs through ``Tensor.backward()``: dtypes, then values vs exact."""
     import symgrad as sg
@@ -694,6 +743,9 @@ def _lowered(op: Op, k: int):
     if key not in _LOWERED:
         prep = _prepared(op, k)
         node = _op_node(prep, op)
+        if op in AT_POINT:      # lowered at each point (_compare_forward)
+            _LOWERED[key] = (node, None)
+            return _LOWERED[key]
         want = {id(leaf) for leaf in prep.leaves}
         arrays: dict[int, Any] = {}
         for n in toposort([node]):
@@ -707,6 +759,10 @@ def _compare_forward(res: PassResult, case: str, node: Any, exprs: np.ndarray, l
                      leaf_symbols: list, values: list, tol_factor: float = 1.0) -> None:
     res.tried += 1
     bind = {id(leaf): np.asarray(v) for leaf, v in zip(leaves, values)}
+    if node.op in AT_POINT:     # Note [Forms at a point]: the form is the one at this point
+        from symgrad.lower_sympy import lower_node
+
+        exprs = np.asarray(lower_node(node, leaf_symbols, bind), dtype=object)
     with np.errstate(all="ignore"):
         out, _, rho, n_ops = replay(node, bind)
     if rho > MAX_RHO:
@@ -735,6 +791,7 @@ def _compare_forward(res: PassResult, case: str, node: Any, exprs: np.ndarray, l
         res.failures[-1] += f" at {point}"
 
 
+@_or_values(np.float64)
 def forward_pass(op: Op, n: int, seed: int) -> PassResult:
     """Forward values vs the exact lowered form: domain points and extreme points."""
     res = PassResult("forward")
@@ -773,6 +830,7 @@ def forward_pass(op: Op, n: int, seed: int) -> PassResult:
     return res
 
 
+@_gradient_pass
 def paths_pass(op: Op, n: int, seed: int) -> PassResult:
     """Every gradient path (:mod:`verify.paths`) on each sample of ``op``, two points each."""
     res = PassResult("paths")

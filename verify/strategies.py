@@ -57,8 +57,10 @@ if os.environ.get(PROFILE_ENV):  # the user chose a profile for this run
 __all__ = ["Expression", "Point", "expressions", "points", "SUPPORTED_OPS", "MAX_SIZE"]
 
 #: ops the expression strategy can draw: every op but CAST (a no-op in float64
-#: graphs) and SCATTER_ADD (GETITEM's adjoint, drawn through GETITEM's gradient)
-SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD})
+#: graphs), SCATTER_ADD (GETITEM's adjoint, drawn through GETITEM's gradient) and the
+#: ops without a gradient (isnan, bitwise ops: a DAG is drawn to check gradients)
+SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD}
+                          - {op for op, info in OP_DB.items() if not info.has_gradient})
 _DEFAULT_OPS = tuple(sorted(SUPPORTED_OPS, key=lambda o: o.name))
 #: the default draw picks elementwise or structural first, so a growing elementwise
 #: vocabulary does not crowd matmul, reductions and movement ops out of the DAGs

@@ -20,6 +20,10 @@ from typing import Any
 
 # family modules (each issue-11 family adds its import here)
 MODULES: tuple = ()
+# --- issue 11: rounding
+from symgrad.front import rounding  # noqa: E402
+
+MODULES += (rounding,)
 # --- issue 11: math
 from symgrad.front import math as _math  # noqa: E402
 MODULES += (_math,)
