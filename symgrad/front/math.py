@@ -54,20 +54,27 @@ def clamp_max(input: Any, max: Any) -> Tensor:  # noqa: A002 - PyTorch's name
 def lerp(input: Any, end: Any, weight: Any) -> Tensor:
     """``input + weight * (end - input)``; ``weight`` a number or a tensor.
 
-    ``input`` and ``end`` must have the same dtype (and a tensor ``weight`` too),
-    as in PyTorch.
+    ``input`` and ``end`` must have the same dtype (and a ``weight`` tensor that is
+    not 0-d too), as in PyTorch.
 
     >>> import symgrad as sg
     >>> sg.lerp(sg.tensor([0.0, 1.0]), sg.tensor([2.0, 3.0]), 0.25)
     tensor([0.5000, 1.5000])
     """
     start = _tensor(input)
+    if start.dtype.kind != "f":
+        raise RuntimeError(f"lerp: input must be a floating-point tensor, got {start.dtype}; "
+                           "convert it with .double() or .float()")
     stop = _tensor(end, start)
     w = _tensor(weight, start)
+    # as PyTorch: a 0-d weight is a number, any other tensor must match input's dtype
     for name, given, t in (("end", end, stop), ("weight", weight, w)):
-        if isinstance(given, Tensor) and t.dtype != start.dtype:
+        if isinstance(given, Tensor) and t.dtype != start.dtype and \
+                (name == "end" or t.ndim > 0):
             raise RuntimeError(f"lerp: expected dtype {start.dtype} for `{name}` but got dtype "
                                f"{t.dtype}; convert it with .to({start.dtype})")
+    if w.dtype != start.dtype:   # a 0-d weight (or a number) takes input's dtype
+        w = w.to(start.dtype)
     return _apply(Op.LERP, (start, stop, w), {})
 
 

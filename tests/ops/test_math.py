@@ -343,6 +343,12 @@ def test_bad_inputs_raise_like_torch():
     assert np.isinf((sg.tensor([1.0]) // 0).item())      # floats: inf, as torch
     with pytest.raises(RuntimeError, match="expected dtype float64 for `end`"):
         sg.lerp(sg.tensor([1.0]), sg.tensor([1.0], dtype=sg.float32), 0.5)
+    with pytest.raises(RuntimeError, match="expected dtype float32 for `weight`"):
+        sg.lerp(sg.ones(2, dtype=sg.float32), sg.ones(2, dtype=sg.float32), sg.ones(2))
+    assert sg.lerp(sg.ones(2, dtype=sg.float32), sg.zeros(2, dtype=sg.float32),
+                   sg.tensor(0.25)).dtype == sg.float32      # a 0-d weight is a number
+    with pytest.raises(RuntimeError, match="floating-point"):
+        sg.lerp(sg.tensor([1, 2]), sg.tensor([3, 4]), 0.5)
     with pytest.raises(RuntimeError, match="broadcast"):
         sg.hypot(sg.zeros(2), sg.zeros(3))
     with pytest.raises(RuntimeError, match="broadcast"):
