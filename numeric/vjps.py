@@ -20,11 +20,12 @@ Note [The VJP vocabulary]
 
     * operators ``+ - * / ** @``, unary ``-``, comparisons ``> >= < <= ==``;
     * ufuncs ``np.exp``, ``np.log``, ``np.cos``, ``np.sin``, ``np.expm1``,
-      ``np.sign``;
+      ``np.sqrt``, and the gradient-free ``np.sign`` and ``np.trunc``;
     * array functions ``np.sum`` (with ``axis`` tuple and ``keepdims``),
       ``np.reshape``, ``np.transpose``, ``np.swapaxes``, ``np.broadcast_to``,
       ``np.where``, ``np.ones_like``, ``np.zeros_like``, ``np.expand_dims``;
-    * indexing ``g[index]`` and ``numeric.apply(Op.SCATTER_ADD, g, shape=, index=)``;
+    * indexing ``g[index]`` and ``numeric.apply(op, ...)`` for any op (``Op.SCATTER_ADD``,
+      ``Op.COSH`` in ``sinh``'s VJP, ...);
       :func:`unbroadcast` also uses ``apply(Op.CAST, g, dtype=)``;
     * attributes ``.shape``, ``.ndim`` and ``.dtype`` of ``g``, ``out`` and inputs.
 

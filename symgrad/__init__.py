@@ -31,7 +31,7 @@ from symgrad.tensor import Tensor, evaluate
 # tensor.py one way and complete the Tensor class; tensor.py imports neither
 from symgrad import tensor_numpy as _tensor_numpy  # noqa: F401
 from symgrad.tensor_ops import OP_FUNCTIONS as _OP_FUNCTIONS
-from symgrad.tensor_ops import all, allclose, any, argmax, argmin, equal, sign
+from symgrad.tensor_ops import all, allclose, any, argmax, argmin, equal
 
 # every op's sg. names (sg.exp, sg.sum, sg.clip, ...) come from numeric's rule table
 globals().update(_OP_FUNCTIONS)

@@ -211,7 +211,7 @@ def _float64(expr: sympy.Expr, syms: list, values: list[float]) -> str:
     import sympy
 
     # numpy's printer knows oo and nan but not zoo (log(0) folded to a constant)
-    fn = sympy.lambdify(syms, expr.xreplace({sympy.zoo: sympy.oo}), modules="numpy")
+    fn = sympy.lambdify(syms, expr.xreplace({sympy.zoo: sympy.oo}), modules=["numpy", "scipy"])
     with np.errstate(all="ignore"):
         v = fn(*[np.float64(v) for v in values])
     v = np.asarray(v)

@@ -193,6 +193,62 @@ SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
     **_rounding_forms(),
 }
 
+# --- issue 11: math
+
+
+def _trunc(q):
+    return sympy.Piecewise((sympy.floor(q), q >= 0), (sympy.ceiling(q), True))
+
+
+def _xlogy(x, y):
+    # 0 where x == 0 (also at y == 0, where x*log(y) is nan); x*log(y) elsewhere
+    return sympy.Piecewise((0, sympy.Eq(x, 0) & (y <= 0)), (x * sympy.log(y), True))
+
+
+def _copysign(x, y):
+    # -0.0 has no exact form: a zero `other` counts as +0
+    return sympy.Piecewise((sympy.Abs(x), y >= 0), (-sympy.Abs(x), True))
+
+
+def _clamp_min(x, m):
+    # x >= m takes x: PyTorch's gradient at the bound goes to input
+    return sympy.Piecewise((m, x < m), (x, True))
+
+
+def _clamp_max(x, m):
+    return sympy.Piecewise((m, x > m), (x, True))
+
+
+SCALAR_FORMS |= {
+    Op.RSQRT: lambda x: 1 / sympy.sqrt(x),
+    Op.RECIPROCAL: lambda x: 1 / x,
+    Op.SQUARE: lambda x: x ** 2,
+    Op.ASIN: sympy.asin,
+    Op.ACOS: sympy.acos,
+    Op.ATAN: sympy.atan,
+    Op.SINH: sympy.sinh,
+    Op.COSH: sympy.cosh,
+    Op.ASINH: sympy.asinh,
+    Op.ACOSH: sympy.acosh,
+    Op.ATANH: sympy.atanh,
+    Op.LOG2: lambda x: sympy.log(x, 2),
+    Op.LOG10: lambda x: sympy.log(x, 10),
+    Op.EXP2: lambda x: 2 ** x,
+    Op.ERFC: sympy.erfc,
+    Op.ERFINV: sympy.erfinv,
+    Op.SIGN: sympy.sign,
+    Op.HYPOT: lambda x, y: sympy.sqrt(x ** 2 + y ** 2),
+    Op.XLOGY: _xlogy,
+    Op.FMOD: lambda x, y: x - y * _trunc(x / y),
+    Op.REMAINDER: lambda x, y: x - y * sympy.floor(x / y),
+    Op.FLOOR_DIVIDE: lambda x, y: sympy.floor(x / y),
+    Op.COPYSIGN: _copysign,
+    Op.LOGADDEXP: lambda x, y: sympy.log(sympy.exp(x) + sympy.exp(y)),
+    Op.LERP: lambda s, e, w: s + w * (e - s),
+    Op.CLAMP_MIN: _clamp_min,
+    Op.CLAMP_MAX: _clamp_max,
+}
+
 
 def _elementwise(form):
     def lower_op(*xs, **attrs):
@@ -539,13 +595,18 @@ def _is_step_derivative(e) -> bool:
 
 
 def flat_steps(e):
-    """``e`` with the derivatives of floor and ceiling set to 0 (Note [Step derivatives]).
+    """``e`` with the derivatives of floor and ceiling set to 0 (Note [Step derivatives]),
+    and sign's (``2*DiracDelta(x)``: PyTorch's sign has gradient 0).
 
     >>> x = sympy.Symbol("x", real=True)
-    >>> flat_steps(sympy.diff(x - sympy.floor(2 * x), x))
-    1
+    >>> flat_steps(sympy.diff(x - sympy.floor(2 * x), x)), flat_steps(sympy.diff(sympy.sign(x), x))
+    (1, 0)
     """
-    if not isinstance(e, sympy.Basic) or not e.has(sympy.Derivative):
+    if not isinstance(e, sympy.Basic):
+        return e
+    if e.has(sympy.DiracDelta):
+        e = e.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
+    if not e.has(sympy.Derivative):
         return e
     return e.replace(_is_step_derivative, lambda d: sympy.S.Zero)
 

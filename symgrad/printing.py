@@ -55,6 +55,10 @@ def _arg(a):
     return a
 
 
+#: lambdify's modules: numpy, and scipy.special for what numpy lacks (erfc, erfinv)
+_MODULES = ["numpy", "scipy"]
+
+
 def lambdify(formula: Any, args: Sequence[Any]) -> Callable[..., Any]:
     """A numpy function evaluating ``formula`` (SymPy object, tensor, or cse pair).
 
@@ -75,7 +79,7 @@ def lambdify(formula: Any, args: Sequence[Any]) -> Callable[..., Any]:
         reps, exprs = formula
         several = isinstance(exprs, (list, tuple))
         items = list(exprs) if several else [exprs]
-        flat_fn = sympy.lambdify(syms, items, modules="numpy",
+        flat_fn = sympy.lambdify(syms, items, modules=_MODULES,
                                  cse=lambda es: (list(reps), list(es)))
         return (lambda *vals: flat_fn(*vals)) if several else (lambda *vals: flat_fn(*vals)[0])
     if _is_node(formula):
@@ -85,11 +89,11 @@ def lambdify(formula: Any, args: Sequence[Any]) -> Callable[..., Any]:
             if not isinstance(formula, np.ndarray) else formula.shape
         flat = list(np.asarray(formula.tolist() if not isinstance(formula, np.ndarray)
                                else formula, dtype=object).ravel())
-        fn = sympy.lambdify(syms, flat, modules="numpy")
+        fn = sympy.lambdify(syms, flat, modules=_MODULES)
 
         def array_fn(*vals):
             out = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in fn(*vals)])
             stacked = np.stack(out) if out else np.zeros(0)
             return stacked.reshape(shape + stacked.shape[1:])
         return array_fn
-    return sympy.lambdify(syms, formula, modules="numpy")
+    return sympy.lambdify(syms, formula, modules=_MODULES)

@@ -5,7 +5,7 @@ names its ``sg.`` functions and Tensor methods.  Simple elementwise ops get a
 generated function (Note [Generated front end]); ops with rich PyTorch
 signatures (``sum(dim, keepdim, dtype)``, ``clamp(min, max)``, ``reshape``...)
 are written by hand here under the names their rule declares.  ``symgrad``
-exports :data:`OP_FUNCTIONS`; comparisons, ``sign``, ``argmax`` and friends are
+exports :data:`OP_FUNCTIONS`; comparisons, ``argmax`` and friends are
 not ops and return tensors without gradient.
 
 The numpy protocols (``__array_ufunc__``, ``__array_function__``,
@@ -305,16 +305,6 @@ def any(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: 
     tensor([ True, False])
     """
     return _truth(np.any, input, dim, keepdim, "any")
-
-
-def sign(input: Any) -> Tensor:
-    """Elementwise sign (-1, 0 or 1); no gradient (it is 0 almost everywhere).
-
-    >>> import symgrad as sg
-    >>> sg.sign(sg.tensor([-2.0, 0.0, 3.0]))
-    tensor([-1.,  0.,  1.])
-    """
-    return _node(np.sign(_nograd_value(input, "sign")), None, (), {}, False)
 
 
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
@@ -707,7 +697,7 @@ _OTHER_METHODS = {
     "__getitem__": getitem, "__setitem__": _setitem,
     "__iadd__": _inplace(Op.ADD, np.add), "__isub__": _inplace(Op.SUB, np.subtract),
     "__imul__": _inplace(Op.MUL, np.multiply), "__itruediv__": _inplace(Op.DIV, np.divide),
-    "argmax": argmax, "argmin": argmin, "all": all, "any": any, "sign": sign, "zero_": zero_,
+    "argmax": argmax, "argmin": argmin, "all": all, "any": any, "zero_": zero_,
 }
 for _rule in RULES:
     for _name in _rule.methods:

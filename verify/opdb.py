@@ -524,6 +524,72 @@ _ENTRIES += [
            zero_ok=False),
 ]
 
+# --- issue 11: math
+UNIT = Domain("|x| < 1", -0.9, 0.9, lambda x: np.abs(x) < 0.999)
+ABOVE_ONE = Domain("x > 1", 1.2, 3.0, lambda x: x > 1.001)
+
+
+def _kink_origin(x, y, **attrs):
+    """hypot: distance to (0, 0), where its gradient is 0/0."""
+    return _min_abs(np.hypot(*np.broadcast_arrays(np.asarray(x, np.float64),
+                                                  np.asarray(y, np.float64))))
+
+
+def _kink_multiples(nonzero_only):
+    """Distance from x to the nearest jump at x = k*y (k != 0 for fmod)."""
+    def kink(x, y, **attrs):
+        x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        with np.errstate(all="ignore"):
+            k = np.round(x / y)
+        if nonzero_only:
+            k = np.where(k == 0, np.where(x * y < 0, -1.0, 1.0), k)
+        return _min_abs(x - k * y)
+    return kink
+
+
+def _kink_copysign(x, y, **attrs):
+    return min(_min_abs(x), _min_abs(y))
+
+
+def _grid_multiples(attrs):
+    return (-2.0, -1.0, 0.5, 1.0, 2.0)
+
+
+_TERN = (Sample(((3, 4), (3, 4), (3, 4))), Sample(((3, 1), (1, 4), ())),
+         Sample(((4,), (2, 3, 4), (3, 1))))
+_JUMPS = "x = k*y, integer k (the value jumps; gradients as PyTorch: see docs/conventions.md)"
+_ENTRIES += [
+    _un(Op.RSQRT, POSITIVE), _un(Op.RECIPROCAL, NONZERO), _un(Op.SQUARE),
+    _un(Op.ASIN, UNIT), _un(Op.ACOS, UNIT), _un(Op.ATAN), _un(Op.SINH, overflow_safe=""),
+    _un(Op.COSH, overflow_safe=""), _un(Op.ASINH), _un(Op.ACOSH, ABOVE_ONE),
+    _un(Op.ATANH, UNIT), _un(Op.LOG2, POSITIVE), _un(Op.LOG10, POSITIVE), _un(Op.EXP2),
+    # scipy's erfc (as PyTorch's) rounds x*x inside exp(-x*x): ~2x^2 ulps in the far tail,
+    # up to ~260 ulps at x ~ 22 (extreme points only)
+    _un(Op.ERFC, extremes_tol=512.0), _un(Op.ERFINV, UNIT),
+    _un(Op.SIGN, kinks="x = 0 (the value jumps; gradient 0 everywhere, as PyTorch)",
+        kink=_kink_at_zero, zero_ok=False, kink_grid=_grid_zero, zero_grad=True),
+    _bin(Op.HYPOT, kinks="x = y = 0 (gradient 0/0 = nan there, as PyTorch)",
+         kink=_kink_origin),
+    # other > 0: xlogy's convention at x == 0, y <= 0 is tested against torch in tests/ops
+    _bin(Op.XLOGY, REAL, POSITIVE, overflow_safe="+"),
+    _bin(Op.FMOD, REAL, NONZERO, kinks=_JUMPS + " (k != 0)", kink=_kink_multiples(True),
+         zero_ok=False, kink_grid=_grid_multiples),
+    _bin(Op.REMAINDER, REAL, NONZERO, kinks=_JUMPS, kink=_kink_multiples(False),
+         zero_ok=False, kink_grid=_grid_multiples),
+    _bin(Op.FLOOR_DIVIDE, REAL, NONZERO, kinks=_JUMPS + "; gradient 0 everywhere",
+         kink=_kink_multiples(False), zero_ok=False, kink_grid=_grid_multiples, zero_grad=True),
+    _bin(Op.COPYSIGN, kinks="x = 0 (gradient 0 there) and y = 0 (the value jumps)",
+         kink=_kink_copysign, zero_ok=False, kink_grid=_grid_zero,
+         # d/d other is 0 (as PyTorch): scaling, negating or dropping it changes nothing
+         xfails={"mutants[1]": "zero gradient to `other`: every perturbation of 0 is 0"}),
+    _bin(Op.LOGADDEXP),
+    OpInfo(Op.LERP, 3, (REAL, REAL, REAL), _TERN),
+    _bin(Op.CLAMP_MIN, kinks="ties x == min (the gradient goes to input)", kink=_kink_ties,
+         zero_ok=False, kink_grid=_grid_ties),
+    _bin(Op.CLAMP_MAX, kinks="ties x == max (the gradient goes to input)", kink=_kink_ties,
+         zero_ok=False, kink_grid=_grid_ties),
+]
+
 #: Functions of the vocabulary built from other ops rather than being ops themselves
 #: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):
 #: ``sg`` name -> the ops it is made of.  Their pieces are checked through those ops'

@@ -507,7 +507,7 @@ def _size_cases(op: Op) -> list[tuple[tuple, dict]]:
     """(input shapes, attrs) of the large and batched cases of ``op``."""
     info = OP_DB[op]
     b = _BIG
-    if op is Op.WHERE:
+    if op in ELEMENTWISE and info.arity == 3:        # where, lerp
         return [((b, b, b), {}), (((64,), b, b), {}), ((b, (1, 64), b), {}),
                 ((b, b, (65, 1)), {}), ((b, (), b), {})]
     if info.arity == 1 and op in ELEMENTWISE:

@@ -40,11 +40,12 @@ from hypothesis.extra import numpy as hnp
 from numeric.graph import toposort
 from numeric.kernels import FORWARD, apply
 from numeric.node import Node, as_node
-from numeric.ops import BINARY, NORMALIZE, REDUCE, UNARY, Op
+from numeric.ops import ARITY, ELEMENTWISE, NORMALIZE, REDUCE, Op
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 from verify.check import KINK_MARGIN, _admissible, _leaf_domains
-from verify.opdb import ABOVE_MINUS_ONE, BASE, NONZERO, OP_DB, POSITIVE, TAN_DOMAIN
+from verify.opdb import ABOVE_MINUS_ONE, ABOVE_ONE, BASE, NONZERO, OP_DB, POSITIVE, \
+    TAN_DOMAIN, UNIT
 from verify.oracles import replay
 from verify.profiles import PROFILE_ENV, load_profile, register_profiles
 from verify.tolerance import MAX_RHO
@@ -61,6 +62,10 @@ __all__ = ["Expression", "Point", "expressions", "points", "SUPPORTED_OPS", "MAX
 SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD}
                           - {op for op, info in OP_DB.items() if not info.has_gradient})
 _DEFAULT_OPS = tuple(sorted(SUPPORTED_OPS, key=lambda o: o.name))
+#: the default draw picks elementwise or structural first, so a growing elementwise
+#: vocabulary does not crowd matmul, reductions and movement ops out of the DAGs
+_DEFAULT_KINDS = (tuple(o for o in _DEFAULT_OPS if o in ELEMENTWISE),
+                  tuple(o for o in _DEFAULT_OPS if o not in ELEMENTWISE))
 #: no drawn value has more elements than this (exact evaluation is per element)
 MAX_SIZE = 36
 _MAX_NDIM = 4
@@ -176,7 +181,8 @@ def _broadcasts(a: tuple, b: tuple) -> bool:
 
 #: a guard maps any real value into an op input's domain (values stay away from poles)
 _GUARD = {POSITIVE.name: "pos", BASE.name: "pos", NONZERO.name: "pos",
-          ABOVE_MINUS_ONE.name: "sigmoid", TAN_DOMAIN.name: "sin"}
+          ABOVE_MINUS_ONE.name: "sigmoid", TAN_DOMAIN.name: "sin", UNIT.name: "sigmoid",
+          ABOVE_ONE.name: "above_one"}
 
 
 class _Builder:
@@ -245,6 +251,8 @@ class _Builder:
             return self.emit(Op.SIGMOID, [a], {})
         if kind == "sin":
             return self.emit(Op.SIN, [a], {})
+        if kind == "above_one":  # sigmoid(a) + 1.5 lies in (1.5, 2.5)
+            return self.emit(Op.ADD, [self.emit(Op.SIGMOID, [a], {}), 1.5], {})
         return a
 
 
@@ -252,8 +260,8 @@ def _plan(b: _Builder, op: Any) -> tuple[list, dict] | None:
     """Arguments and attrs for one application of ``op`` on the pool (None: not now)."""
     draw = b.draw
     nd = lambda lo: (lambda s: len(s) >= lo)  # noqa: E731
-    arity = op.arity if _is_custom(op) else (2 if op in BINARY else 3 if op is Op.WHERE else 1)
-    if op in UNARY or op in BINARY or op is Op.WHERE or _is_custom(op):
+    if op in ELEMENTWISE or _is_custom(op):
+        arity = op.arity if _is_custom(op) else ARITY[op]
         first = b.pick()
         args = [first] + [b.pick(lambda s, f=b.shape(first): _broadcasts(s, f))
                           for _ in range(arity - 1)]
@@ -361,7 +369,8 @@ def _expressions(draw, max_nodes, ops, fixed, max_leaves):
         b.symbol(s)
     drawn = 0
     for _ in range(draw(st.integers(1, max_nodes))):
-        op = draw(st.sampled_from(ops))
+        kind = draw(st.sampled_from(_DEFAULT_KINDS)) if ops is _DEFAULT_OPS else ops
+        op = draw(st.sampled_from(kind))
         plan = _plan(b, op)
         if plan is None or b.out_shape(op, *plan) is None:
             continue  # the op does not fit the pool right now

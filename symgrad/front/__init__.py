@@ -28,6 +28,9 @@ MODULES += (rounding,)
 from symgrad.front import nnops  # noqa: E402 - a family module
 
 MODULES += (nnops,)
+# --- issue 11: math
+from symgrad.front import math as _math  # noqa: E402
+MODULES += (_math,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

@@ -178,6 +178,17 @@ def _op_cases():
         "interpolate": (lambda a, b: sg.interpolate(a * b, size=(4, 3), mode="bilinear"),
                         m.reshape(1, 1, 3, 2), m.reshape(1, 1, 3, 2)),
         "standardize": (lambda a, b: sg.layer_norm(a, (2,), eps=0.5) * b, v[:2], v[1:]),
+        # --- issue 11: math
+        **{name: (lambda a, b, f=getattr(sg, name): f(a) * b, v, v)
+           for name in ("rsqrt", "reciprocal", "square", "asin", "acos", "atan", "sinh", "cosh",
+                        "asinh", "atanh", "log2", "log10", "exp2", "erfc", "erfinv", "sign")},
+        "acosh": (lambda a, b: sg.acosh(a + 1) * b, v, v),
+        **{name: (getattr(sg, name), v, v[::-1])
+           for name in ("hypot", "xlogy", "copysign", "logaddexp", "clamp_min", "clamp_max")},
+        "fmod": (lambda a, b: sg.fmod(a * 2.6, b), v, -v[::-1]),
+        "remainder": (lambda a, b: (a * 2.6) % b, v, -v[::-1]),
+        "floor_divide": (lambda a, b: (a * 2.6) // b + a, v, -v[::-1]),
+        "lerp": (lambda a, b: sg.lerp(a, b, a * b), v, v[::-1]),
     }
 
 

@@ -512,7 +512,8 @@ def test_every_op_every_perturbation_is_flagged(kind, monkeypatch):
     for op in sorted((o for o in OP_DB if not OP_DB[o].zero_grad), key=lambda o: o.name):
         rules = numeric.VJP[op]
         positions = [0] if op in numeric.ops.VARIADIC else \
-            [i for i, r in enumerate(rules) if r is not None]
+            [i for i, r in enumerate(rules) if r is not None
+             and f"mutants[{i}]" not in OP_DB[op].xfails]   # a zero gradient stays 0
         for argnum in positions:
             new = tuple(_perturb(r, kind) if i == argnum else r for i, r in enumerate(rules))
             monkeypatch.setitem(numeric.VJP, op, new)

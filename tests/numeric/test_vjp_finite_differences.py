@@ -137,6 +137,38 @@ for mode, ac, scales in [("nearest", False, (None, None)), ("bilinear", False, (
 for s, axis in [((3, 4), (1,)), ((2, 3, 4), (0, 2)), ((2, 3, 4), (1, 2))]:
     add(Op.STANDARDIZE, [(real, s)], axis=axis, eps=1e-5)
 
+# --- issue 11: math
+
+
+def unit(shape):            # inside (-1, 1): asin, acos, atanh, erfinv
+    return rng.uniform(-0.8, 0.8, size=shape)
+
+
+def above_one(shape):       # acosh
+    return rng.uniform(1.2, 3.0, size=shape)
+
+
+def off_multiples(shape):   # x / 1.5 far from an integer: fmod/remainder/floor_divide smooth
+    return 1.5 * (rng.integers(-3, 4, size=shape) + rng.uniform(0.2, 0.8, size=shape))
+
+
+for s in UNARY_SHAPES:
+    for op, dom in [(Op.RSQRT, pos), (Op.RECIPROCAL, nonzero), (Op.SQUARE, real),
+                    (Op.ASIN, unit), (Op.ACOS, unit), (Op.ATAN, real), (Op.SINH, real),
+                    (Op.COSH, real), (Op.ASINH, real), (Op.ACOSH, above_one), (Op.ATANH, unit),
+                    (Op.LOG2, pos), (Op.LOG10, pos), (Op.EXP2, real), (Op.ERFC, real),
+                    (Op.ERFINV, unit), (Op.SIGN, nonzero)]:
+        add(op, [(dom, s)])
+for a, b in BINARY_SHAPES:
+    for op in (Op.HYPOT, Op.LOGADDEXP, Op.CLAMP_MIN, Op.CLAMP_MAX):
+        add(op, [(real, a), (real, b)])
+    add(Op.XLOGY, [(real, a), (pos, b)])
+    add(Op.COPYSIGN, [(nonzero, a), (nonzero, b)])
+    for op in (Op.FMOD, Op.REMAINDER, Op.FLOOR_DIVIDE):
+        add(op, [(off_multiples, a), (lambda shape: np.full(shape, 1.5), b)])
+for a, b, w in [((3,), (3,), ()), ((3, 1), (1, 4), (4,)), ((), (2, 3), (2, 1))]:
+    add(Op.LERP, [(real, a), (real, b), (real, w)])
+
 
 # --- issue 11: rounding
 def off_integers(shape):    # floor, ceil, round... jump at integers and half-integers

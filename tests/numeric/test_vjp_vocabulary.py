@@ -18,10 +18,11 @@ from numeric import Op, backward
 
 UFUNCS = {np.add, np.subtract, np.multiply, np.true_divide, np.power, np.matmul, np.negative,
           np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
-          np.exp, np.log, np.cos, np.sin, np.expm1, np.sign}
+          np.exp, np.log, np.cos, np.sin, np.expm1, np.sign,
+          np.sqrt, np.trunc}                # issue 11: Tensor maps both (trunc is gradient-free)
 FUNCTIONS = {np.sum, np.reshape, np.transpose, np.swapaxes, np.broadcast_to, np.where,
              np.ones_like, np.zeros_like, np.expand_dims}
-APPLIED = {Op.SCATTER_ADD, Op.CAST}
+APPLIED = set(Op)   # numeric.apply(Op.X, ...) runs any op on a Tensor (issue 11)
 
 
 def unbox(x):

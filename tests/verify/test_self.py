@@ -27,6 +27,8 @@ ZERO_GRAD = sorted((op for op, info in OP_DB.items() if info.zero_grad), key=lam
 @pytest.mark.parametrize("op,kind,argnum", MUTANTS,
                          ids=[f"{o.name}-{k}-{a}" for o, k, a in MUTANTS])
 def test_every_perturbed_vjp_is_flagged(op, kind, argnum):
+    if f"mutants[{argnum}]" in OP_DB[op].xfails:  # copysign's d/d other: 0 stays 0
+        pytest.skip(OP_DB[op].xfails[f"mutants[{argnum}]"])
     with perturbed(op, kind, argnum):
         r = check_op(op, _first_broadcast_free_sample(op), n_points=2, fd=False)
     assert not r.passed, f"{op.name} {kind} on input {argnum} was not flagged:\n{r}"
@@ -36,7 +38,7 @@ def test_every_perturbed_vjp_is_flagged(op, kind, argnum):
 @pytest.mark.parametrize("op", ZERO_GRAD, ids=lambda o: o.name)
 def test_a_nonzero_gradient_is_flagged(op, monkeypatch):
     """An op whose gradient is zero (floor, round...) with an identity VJP instead."""
-    monkeypatch.setitem(VJP, op, (lambda g, out, x, **attrs: g,) + VJP[op][1:])
+    monkeypatch.setitem(VJP, op, (lambda g, out, *xs, **attrs: g,) + VJP[op][1:])
     r = check_op(op, 0, n_points=2, fd=False)
     assert not r.passed and sum(i.mismatches for i in r.inputs) > 0, str(r)
 
