@@ -304,8 +304,19 @@ def _vector_norm(x, ord=2.0, axis=None, keepdims=False):  # noqa: A002 - numeric
     return _reduce(lambda row: _vector_norm_row(row, ord))(x, axis, keepdims)
 
 
+def _triangle(x, diagonal, lower):
+    n, m = x.shape[-2:]
+    mask = (np.tril if lower else np.triu)(np.ones((n, m), bool), diagonal)
+    return np.where(mask, x, sympy.S.Zero)
+
+
 TO_SYMPY |= {
     Op.DET: lambda x: _per_matrix(_det, x),
+    Op.LOGABSDET: lambda x: _per_matrix(lambda m: sympy.log(sympy.Abs(_det(m))), x),
+    Op.TRACE: lambda x: np.array(sympy.Add(*[x[i, i] for i in range(min(x.shape))]),
+                                 dtype=object),
+    Op.TRIL: lambda x, diagonal=0: _triangle(x, diagonal, True),
+    Op.TRIU: lambda x, diagonal=0: _triangle(x, diagonal, False),
     Op.INV: lambda x: _per_matrix(_inv, x),
     Op.SOLVE: lambda a, b: _per_matrix(lambda m, r: m.adjugate(method="berkowitz") * r / _det(m),
                                        a, b),

@@ -435,6 +435,7 @@ _SQUARE = (Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 2, 2),)))
 _SQUARE_2 = (Sample(((2, 2),)), Sample(((2, 2, 2),)))
 _ENTRIES += [
     OpInfo(Op.DET, 1, (INVERTIBLE,), _SQUARE),
+    OpInfo(Op.LOGABSDET, 1, (INVERTIBLE,), _SQUARE),
     OpInfo(Op.INV, 1, (INVERTIBLE,), _SQUARE_2),
     OpInfo(Op.SOLVE, 2, (INVERTIBLE, REAL),
            (Sample(((2, 2), (2, 3))), Sample(((2, 2, 2), (2, 1))),
@@ -450,6 +451,13 @@ _ENTRIES += [
            kinks="a zero element (ord 1, 0, p; ord 2: the zero vector, gradient 0 there as "
                  "PyTorch); ties of the largest |x| (inf) or smallest (-inf): split evenly",
            kink=_kink_norm, zero_ok=False, kink_grid=_grid_norm),
+    OpInfo(Op.TRACE, 1, (REAL,), (Sample(((3, 3),)), Sample(((2, 4),)))),
+    OpInfo(Op.TRIL, 1, (REAL,), (Sample(((3, 3),), {"diagonal": 0}),
+                                 Sample(((2, 3, 4),), {"diagonal": -1}),
+                                 Sample(((3, 2),), {"diagonal": 1}))),
+    OpInfo(Op.TRIU, 1, (REAL,), (Sample(((3, 3),), {"diagonal": 0}),
+                                 Sample(((2, 3, 4),), {"diagonal": 1}),
+                                 Sample(((3, 2),), {"diagonal": -1}))),
 ]
 
 #: Functions of the vocabulary built from other ops rather than being ops themselves
@@ -463,17 +471,14 @@ COMPOSED |= {
     "linalg.diagonal": "diagonal",
     "diag_embed": "scatter_add (the adjoint of diagonal's index), permute",
     "diag": "diag_embed (1-D input) or diagonal (2-D input)",
-    "trace": "diagonal, sum",
-    "tril": "where with a constant lower-triangle mask",
-    "triu": "where with a constant upper-triangle mask",
     "dot": "matmul of two 1-D tensors",
     "vdot": "dot (real tensors)",
     "outer": "reshape, mul (broadcast)",
     "ger": "outer",
     "kron": "reshape, mul (broadcast), reshape",
     "einsum": "diagonal (repeated subscripts), permute, reshape, mul, sum, broadcast_to",
-    "logdet": "det, log",
-    "slogdet": "det, abs, log (sign: no gradient)",
+    "logdet": "logabsdet, where (nan where the sign, read from the values, is negative)",
+    "slogdet": "logabsdet (sign: read from the values, no gradient)",
     "linalg.matrix_norm": "vector_norm ('fro'); abs, sum, max/min (1, -1, inf, -inf)",
     "linalg.norm": "vector_norm or linalg.matrix_norm",
     "linalg.vecdot": "mul, sum",

@@ -1,10 +1,11 @@
-"""Linear algebra on matrices (issue 11): ``det``, ``inv``, ``solve``, ``cholesky``,
-``vector_norm``.
+"""Linear algebra on matrices (issue 11): ``det``, ``logabsdet``, ``inv``, ``solve``,
+``cholesky``, ``vector_norm``, ``trace``, ``tril``, ``triu``.
 
 Matrices are the last two dims; leading dims are a batch (``solve`` broadcasts
 its batch dims as ``torch.linalg.solve``).  The VJPs are PyTorch's:
 
 * ``det``: ``g * det(A) * A^-T`` (Note [Singular det] for det(A) = 0);
+* ``logabsdet`` (slogdet's second output): ``g * A^-T``;
 * ``inv``: ``-A^-T G A^-T``;
 * ``solve``: ``gB = solve(A^T, G)``, ``gA = -gB X^T``, no inverse formed;
 * ``cholesky``: ``sym(L^-T Phi(L^T gL) L^-1)`` with ``Phi`` the lower triangle
@@ -27,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from numeric.errors import LinAlgError, ShapeError
-from numeric.rules.core import FLOAT, apply, declare, floats
+from numeric.rules.core import FLOAT, PROMOTE, apply, declare, floats
 from numeric.shapes import broadcast_shapes, fmt, reduce_shape
 
 _a = np.asarray
@@ -86,15 +87,29 @@ def _lapack(name: str, fn: Any, *xs: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- det
-# Note [Singular det]: PyTorch's gradient of det is det(A) * A^-T, which needs A^-1.
-# At an exactly singular A (where LAPACK's LU breaks down) the VJP raises
-# LinAlgError naming the problem; the gradient there (the adjugate) is not
-# computed.  Near-singular matrices get the formula, as in PyTorch.
+# Note [Singular det]: the gradient of det is the transposed adjugate, det(A) * A^-T
+# where A is invertible (PyTorch's formula).  Where det(A) is exactly 0 (a zero
+# matrix, a repeated row) that formula needs A^-1, which does not exist; like PyTorch
+# the VJP then takes the adjugate from the SVD, A = U S V^T:
+# adj(A) = det(U) det(V) V diag(prod_{j != i} s_j) U^T, continuous in A.  That branch
+# runs on numpy values only: a second derivative (create_graph) at a singular A
+# raises LinAlgError.
 def _det(x):
     return _a(np.linalg.det(floats(x)))
 
 
+def _adjugate(x: np.ndarray) -> np.ndarray:
+    """adj(A) through the SVD, defined for singular A too (Note [Singular det])."""
+    u, s, vt = np.linalg.svd(x)
+    others = np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1)
+                       for i in range(s.shape[-1])], -1)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return _mat(sign) * ((mT(vt) * np.expand_dims(others, -2)) @ mT(u))
+
+
 def _det_vjp(g, out, x):
+    if isinstance(x, np.ndarray) and not np.all(out):
+        return _mat(g) * mT(_adjugate(floats(x)))
     return _mat(g * out) * mT(apply(INV.op, x))
 
 
@@ -102,6 +117,22 @@ DET = declare("det", _det, (_det_vjp,), group="linalg", arity=1,
               shape=lambda shapes, attrs: square("det", shapes[0])[:-2], dtype=FLOAT,
               sg="det", methods="det",
               doc="Determinant of a square matrix (or a batch); gradient ``det(A) * A^-T``.")
+
+
+def _logabsdet(x):
+    with np.errstate(divide="ignore"):
+        return _a(np.linalg.slogdet(floats(x))[1])
+
+
+def _logabsdet_vjp(g, out, x):
+    return _mat(g) * mT(apply(INV.op, x))
+
+
+LOGABSDET = declare("logabsdet", _logabsdet, (_logabsdet_vjp,), group="linalg", arity=1,
+                    shape=lambda shapes, attrs: square("slogdet", shapes[0])[:-2],
+                    dtype=FLOAT, sg=(), methods=(),
+                    doc="``log|det(A)|`` (``slogdet``'s ``logabsdet``), without forming the "
+                        "determinant; gradient ``A^-T``.")
 
 
 # ----------------------------------------------------------------------------- inv
@@ -218,3 +249,41 @@ VECTOR_NORM = declare("vector_norm", _vector_norm, (_vector_norm_vjp,), group="l
                       arity=1, shape=_norm_shape, dtype=FLOAT, sg=(), methods=(), kinked=True,
                       doc="Vector ``ord``-norm over ``dim`` (2, 1, inf, -inf, 0 or any "
                           "float); gradient 0 where the norm is 0, as PyTorch.")
+
+
+# ----------------------------------------------------------------------------- trace, tril, triu
+def _matrix_shape(name: str, shape: Sequence[Any]) -> tuple:
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ShapeError(f"{name}: input tensor must have at least 2 dimensions, got shape "
+                         f"{fmt(shape)}")
+    return shape
+
+
+def _trace_shape(shapes, attrs):
+    if len(shapes[0]) != 2:
+        raise ShapeError(f"trace: expected a matrix, but got tensor with dim {len(shapes[0])} "
+                         f"(shape {fmt(shapes[0])})")
+    return ()
+
+
+TRACE = declare("trace", lambda x: _a(np.trace(x)),
+                (lambda g, out, x: g * np.eye(*x.shape, dtype=x.dtype),),
+                group="linalg", arity=1, shape=_trace_shape, dtype=PROMOTE, sg="trace",
+                methods="trace", doc="Sum of the main diagonal of a matrix.")
+
+TRIL = declare("tril", lambda x, diagonal=0: _a(np.tril(x, diagonal)),
+               (lambda g, out, x, diagonal=0: apply(TRIL.op, g, diagonal=diagonal),),
+               group="linalg", arity=1,
+               shape=lambda shapes, attrs: _matrix_shape("tril", shapes[0]), dtype=PROMOTE,
+               sg="tril", methods="tril",
+               doc="The lower triangle of the last two dims (on and below the "
+                   "``diagonal``-th diagonal); the rest is 0.")
+
+TRIU = declare("triu", lambda x, diagonal=0: _a(np.triu(x, diagonal)),
+               (lambda g, out, x, diagonal=0: apply(TRIU.op, g, diagonal=diagonal),),
+               group="linalg", arity=1,
+               shape=lambda shapes, attrs: _matrix_shape("triu", shapes[0]), dtype=PROMOTE,
+               sg="triu", methods="triu",
+               doc="The upper triangle of the last two dims (on and above the "
+                   "``diagonal``-th diagonal); the rest is 0.")

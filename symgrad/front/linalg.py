@@ -3,11 +3,11 @@
 The primitives (``det``, ``inverse``, ``solve``, ``cholesky``, ``vector_norm``)
 are declared in :mod:`numeric.rules.matrix`; the rest are built from ops, as
 PyTorch builds them (``verify.opdb.COMPOSED`` lists each): ``diagonal`` is an
-index, ``diag_embed`` its adjoint (scatter), ``tril``/``triu`` a ``where`` with a
-constant mask, ``trace`` a sum of the diagonal, ``outer``/``kron`` broadcast
+index, ``diag_embed`` its adjoint (scatter), ``outer``/``kron`` broadcast
 products, ``dot`` a matmul, ``einsum`` products and sums of permuted operands,
-``logdet``/``slogdet`` the log of the determinant.  ``torch.linalg``'s names are
-in :mod:`symgrad.linalg`.
+``logdet``/``slogdet`` slogdet's ``logabsdet`` (an op) with the sign from the
+values.  ``trace``, ``tril``, ``triu`` and ``logabsdet`` are ops too.
+``torch.linalg``'s names are in :mod:`symgrad.linalg`.
 
 >>> import symgrad as sg
 >>> a = sg.tensor([[2.0, 1.0], [1.0, 3.0]])
@@ -101,27 +101,38 @@ def _swap_last(ndim: int) -> tuple:
 def logdet(input: Any) -> Tensor:
     """``log(det(A))``: nan where the determinant is negative, -inf where it is 0 (``torch.logdet``).
 
+    As PyTorch, it is slogdet's ``logabsdet`` where the sign is not negative (the
+    gradient is 0 where the value is nan).
+
     >>> import symgrad as sg
     >>> sg.logdet(sg.tensor([[2.0, 0.0], [0.0, 0.5]]))
     tensor(0.)
     """
-    d = det(input)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _apply(Op.LOG, (d,), {})
+    t = _matrix("linalg.logdet", input)
+    if t.value is None:      # a symbolic matrix: the sign is not known, log(det) is exact
+        return _apply(Op.LOG, (det(t),), {})
+    sign = np.sign(np.linalg.det(t.value))
+    nan = const(np.full(sign.shape, np.nan, t.dtype))
+    return _apply(Op.WHERE, (const(sign < 0), nan, _apply(Op.LOGABSDET, (t,), {})), {})
 
 
 def slogdet(input: Any) -> SlogdetResult:
     """``(sign, logabsdet)`` of the determinant (``torch.slogdet``); ``sign`` has no gradient.
 
+    ``logabsdet`` is computed from the LU factors, never from the determinant, so it
+    stays finite where the determinant overflows.
+
     >>> import symgrad as sg
     >>> sg.slogdet(sg.tensor([[0.0, 2.0], [1.0, 0.0]]))
     slogdet(sign=tensor(-1.), logabsdet=tensor(0.6931))
     """
-    d = det(input)
-    sign = _node(np.sign(d._need_value("slogdet")), None, (), {}, False) \
-        if d.value is not None else _apply(Op.DIV, (d, _apply(Op.ABS, (d,), {})), {})
-    with np.errstate(divide="ignore"):
-        return SlogdetResult(sign, _apply(Op.LOG, (_apply(Op.ABS, (d,), {}),), {}))
+    t = _matrix("linalg.slogdet", input)
+    if t.value is None:
+        d = det(t)
+        sign = _apply(Op.DIV, (d, _apply(Op.ABS, (d,), {})), {})
+    else:
+        sign = _node(np.asarray(np.linalg.slogdet(t.value)[0]), None, (), {}, False)
+    return SlogdetResult(sign, _apply(Op.LOGABSDET, (t,), {}))
 
 
 # ----------------------------------------------------------------------------- diagonals
@@ -210,21 +221,7 @@ def trace(input: Any) -> Tensor:
     >>> sg.trace(sg.tensor([[1.0, 2.0], [3.0, 4.0]]))
     tensor(5.)
     """
-    t = _t(input)
-    if t.ndim != 2:
-        raise ShapeError(f"trace: expected a matrix, but got tensor with dim {t.ndim} "
-                         f"(shape {t.shape})")
-    return _apply(Op.SUM, (diagonal(t),), {"axis": None, "keepdims": False})
-
-
-def _triangle(name: str, input: Any, diagonal: int, lower: bool) -> Tensor:
-    t = _t(input)
-    if t.ndim < 2:
-        raise ShapeError(f"{name}: input tensor must have at least 2 dimensions, got shape "
-                         f"{t.shape}")
-    n, m = t.shape[-2:]
-    mask = (np.tril if lower else np.triu)(np.ones((n, m), bool), builtins.int(diagonal))
-    return _apply(Op.WHERE, (const(mask), t, const(0, t)), {})
+    return _apply(Op.TRACE, (_t(input),), {})
 
 
 def tril(input: Any, diagonal: int = 0) -> Tensor:
@@ -235,7 +232,7 @@ def tril(input: Any, diagonal: int = 0) -> Tensor:
     tensor([[1., 0.],
             [1., 1.]])
     """
-    return _triangle("tril", input, diagonal, True)
+    return _apply(Op.TRIL, (_t(input),), {"diagonal": builtins.int(diagonal)})
 
 
 def triu(input: Any, diagonal: int = 0) -> Tensor:
@@ -246,7 +243,7 @@ def triu(input: Any, diagonal: int = 0) -> Tensor:
     tensor([[0., 1.],
             [0., 0.]])
     """
-    return _triangle("triu", input, diagonal, False)
+    return _apply(Op.TRIU, (_t(input),), {"diagonal": builtins.int(diagonal)})
 
 
 # ----------------------------------------------------------------------------- products
@@ -428,5 +425,5 @@ def einsum(equation: str, *operands: Any) -> Tensor:
 
 #: Tensor methods of the composed functions (the primitives' come from their rules)
 METHODS = {name: globals()[name] for name in
-           ("logdet", "slogdet", "cholesky", "trace", "outer", "ger", "kron", "dot", "vdot",
-            "diag", "diagonal", "diag_embed", "tril", "triu")}
+           ("logdet", "slogdet", "cholesky", "outer", "ger", "kron", "dot", "vdot", "diag",
+            "diagonal", "diag_embed")}
