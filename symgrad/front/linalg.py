@@ -224,6 +224,14 @@ def trace(input: Any) -> Tensor:
     return _apply(Op.TRACE, (_t(input),), {})
 
 
+def _at_least_2d(name: str, input: Any) -> Tensor:
+    t = _t(input)
+    if t.ndim < 2:
+        raise ShapeError(f"{name}: input tensor must have at least 2 dimensions, got shape "
+                         f"{t.shape}")
+    return t
+
+
 def tril(input: Any, diagonal: int = 0) -> Tensor:
     """The lower triangle (on and below the ``diagonal``-th diagonal); the rest is 0.
 
@@ -232,7 +240,7 @@ def tril(input: Any, diagonal: int = 0) -> Tensor:
     tensor([[1., 0.],
             [1., 1.]])
     """
-    return _apply(Op.TRIL, (_t(input),), {"diagonal": builtins.int(diagonal)})
+    return _apply(Op.TRIL, (_at_least_2d("tril", input),), {"diagonal": builtins.int(diagonal)})
 
 
 def triu(input: Any, diagonal: int = 0) -> Tensor:
@@ -243,7 +251,7 @@ def triu(input: Any, diagonal: int = 0) -> Tensor:
     tensor([[0., 1.],
             [0., 0.]])
     """
-    return _apply(Op.TRIU, (_t(input),), {"diagonal": builtins.int(diagonal)})
+    return _apply(Op.TRIU, (_at_least_2d("triu", input),), {"diagonal": builtins.int(diagonal)})
 
 
 # ----------------------------------------------------------------------------- products
