@@ -111,7 +111,7 @@ def logdet(input: Any) -> Tensor:
     t = _matrix("linalg.logdet", input)
     if t.value is None:      # a symbolic matrix: the sign is not known, log(det) is exact
         return _apply(Op.LOG, (det(t),), {})
-    sign = np.sign(np.linalg.det(t.value))
+    sign = np.linalg.slogdet(t.value)[0]
     nan = const(np.full(sign.shape, np.nan, t.dtype))
     return _apply(Op.WHERE, (const(sign < 0), nan, _apply(Op.LOGABSDET, (t,), {})), {})
 
