@@ -46,8 +46,8 @@ def det(A: Any) -> Tensor:
     """Determinant of a square matrix or a batch.
 
     >>> import symgrad as sg
-    >>> sg.linalg.det(sg.eye(3) * 2)
-    tensor(8.)
+    >>> sg.linalg.det(sg.eye(2) * 2)
+    tensor(4.)
     """
     return _det(A)
 

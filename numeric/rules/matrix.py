@@ -232,7 +232,7 @@ def _vector_norm_vjp(g, out, x, ord=2.0, axis=None, keepdims=False):  # noqa: A0
     if ord == 1:
         return g * np.sign(x)
     if ord in (np.inf, -np.inf):
-        hit = np.abs(x) == out
+        hit = x * np.sign(x) == out
         count = np.sum(np.where(hit, np.ones_like(x), np.zeros_like(x)),
                        axis=tuple(range(x.ndim)) if axis is None else tuple(axis),
                        keepdims=True)
@@ -242,7 +242,7 @@ def _vector_norm_vjp(g, out, x, ord=2.0, axis=None, keepdims=False):  # noqa: A0
     if ord == 2:
         return x * scale
     safe = np.where(x == 0, 1.0, x)
-    return np.where(x == 0, 0.0, np.sign(x) * np.abs(safe) ** (ord - 1)) * scale
+    return np.where(x == 0, 0.0, np.sign(x) * (safe * np.sign(safe)) ** (ord - 1)) * scale
 
 
 VECTOR_NORM = declare("vector_norm", _vector_norm, (_vector_norm_vjp,), group="linalg",

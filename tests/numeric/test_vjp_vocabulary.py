@@ -22,6 +22,8 @@ UFUNCS = {np.add, np.subtract, np.multiply, np.true_divide, np.power, np.matmul,
 FUNCTIONS = {np.sum, np.reshape, np.transpose, np.swapaxes, np.broadcast_to, np.where,
              np.ones_like, np.zeros_like, np.expand_dims}
 APPLIED = {Op.SCATTER_ADD, Op.CAST}
+# --- issue 11: linalg (VJPs written with the family's own ops, as numeric.apply allows)
+APPLIED |= {Op.INV, Op.SOLVE, Op.TRIL, Op.TRIU}
 
 
 def unbox(x):
