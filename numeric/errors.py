@@ -11,7 +11,7 @@ True
 """
 from __future__ import annotations
 
-__all__ = ["SymgradError", "ShapeError"]
+__all__ = ["SymgradError", "ShapeError", "LinAlgError"]
 
 
 class SymgradError(Exception):
@@ -28,4 +28,16 @@ class ShapeError(SymgradError, ValueError, RuntimeError):
     Traceback (most recent call last):
     ...
     numeric.errors.ShapeError: shapes (2,) and (3,) do not broadcast
+    """
+
+
+# --- issue 11: linalg
+class LinAlgError(SymgradError, RuntimeError):
+    """A linear-algebra routine failed on its input: a singular matrix for ``inv`` or
+    ``solve``, a matrix that is not positive-definite for ``cholesky``.
+
+    A RuntimeError, as PyTorch's ``torch.linalg.LinAlgError``.
+
+    >>> issubclass(LinAlgError, RuntimeError)
+    True
     """

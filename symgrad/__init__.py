@@ -95,3 +95,7 @@ from symgrad import nn  # noqa: E402
 
 # pictures of the graph (issue 7): Graphviz DOT and a text tree
 from symgrad.graphviz import print_graph, to_dot  # noqa: E402
+
+# --- issue 11: linalg (torch.linalg's names as sg.linalg; LinAlgError as torch's)
+from symgrad import linalg  # noqa: E402
+from symgrad.errors import LinAlgError  # noqa: E402

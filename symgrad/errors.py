@@ -16,6 +16,8 @@ from __future__ import annotations
 # numeric may not import symgrad): one class each, so ``except sg.ShapeError``
 # catches what numeric raises.
 from numeric.errors import ShapeError, SymgradError
+# --- issue 11: linalg (numeric's kernels raise it, so it lives there as ShapeError does)
+from numeric.errors import LinAlgError
 
 
 class DtypeError(SymgradError, TypeError, RuntimeError):
@@ -64,3 +66,5 @@ __all__ = [
     "SymgradError", "ShapeError", "DtypeError", "GradientError", "GraphFreedError",
     "SymbolicValueError", "OptimizerError",
 ]
+# --- issue 11: linalg
+__all__ += ["LinAlgError"]

@@ -496,6 +496,81 @@ TO_SYMPY |= {
     Op.STANDARDIZE: _standardize_form,
 }
 
+# --- issue 11: linalg
+# Exact forms over sympy.Matrix per batch entry: det by Berkowitz (division free),
+# inv and solve through the adjugate over the determinant, cholesky by its
+# recurrence on sym(A) (Note [Symmetric cholesky] in numeric/rules/matrix.py).
+def _per_matrix(fn, *xs):
+    """Apply ``fn`` to the matrices of ``xs`` (batch dims broadcast) -> object array."""
+    batch = np.broadcast_shapes(*(x.shape[:-2] for x in xs))
+    xs = [np.broadcast_to(x, batch + x.shape[-2:]) for x in xs]
+    results = {idx: fn(*(sympy.Matrix(x[idx]) for x in xs)) for idx in np.ndindex(batch)}
+    first = next(iter(results.values()))
+    tail = () if not isinstance(first, sympy.MatrixBase) else first.shape
+    out = np.empty(batch + tail, dtype=object)
+    for idx, r in results.items():
+        out[idx] = np.array(r.tolist(), dtype=object).reshape(tail) if tail else r
+    return out
+
+
+def _det(m):
+    return m.det(method="berkowitz")
+
+
+def _inv(m):
+    return m.adjugate(method="berkowitz") / _det(m)
+
+
+def _cholesky(m):
+    n = m.shape[0]
+    s = (m + m.T) / 2
+    low = sympy.zeros(n, n)
+    for j in range(n):
+        low[j, j] = sympy.sqrt(s[j, j] - sum(low[j, k] ** 2 for k in range(j)))
+        for i in range(j + 1, n):
+            low[i, j] = (s[i, j] - sum(low[i, k] * low[j, k] for k in range(j))) / low[j, j]
+    return low
+
+
+def _vector_norm_row(row, ord):
+    if ord == float("inf"):
+        return sympy.Max(*[sympy.Abs(r) for r in row])
+    if ord == float("-inf"):
+        return sympy.Min(*[sympy.Abs(r) for r in row])
+    if ord == 0:
+        return sympy.Add(*[sympy.Piecewise((1, sympy.Ne(r, 0)), (0, True)) for r in row])
+    if ord == 1:
+        return sympy.Add(*[sympy.Abs(r) for r in row])
+    if ord == 2:
+        return sympy.sqrt(sympy.Add(*[r ** 2 for r in row]))
+    p = exact(ord)
+    return sympy.Add(*[sympy.Abs(r) ** p for r in row]) ** (1 / p)
+
+
+def _vector_norm(x, ord=2.0, axis=None, keepdims=False):  # noqa: A002 - numeric's attr
+    return _reduce(lambda row: _vector_norm_row(row, ord))(x, axis, keepdims)
+
+
+def _triangle(x, diagonal, lower):
+    n, m = x.shape[-2:]
+    mask = (np.tril if lower else np.triu)(np.ones((n, m), bool), diagonal)
+    return np.where(mask, x, sympy.S.Zero)
+
+
+TO_SYMPY |= {
+    Op.DET: lambda x: _per_matrix(_det, x),
+    Op.LOGABSDET: lambda x: _per_matrix(lambda m: sympy.log(sympy.Abs(_det(m))), x),
+    Op.TRACE: lambda x: np.array(sympy.Add(*[x[i, i] for i in range(min(x.shape))]),
+                                 dtype=object),
+    Op.TRIL: lambda x, diagonal=0: _triangle(x, diagonal, True),
+    Op.TRIU: lambda x, diagonal=0: _triangle(x, diagonal, False),
+    Op.INV: lambda x: _per_matrix(_inv, x),
+    Op.SOLVE: lambda a, b: _per_matrix(lambda m, r: m.adjugate(method="berkowitz") * r / _det(m),
+                                       a, b),
+    Op.CHOLESKY: lambda x: _per_matrix(_cholesky, x),
+    Op.VECTOR_NORM: _vector_norm,
+}
+
 
 # ---------------------------------------------------------------- leaves
 

@@ -590,6 +590,121 @@ _ENTRIES += [
          zero_ok=False, kink_grid=_grid_ties),
 ]
 
+# --- issue 11: linalg
+def _diag_dominant(rng: np.random.Generator, shape: tuple, signed: bool) -> np.ndarray:
+    """Matrices (*, n, n): entries in (-1, 1) plus n (or -n, ``signed``) on the diagonal.
+
+    Strictly diagonally dominant, so invertible with a condition number below ~4n.
+    """
+    n = shape[-1]
+    a = rng.uniform(-1.0, 1.0, size=shape)
+    scale = np.where(rng.random(shape[:-1]) < 0.5, -1.0, 1.0) if signed else np.ones(shape[:-1])
+    return a + np.eye(n) * (n * scale)[..., None]
+
+
+def _spd(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Symmetric positive-definite matrices: a symmetric (-1, 1) matrix plus n * I
+    (diagonally dominant with a positive diagonal, so |A| is SPD too)."""
+    a = rng.uniform(-1.0, 1.0, size=shape)
+    return (a + np.swapaxes(a, -1, -2)) / 2 + np.eye(shape[-1]) * shape[-1]
+
+
+def _well_conditioned(x: np.ndarray) -> Any:
+    x = np.asarray(x, np.float64)
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2] or not np.all(np.isfinite(x)):
+        return False
+    return np.linalg.cond(x) < 1e6
+
+
+def _positive_definite(x: np.ndarray) -> Any:
+    x = np.asarray(x, np.float64)
+    if not np.all(_well_conditioned(x)) or not np.allclose(x, np.swapaxes(x, -1, -2)):
+        return False
+    return np.linalg.eigvalsh(x)[..., 0] > 0
+
+
+@dataclass(frozen=True)
+class MatrixDomain(Domain):
+    """Batches of square matrices ``(*, n, n)`` drawn whole (not element by element).
+
+    ``build(rng, shape)`` draws matrices in the domain (well-conditioned, or SPD);
+    :meth:`extreme` scales them to large (5-60) or tiny (1e-6..1e-3) magnitudes,
+    which is where the extremes pass looks, keeping them in the domain.
+
+    >>> m = INVERTIBLE.sample(np.random.default_rng(0), (2, 3, 3))
+    >>> m.shape, bool(np.all(INVERTIBLE.contains(m)))
+    ((2, 3, 3), True)
+    """
+
+    build: Callable[[np.random.Generator, tuple], np.ndarray] = None
+
+    def sample(self, rng: np.random.Generator, shape: tuple, dtype: Any = np.float64) -> np.ndarray:
+        """Draw matrices of ``shape`` inside the domain."""
+        return np.asarray(self.build(rng, tuple(shape)), dtype=dtype)
+
+    def extreme(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        """Matrices of the domain scaled to a large or a tiny magnitude."""
+        scale = rng.uniform(5.0, 60.0) if rng.random() < 0.6 else 10.0 ** rng.uniform(-6, -3)
+        return self.sample(rng, shape) * scale
+
+
+INVERTIBLE = MatrixDomain("invertible matrix (diagonally dominant)", -3.0, 3.0,
+                          _well_conditioned, build=lambda rng, s: _diag_dominant(rng, s, True))
+SPD = MatrixDomain("symmetric positive-definite matrix", -3.0, 3.0, _positive_definite,
+                   build=_spd)
+
+
+def _kink_norm(x, ord=2.0, axis=None, keepdims=False, **attrs):
+    """Distance to vector_norm's kinks: a zero element (a zero vector for ord 2), a tie
+    among the largest (inf) or smallest (-inf) absolute values."""
+    x = np.abs(np.asarray(x, np.float64))
+    if ord == 2:
+        return _min_abs(np.sqrt(np.sum(x * x, axis=axis)))
+    if ord == math.inf:
+        return _kink_reduce_ties(x, axis)
+    if ord == -math.inf:
+        return _kink_reduce_ties(-x, axis)
+    return _min_abs(x)
+
+
+def _grid_norm(attrs):
+    # slices of the inf samples hold two elements: two-way ties (split 1/2, as SymPy's
+    # Heaviside(0)) and zeros
+    return (0.0,) if attrs["ord"] == 2 else (-1.0, 0.0, 0.25, 1.0)
+
+
+_SQUARE = (Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 2, 2),)))
+# inv and solve: the exact second derivatives of a 3x3 adjugate over its determinant
+# cost ~8 s per sample in the paths pass; 3x3 is covered by tests/ops/test_linalg.py
+# and the sizes pass (6x6 against finite differences)
+_SQUARE_2 = (Sample(((2, 2),)), Sample(((2, 2, 2),)))
+_ENTRIES += [
+    OpInfo(Op.DET, 1, (INVERTIBLE,), _SQUARE),
+    OpInfo(Op.LOGABSDET, 1, (INVERTIBLE,), _SQUARE),
+    OpInfo(Op.INV, 1, (INVERTIBLE,), _SQUARE_2),
+    OpInfo(Op.SOLVE, 2, (INVERTIBLE, REAL),
+           (Sample(((2, 2), (2, 3))), Sample(((2, 2, 2), (2, 1))),
+            Sample(((2, 2), (2, 2, 1))))),
+    OpInfo(Op.CHOLESKY, 1, (SPD,), _SQUARE),
+    OpInfo(Op.VECTOR_NORM, 1, (REAL,),
+           (Sample(((3, 4),), {"ord": 2.0, "axis": None, "keepdims": False}),
+            Sample(((3, 4),), {"ord": 1.0, "axis": (1,), "keepdims": False}),
+            Sample(((3, 2),), {"ord": math.inf, "axis": (1,), "keepdims": True}),
+            Sample(((2,),), {"ord": -math.inf, "axis": None, "keepdims": False}),
+            Sample(((2, 3),), {"ord": 3.0, "axis": (0,), "keepdims": False}),
+            Sample(((3,),), {"ord": 0.0, "axis": None, "keepdims": False})),
+           kinks="a zero element (ord 1, 0, p; ord 2: the zero vector, gradient 0 there as "
+                 "PyTorch); ties of the largest |x| (inf) or smallest (-inf): split evenly",
+           kink=_kink_norm, zero_ok=False, kink_grid=_grid_norm),
+    OpInfo(Op.TRACE, 1, (REAL,), (Sample(((3, 3),)), Sample(((2, 4),)))),
+    OpInfo(Op.TRIL, 1, (REAL,), (Sample(((3, 3),), {"diagonal": 0}),
+                                 Sample(((2, 3, 4),), {"diagonal": -1}),
+                                 Sample(((3, 2),), {"diagonal": 1}))),
+    OpInfo(Op.TRIU, 1, (REAL,), (Sample(((3, 3),), {"diagonal": 0}),
+                                 Sample(((2, 3, 4),), {"diagonal": 1}),
+                                 Sample(((3, 2),), {"diagonal": -1}))),
+]
+
 #: Functions of the vocabulary built from other ops rather than being ops themselves
 #: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):
 #: ``sg`` name -> the ops it is made of.  Their pieces are checked through those ops'
@@ -602,6 +717,25 @@ COMPOSED |= {
     "embedding": "getitem weight[input]; padding_idx rows: where with a constant (no gradient)",
     "scaled_dot_product_attention": "matmul, permute, mul by scale, where/add for the mask, "
                                     "softmax, dropout, matmul",
+}
+
+# --- issue 11: linalg
+COMPOSED |= {
+    "diagonal": "permute, getitem (an index of the diagonal)",
+    "linalg.diagonal": "diagonal",
+    "diag_embed": "scatter_add (the adjoint of diagonal's index), permute",
+    "diag": "diag_embed (1-D input) or diagonal (2-D input)",
+    "dot": "matmul of two 1-D tensors",
+    "vdot": "dot (real tensors)",
+    "outer": "reshape, mul (broadcast)",
+    "ger": "outer",
+    "kron": "reshape, mul (broadcast), reshape",
+    "einsum": "diagonal (repeated subscripts), permute, reshape, mul, sum, broadcast_to",
+    "logdet": "logabsdet, where (nan where the sign, read from the values, is negative)",
+    "slogdet": "logabsdet (sign: read from the values, no gradient)",
+    "linalg.matrix_norm": "vector_norm ('fro'); abs, sum, max/min (1, -1, inf, -inf)",
+    "linalg.norm": "vector_norm or linalg.matrix_norm",
+    "linalg.vecdot": "mul, sum",
 }
 
 #: the op database, keyed by ``Op``; a test asserts it covers every member

@@ -358,6 +358,8 @@ def extreme_values(rng: np.random.Generator, shape: tuple, domain: Any, info: An
     """
     if domain.boolean:
         return domain.sample(rng, shape)
+    if hasattr(domain, "extreme"):  # issue 11: matrices drawn whole (opdb.MatrixDomain)
+        return domain.extreme(rng, shape)
     positive = domain.name in ("positive", "positive base")
     one_sided = positive or domain.name == "x > -1"
     zero_ok = domain.name in ("real", "x > -1", "away from pi/2 + k*pi", "positive base") \

@@ -31,6 +31,9 @@ MODULES += (nnops,)
 # --- issue 11: math
 from symgrad.front import math as _math  # noqa: E402
 MODULES += (_math,)
+# --- issue 11: linalg
+from symgrad.front import linalg as _linalg  # noqa: E402
+MODULES += (_linalg,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

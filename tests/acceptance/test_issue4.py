@@ -103,6 +103,7 @@ def _op_cases():
     v = np.array([0.3, 0.7, 1.2])
     m = np.array([[0.3, 0.5], [0.7, 1.1], [1.3, 0.2]])
     idx = np.array([0, 2, 2])
+    sq, spd = np.array([[2.0, 0.5], [0.3, 1.5]]), np.array([[2.0, 0.5], [0.5, 1.5]])  # issue 11
     return {
         "add": (lambda a, b: a + b, v, v[::-1]),
         "sub": (lambda a, b: a - b, v, v[::-1]),
@@ -189,6 +190,16 @@ def _op_cases():
         "remainder": (lambda a, b: (a * 2.6) % b, v, -v[::-1]),
         "floor_divide": (lambda a, b: (a * 2.6) // b + a, v, -v[::-1]),
         "lerp": (lambda a, b: sg.lerp(a, b, a * b), v, v[::-1]),
+        # --- issue 11: linalg
+        "det": (lambda a, b: sg.det(a) * b, sq, v),
+        "logabsdet": (lambda a, b: sg.slogdet(a).logabsdet * b, sq, v),
+        "inv": (lambda a, b: sg.inverse(a) * b, sq, sq),
+        "solve": (lambda a, b: sg.linalg.solve(a, b), sq, m.T),
+        "cholesky": (lambda a, b: sg.linalg.cholesky(a) * b, spd, sq),
+        "vector_norm": (lambda a, b: sg.linalg.vector_norm(a * b, 3, dim=0), m, m),
+        "trace": (lambda a, b: sg.trace(a) * b, sq, v),
+        "tril": (lambda a, b: sg.tril(a * b, -1), m, m),
+        "triu": (lambda a, b: sg.triu(a, 1) * b, m, m),
     }
 
 

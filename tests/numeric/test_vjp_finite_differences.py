@@ -197,6 +197,36 @@ for a, b in BINARY_SHAPES[:3]:
     for op in (Op.BITWISE_AND, Op.BITWISE_OR, Op.BITWISE_XOR):
         add(op, [(integers, a), (integers, b)])
 
+# --- issue 11: linalg
+
+
+def invertible(shape):      # diagonally dominant: well-conditioned, either sign of det
+    sign = rng.choice([-1.0, 1.0], size=shape[:-1])
+    return rng.uniform(-1.0, 1.0, size=shape) + np.eye(shape[-1]) * (shape[-1] * sign)[..., None]
+
+
+def spd(shape):             # symmetric, diagonally dominant, positive diagonal
+    a = rng.uniform(-1.0, 1.0, size=shape)
+    return (a + np.swapaxes(a, -1, -2)) / 2 + shape[-1] * np.eye(shape[-1])
+
+
+for s in [(2, 2), (3, 3), (2, 3, 3)]:
+    for op in (Op.DET, Op.LOGABSDET, Op.INV):
+        add(op, [(invertible, s)])
+    add(Op.CHOLESKY, [(spd, s)])
+for a, b in [((3, 3), (3, 2)), ((2, 3, 3), (3, 1)), ((3, 3), (2, 3, 4)), ((1, 2, 2), (3, 2, 2))]:
+    add(Op.SOLVE, [(invertible, a), (real, b)])
+for ord_, axis, keepdims in [(2.0, None, False), (1.0, (1,), True), (np.inf, (0, 2), False),
+                             (-np.inf, (2,), False), (3.0, (1,), False), (0.5, None, False),
+                             (0.0, (0,), False)]:
+    add(Op.VECTOR_NORM, [(distinct if np.isinf(ord_) else nonzero, (2, 3, 4))], ord=ord_,
+        axis=axis, keepdims=keepdims)
+for s in [(3, 3), (2, 4), (4, 2)]:
+    add(Op.TRACE, [(real, s)])
+for s, k in [((3, 3), 0), ((2, 3, 4), -1), ((4, 2), 1), ((3, 3), 5)]:
+    add(Op.TRIL, [(real, s)], diagonal=k)
+    add(Op.TRIU, [(real, s)], diagonal=k)
+
 
 def sample(inputs):
     return [sampler(shape) for sampler, shape in inputs]
