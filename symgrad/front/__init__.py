@@ -20,6 +20,9 @@ from typing import Any
 
 # family modules (each issue-11 family adds its import here)
 MODULES: tuple = ()
+# --- issue 11: reductions
+from symgrad.front import reductions  # noqa: E402
+MODULES += (reductions,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}
