@@ -250,12 +250,12 @@ TO_SYMPY |= {
 
 
 # --- issue 11: reductions
-def _var_row(row, correction):
+def _var_row(row, correction=1):
     mean = sympy.Add(*row) / len(row)
     return sympy.Add(*[(r - mean) ** 2 for r in row]) / max(0, len(row) - exact(correction))
 
 
-def _norm_row(row, p):
+def _norm_row(row, p=2.0):
     if p == float("inf"):
         return sympy.Max(*[sympy.Abs(r) for r in row])
     if p == float("-inf"):
@@ -301,6 +301,8 @@ def _picked(positions, reduces=False):
     """
     def lower_op(x, axis=None, keepdims=False, *, point, **attrs):
         values = np.asarray(point[0], dtype=np.float64)
+        if isinstance(axis, tuple):         # kthvalue, median: a reduction's axis
+            axis = axis[0] if axis else None
         if x.ndim == 0:
             return x.copy()
         if axis is None:
@@ -319,11 +321,11 @@ def _sorted_at(v, descending=False, stable=False):
     return [i for _, i in sorted(keys)]
 
 
-def _topk_at(v, k, largest=True, sorted=True):  # noqa: A002 - numeric's attr name
+def _topk_at(v, k=1, largest=True, sorted=True):  # noqa: A002 - numeric's attr name
     return _sorted_at(v, descending=largest)[:k]
 
 
-def _kth_at(v, k):
+def _kth_at(v, k=1):
     return _sorted_at(v)[k - 1:k]
 
 
@@ -345,7 +347,7 @@ def _running_at(largest):
 TO_SYMPY |= {
     Op.PROD: _reduce(lambda row: sympy.Mul(*row)),
     Op.VAR: _with(_var_row),
-    Op.STD: _with(lambda row, correction: sympy.sqrt(_var_row(row, correction))),
+    Op.STD: _with(lambda row, correction=1: sympy.sqrt(_var_row(row, correction))),
     Op.NORM: _with(_norm_row),
     Op.CUMSUM: _scan(lambda row: sympy.Add(*row)),
     Op.CUMPROD: _scan(lambda row: sympy.Mul(*row)),

@@ -56,14 +56,8 @@ def _unchanged(shapes, attrs):
 def _topk_shape(shapes, attrs):
     shape = list(shapes[0])
     if shape:
-        shape[attrs["axis"]] = attrs["k"]
+        shape[attrs["axis"]] = attrs.get("k", 1)
     return tuple(shape)
-
-
-def _one_axis(shapes, attrs):
-    axis = attrs.get("axis")
-    return reduce_shape(shapes[0], None if axis is None else (axis,) if shapes[0] else (),
-                        attrs.get("keepdims", False))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -107,17 +101,28 @@ def full_index(idx: np.ndarray, axis: int) -> tuple:
     return tuple(parts)
 
 
-def _plain(x: Any) -> np.ndarray:
-    """The values of ``x`` (an array, or a Tensor during ``create_graph``), for indices."""
+def values_at(x: Any) -> np.ndarray:
+    """The values of an input (an array, or a Tensor under ``create_graph``), read by the
+    VJP of an ``at_point`` op to fix its structure (indices), never for a gradient value."""
     return _a(x)
+
+
+def _mean(x: Any, axis: Any) -> Any:
+    return np.sum(x, axis=axis, keepdims=True) / count(x.shape, axis)
+
+
+def _abs(x: Any) -> Any:
+    """``|x|`` as ``x * sign(x)`` (the VJP vocabulary has no ``np.abs``)."""
+    return x * np.sign(x)
 
 
 # ----------------------------------------------------------------------------- prod
 def _exclusive_cumprod(x: Any, axis: int) -> Any:
     """``prod(x[:j])`` along ``axis`` for every ``j`` (1 for ``j = 0``), without division."""
-    first = np.ones_like(x[along(axis, x.ndim, slice(0, 1))])
-    shifted = np.concatenate([first, x[along(axis, x.ndim, slice(None, -1))]], axis=axis)
-    return apply(CUMPROD.op, shifted, axis=axis)
+    n = x.shape[axis]
+    first = (np.arange(n) == 0).reshape([n if d == axis else 1 for d in range(x.ndim)])
+    previous = x[along(axis, x.ndim, np.maximum(np.arange(n) - 1, 0))]
+    return apply(CUMPROD.op, np.where(first, 1, previous), axis=axis)
 
 
 def _prod_vjp(g, out, x, *, axis=None, keepdims=False):
@@ -129,8 +134,6 @@ def _prod_vjp(g, out, x, *, axis=None, keepdims=False):
     flat = axis is None
     y = np.reshape(x, (-1,)) if flat else x
     a = 0 if flat else axis[0]
-    if y.shape[a] == 0:
-        return np.zeros_like(x)
     others = _exclusive_cumprod(y, a) * flip(_exclusive_cumprod(flip(y, a), a), a)
     return g * (np.reshape(others, x.shape) if flat else others)
 
@@ -153,14 +156,14 @@ def variance(x: Any, axis: Any = None, correction: Any = 1, keepdims: bool = Fal
     array(1.66666667)
     """
     x = _a(x)
-    d = x - np.mean(x, axis=axis, keepdims=True)
+    d = x - _mean(x, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return _a(np.sum(d * d, axis=axis, keepdims=keepdims) / x.dtype.type(
             _divisor(x, axis, correction)))
 
 
 def _var_vjp(g, out, x, *, axis=None, correction=1, keepdims=False):
-    d = x - np.mean(x, axis=axis, keepdims=True)
+    d = x - _mean(x, axis)
     return expand(g, x, axis, keepdims) * (d * (2 / _divisor(x, axis, correction)))
 
 
@@ -169,7 +172,7 @@ def _std_vjp(g, out, x, *, axis=None, correction=1, keepdims=False):
     s = expand(out, x, axis, keepdims)
     zero = s == 0
     scale = np.where(zero, 0, expand(g, x, axis, keepdims) / np.where(zero, 1, s))
-    d = x - np.mean(x, axis=axis, keepdims=True)
+    d = x - _mean(x, axis)
     return scale * (d * (1 / _divisor(x, axis, correction)))
 
 
@@ -216,15 +219,14 @@ def _norm_vjp(g, out, x, *, p=2.0, axis=None, keepdims=False):
     if p == 1:
         return sign * g
     n = expand(out, x, axis, keepdims)
+    a = _abs(x)
     if p in (np.inf, -np.inf):       # even split among the entries of extreme |x|
-        hit = np.abs(x) == n
-        share = np.where(hit, sign, 0) / np.sum(np.where(hit, 1, 0), axis=axis, keepdims=True)
-        return share * g
+        hit = np.where(a == n, np.ones_like(n), np.zeros_like(n))
+        return hit * sign * (g / np.sum(hit, axis=axis, keepdims=True))
     zero = n == 0
     scale = np.where(zero, 0, g / np.where(zero, 1, n) ** (p - 1))
     if p == 2:
         return x * scale
-    a = np.abs(x)
     if p < 1:                         # |x| ** (p - 1) is infinite at 0: PyTorch masks it
         at0 = a == 0
         return np.where(at0, 0, sign * np.where(at0, 1, a) ** (p - 1)) * scale
@@ -251,27 +253,25 @@ def _cumsum_vjp(g, out, x, *, axis):
 
 
 def _cumprod_vjp(g, out, x, *, axis):
-    """``sum_{j>=k} g_j prod_{i<=j, i!=k} x_i``: by division where x has no zero
-    (PyTorch's fast path), else over an ``n x n`` table, exact with zeros."""
+    """``sum_{j>=k} g_j prod_{i<=j, i!=k} x_i`` over an ``n x n`` table (n: the size
+    of ``dim``): exact with zeros, no division (PyTorch divides where x has no zero)."""
     if x.ndim == 0:
         return g
-    if np.all(_plain(x) != 0):
-        return flip(apply(CUMSUM.op, flip(g * out, axis), axis=axis), axis) / x
-    xm, gm = np.moveaxis(x, axis, -1), np.moveaxis(g, axis, -1)
+    xm, gm = np.swapaxes(x, axis, -1), np.swapaxes(g, axis, -1)
     n = xm.shape[-1]
     table = np.where(np.eye(n, dtype=bool), 1, xm[..., None, :])   # row k: x with x_k = 1
     prods = apply(CUMPROD.op, table, axis=table.ndim - 1)
     terms = np.where(_later(x, axis), prods * gm[..., None, :], 0)
-    return np.moveaxis(np.sum(terms, axis=-1), -1, axis)
+    return np.swapaxes(np.sum(terms, axis=-1), -1, axis)
 
 
 def _logcumsumexp_vjp(g, out, x, *, axis):
     """``sum_{j>=k} g_j exp(x_k - out_j)``, each term at most ``|g_j|`` (no overflow)."""
     if x.ndim == 0:
         return g
-    xm, om, gm = (np.moveaxis(t, axis, -1) for t in (x, out, g))
+    xm, om, gm = (np.swapaxes(t, axis, -1) for t in (x, out, g))
     gap = np.where(_later(x, axis), xm[..., :, None] - om[..., None, :], -np.inf)
-    return np.moveaxis(np.sum(np.exp(gap) * gm[..., None, :], axis=-1), -1, axis)
+    return np.swapaxes(np.sum(np.exp(gap) * gm[..., None, :], axis=-1), -1, axis)
 
 
 def logcumsumexp(x: Any, axis: int) -> np.ndarray:
@@ -285,11 +285,10 @@ def logcumsumexp(x: Any, axis: int) -> np.ndarray:
                                       axis=axis))
 
 
-def _scan(name: str, kernel: Callable, vjp: Callable, *, dtype: Any, doc: str,
-          kinked: bool = False, at_point: bool = False) -> Any:
-    return declare(name, scalar_as_vector(kernel), (vjp,), group="reduce", arity=1,
-                   shape=_unchanged, dtype=dtype, sg=name, parse=not at_point, doc=doc,
-                   kinked=kinked, at_point=at_point)
+def _scan(name: str, kernel: Callable, vjp: Callable, *, dtype: Any, doc: str) -> Any:
+    # group "normalize": like softmax, one ``axis`` and the input's shape
+    return declare(name, scalar_as_vector(kernel), (vjp,), group="normalize", arity=1,
+                   shape=_unchanged, dtype=dtype, sg=name, parse=True, doc=doc)
 
 
 CUMSUM = _scan("cumsum", lambda x, axis: np.cumsum(x, axis=axis, dtype=INT64([x.dtype], {})),
@@ -343,14 +342,21 @@ def cum_extremum_indices(x: Any, axis: int, largest: bool = True, **_: Any) -> n
     return np.moveaxis(idx, -1, axis)
 
 
-def _select(indices: Callable, flat_none: bool = False) -> tuple[Callable, Callable]:
+def _one(axis: Any) -> Any:
+    """An ``axis`` attr as one int (None stays None): a reduction's 1-tuple or an int."""
+    if isinstance(axis, tuple):
+        return axis[0] if axis else None
+    return axis
+
+
+def _select(indices: Callable) -> tuple[Callable, Callable]:
     """Kernel and VJP of an op that takes ``x`` at ``indices(x, axis, **attrs)``.
 
     ``indices`` keeps the rank of ``x``; with ``keepdims=False`` the picked dim
-    (of size 1) is dropped.  ``flat_none``: ``axis=None`` means over all elements.
+    (of size 1) is dropped; ``axis=None`` means over all elements, flattened.
     """
     def kernel(x, axis=None, keepdims=True, **attrs):
-        x = _a(x)
+        x, axis = _a(x), _one(axis)
         if x.ndim == 0:
             return x.copy()
         y, a = (x.reshape(-1), 0) if axis is None else (x, axis)
@@ -360,20 +366,23 @@ def _select(indices: Callable, flat_none: bool = False) -> tuple[Callable, Calla
         return out if keepdims else np.squeeze(out, axis=a)
 
     def vjp(g, out, x, *, axis=None, keepdims=True, **attrs):
+        axis = _one(axis)
         if x.ndim == 0:
             return g
         if axis is None:
-            idx = indices(_plain(x).reshape(-1), 0, **attrs)
+            idx = indices(values_at(x).reshape(-1), 0, **attrs)
             flat = apply(SCATTER_ADD.op, np.reshape(g, (1,)), shape=(count(x.shape, None),),
                          index=(idx,))
             return np.reshape(flat, x.shape)
-        idx = indices(_plain(x), axis, **attrs)
+        idx = indices(values_at(x), axis, **attrs)
         g = g if keepdims else np.reshape(g, idx.shape)
         return apply(SCATTER_ADD.op, g, shape=x.shape, index=full_index(idx, axis))
     return kernel, vjp
 
 
-_TIES = dict(group="reduce", arity=1, dtype=_same, kinked=True, at_point=True)
+# ties: the structure is fixed at a point; "normalize" ops take one int ``axis`` (scans,
+# sort, topk), "reduce" ops a reduction's ``axis`` tuple or None (kthvalue, median)
+_TIES = dict(arity=1, dtype=_same, kinked=True, at_point=True)
 
 _sort, _sort_vjp = _select(sort_indices)
 SORT = declare(
@@ -381,38 +390,38 @@ SORT = declare(
         x, axis, descending=descending),
     (lambda g, out, x, *, axis, descending=False, stable=False: _sort_vjp(
         g, out, x, axis=axis, descending=descending),),
-    shape=_unchanged, sg="sort", **_TIES,
+    shape=_unchanged, sg="sort", group="normalize", **_TIES,
     doc="Sort along ``dim``: ``(values, indices)``; ties keep their order.")
 _topk, _topk_vjp = _select(topk_indices)
 TOPK = declare(
-    "topk", lambda x, k, axis, largest=True, sorted=True: _topk(x, axis, k=k, largest=largest),
-    (lambda g, out, x, *, k, axis, largest=True, sorted=True: _topk_vjp(
+    "topk", lambda x, axis, k=1, largest=True, sorted=True: _topk(x, axis, k=k, largest=largest),
+    (lambda g, out, x, *, axis, k=1, largest=True, sorted=True: _topk_vjp(
         g, out, x, axis=axis, k=k, largest=largest),),
-    shape=_topk_shape, sg="topk", **_TIES,
+    shape=_topk_shape, sg="topk", group="normalize", **_TIES,
     doc="The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``.")
 _kth, _kth_vjp = _select(kth_indices)
 KTHVALUE = declare(
-    "kthvalue", lambda x, k, axis, keepdims=False: _kth(x, axis, keepdims, k=k),
-    (lambda g, out, x, *, k, axis, keepdims=False: _kth_vjp(
+    "kthvalue", lambda x, axis, k=1, keepdims=False: _kth(x, axis, keepdims, k=k),
+    (lambda g, out, x, *, axis, k=1, keepdims=False: _kth_vjp(
         g, out, x, axis=axis, keepdims=keepdims, k=k),),
-    shape=_one_axis, sg="kthvalue", **_TIES,
+    shape=_reduced, sg="kthvalue", group="reduce", **_TIES,
     doc="The ``k``-th smallest entry along ``dim``: ``(values, indices)``.")
 _median, _median_vjp = _select(median_indices)
 MEDIAN = declare(
     "median", lambda x, axis=None, keepdims=False: _median(x, axis, keepdims),
     (lambda g, out, x, *, axis=None, keepdims=False: _median_vjp(
         g, out, x, axis=axis, keepdims=keepdims),),
-    shape=_one_axis, sg="median", **_TIES,
+    shape=_reduced, sg="median", group="reduce", **_TIES,
     doc="Lower median: of all elements, or ``(values, indices)`` along ``dim``.")
 _cummax, _cummax_vjp = _select(functools.partial(cum_extremum_indices, largest=True))
 _cummin, _cummin_vjp = _select(functools.partial(cum_extremum_indices, largest=False))
 CUMMAX = declare(
     "cummax", lambda x, axis: _cummax(x, axis),
     (lambda g, out, x, *, axis: _cummax_vjp(g, out, x, axis=axis),),
-    shape=_unchanged, sg="cummax", **_TIES,
+    shape=_unchanged, sg="cummax", group="normalize", **_TIES,
     doc="Running maximum along ``dim``: ``(values, indices)``.")
 CUMMIN = declare(
     "cummin", lambda x, axis: _cummin(x, axis),
     (lambda g, out, x, *, axis: _cummin_vjp(g, out, x, axis=axis),),
-    shape=_unchanged, sg="cummin", **_TIES,
+    shape=_unchanged, sg="cummin", group="normalize", **_TIES,
     doc="Running minimum along ``dim``: ``(values, indices)``.")

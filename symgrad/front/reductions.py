@@ -310,7 +310,7 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True,
     d = _dim(dim, t.ndim)
     k = _check_k("topk", k, t, d, 0)
     big = builtins.bool(largest)
-    return _pick(Op.TOPK, t, {"k": k, "axis": d, "largest": big,
+    return _pick(Op.TOPK, t, {"axis": d, "k": k, "largest": big,
                               "sorted": builtins.bool(sorted)},
                  lambda v: topk_indices(v, d, k, big))
 
@@ -326,7 +326,7 @@ def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     d = _dim(dim, t.ndim)
     k = _check_k("kthvalue", k, t, d, 1)
     keep = builtins.bool(keepdim)
-    return _pick(Op.KTHVALUE, t, {"k": k, "axis": d, "keepdims": keep},
+    return _pick(Op.KTHVALUE, t, {"axis": axes(d, t.ndim), "k": k, "keepdims": keep},
                  lambda v: _drop(kth_indices(v, d, k), d, keep))
 
 
@@ -351,7 +351,7 @@ def median(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Any:
     if isinstance(_size(t, d), builtins.int) and _size(t, d) == 0:
         raise ShapeError(f"median: dim {d} is empty; the median needs at least one element")
     keep = builtins.bool(keepdim)
-    return _pick(Op.MEDIAN, t, {"axis": d, "keepdims": keep},
+    return _pick(Op.MEDIAN, t, {"axis": axes(d, t.ndim), "keepdims": keep},
                  lambda v: _drop(median_indices(v, d), d, keep))
 
 

@@ -139,11 +139,11 @@ for s, axis in [((5,), 0), ((2, 3, 4), 1), ((2, 3), 0), ((), 0)]:
     add(Op.CUMMAX, [(distinct, s)], axis=axis)
     add(Op.CUMMIN, [(distinct, s)], axis=axis)
     add(Op.SORT, [(distinct, s)], axis=axis, descending=axis == 0, stable=False)
-    add(Op.MEDIAN, [(distinct, s)], axis=axis, keepdims=axis == 1)
+    add(Op.MEDIAN, [(distinct, s)], axis=(axis,) if s else (), keepdims=axis == 1)
 add(Op.MEDIAN, [(distinct, (3, 4))], axis=None, keepdims=False)
 for s, axis, k in [((5,), 0, 2), ((2, 3, 4), 2, 3), ((3, 2), 0, 1)]:
     add(Op.TOPK, [(distinct, s)], k=k, axis=axis, largest=k != 1, sorted=True)
-    add(Op.KTHVALUE, [(distinct, s)], k=k, axis=axis, keepdims=k == 3)
+    add(Op.KTHVALUE, [(distinct, s)], axis=(axis,), k=k, keepdims=k == 3)
 
 
 def sample(inputs):
