@@ -1,8 +1,9 @@
 """Reductions and scans of issue 11: prod, var, std, norm, the cumulative ops, sort & co.
 
 Attributes are numeric's: ``axis`` (a sorted tuple of non-negative ints or None for
-the reductions, one non-negative int for scans and selections), ``keepdims``,
-and each op's own (``correction``, ``p``, ``k``, ``descending``...).
+the reductions, kthvalue and median, as for ``sum``; one non-negative int for the
+scans, sort and topk, as for ``softmax``), ``keepdims``, and each op's own
+(``correction``, ``p``, ``k``, ``descending``...).
 
 Selections (sort, topk, kthvalue, median, cummax, cummin) pick elements of the
 input at indices the values choose: their kernel is ``take_along_axis`` at those
