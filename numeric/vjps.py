@@ -27,7 +27,11 @@ Note [The VJP vocabulary]
     * indexing ``g[index]`` and ``numeric.apply(op, ...)`` for any op (``Op.SCATTER_ADD``,
       ``Op.COSH`` in ``sinh``'s VJP, ...);
       :func:`unbroadcast` also uses ``apply(Op.CAST, g, dtype=)``;
-    * attributes ``.shape``, ``.ndim`` and ``.dtype`` of ``g``, ``out`` and inputs.
+    * attributes ``.shape``, ``.ndim`` and ``.dtype`` of ``g``, ``out`` and inputs;
+    * ``numeric.apply(Op.CUMSUM | Op.CUMPROD, g, axis=)`` (a scan's backward is a scan);
+    * the VJP of an ``AT_POINT`` op (sort, topk, ...) reads its input's values with
+      ``np.asarray`` to fix its indices (``values_at`` in numeric/rules/reductions.py),
+      never for a value that carries gradient.
 
     Masks are multiplied in (``g * (x > 0)``: a float times a bool keeps the
     float's dtype) or selected with ``np.where(mask, a, 0)``.  No in-place

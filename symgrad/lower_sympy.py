@@ -571,6 +571,117 @@ TO_SYMPY |= {
     Op.VECTOR_NORM: _vector_norm,
 }
 
+# --- issue 11: reductions
+def _var_row(row, correction=1):
+    mean = sympy.Add(*row) / len(row)
+    return sympy.Add(*[(r - mean) ** 2 for r in row]) / max(0, len(row) - exact(correction))
+
+
+def _norm_row(row, p=2.0):
+    if p == float("inf"):
+        return sympy.Max(*[sympy.Abs(r) for r in row])
+    if p == float("-inf"):
+        return sympy.Min(*[sympy.Abs(r) for r in row])
+    if p == 0:
+        return sympy.Add(*[sympy.Piecewise((1, sympy.Ne(r, 0)), (0, True)) for r in row])
+    if p == 1:
+        return sympy.Add(*[sympy.Abs(r) for r in row])
+    if p == 2:
+        return sympy.sqrt(sympy.Add(*[r ** 2 for r in row]))
+    q = exact(p)
+    return sympy.Add(*[sympy.Abs(r) ** q for r in row]) ** (1 / q)
+
+
+def _with(form):
+    """A reduction form whose row function takes the op's extra attributes."""
+    def lower_op(x, axis=None, keepdims=False, **attrs):
+        return _reduce(lambda row: form(row, **attrs))(x, axis, keepdims)
+    return lower_op
+
+
+def _scan(row_form):
+    """A scan along ``axis``: output ``j`` is ``row_form(row[:j + 1])``; 0-d as shape (1,)."""
+    def lower_op(x, axis):
+        if x.ndim == 0:
+            return lower_op(x.reshape(1), 0).reshape(())
+        moved = np.moveaxis(x, axis, -1)
+        out = np.empty(moved.shape, dtype=object)
+        for idx in np.ndindex(moved.shape[:-1]):
+            row = list(moved[idx])
+            for j in range(len(row)):
+                out[idx + (j,)] = row_form(row[:j + 1])
+        return np.moveaxis(out, -1, axis)
+    return lower_op
+
+
+def _picked(positions, reduces=False):
+    """An op taking ``x`` at indices the values choose (Note [Forms at a point]).
+
+    ``positions(values, **attrs)`` maps one 1-D row of numeric values at the point
+    to the row positions the op's outputs take, in output order; ``reduces``: one
+    position, whose dim is dropped unless ``keepdims``.
+    """
+    def lower_op(x, axis=None, keepdims=False, *, point, **attrs):
+        values = np.asarray(point[0], dtype=np.float64)
+        if isinstance(axis, tuple):         # kthvalue, median: a reduction's axis
+            axis = axis[0] if axis else None
+        if x.ndim == 0:
+            return x.copy()
+        if axis is None:
+            return np.asarray(x.reshape(-1)[positions(values.reshape(-1), **attrs)[0]],
+                              dtype=object).reshape(())
+        xm, vm = np.moveaxis(x, axis, -1), np.moveaxis(values, axis, -1)
+        rows = [xm[i][positions(vm[i], **attrs)] for i in np.ndindex(xm.shape[:-1])]
+        out = np.array(rows, dtype=object).reshape(xm.shape[:-1] + (-1,))
+        out = np.moveaxis(out, -1, axis)
+        return np.squeeze(out, axis) if reduces and not keepdims else out
+    return lower_op
+
+
+def _sorted_at(v, descending=False, stable=False):
+    keys = [(-v[i] if descending else v[i], i) for i in range(len(v))]
+    return [i for _, i in sorted(keys)]
+
+
+def _topk_at(v, k=1, largest=True, sorted=True):  # noqa: A002 - numeric's attr name
+    return _sorted_at(v, descending=largest)[:k]
+
+
+def _kth_at(v, k=1):
+    return _sorted_at(v)[k - 1:k]
+
+
+def _median_at(v):
+    return _sorted_at(v)[(len(v) - 1) // 2:][:1]
+
+
+def _running_at(largest):
+    def positions(v):
+        out, best = [], 0
+        for j in range(len(v)):
+            if (v[j] >= v[best]) if largest else (v[j] <= v[best]):
+                best = j
+            out.append(best)
+        return out
+    return positions
+
+
+TO_SYMPY |= {
+    Op.PROD: _reduce(lambda row: sympy.Mul(*row)),
+    Op.VAR: _with(_var_row),
+    Op.STD: _with(lambda row, correction=1: sympy.sqrt(_var_row(row, correction))),
+    Op.NORM: _with(_norm_row),
+    Op.CUMSUM: _scan(lambda row: sympy.Add(*row)),
+    Op.CUMPROD: _scan(lambda row: sympy.Mul(*row)),
+    Op.LOGCUMSUMEXP: _scan(_lse),
+    Op.SORT: _picked(_sorted_at),
+    Op.TOPK: _picked(_topk_at),
+    Op.KTHVALUE: _picked(_kth_at, reduces=True),
+    Op.MEDIAN: _picked(_median_at, reduces=True),
+    Op.CUMMAX: _picked(_running_at(True)),
+    Op.CUMMIN: _picked(_running_at(False)),
+}
+
 
 # ---------------------------------------------------------------- leaves
 

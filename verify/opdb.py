@@ -705,6 +705,88 @@ _ENTRIES += [
                                  Sample(((3, 2),), {"diagonal": -1}))),
 ]
 
+
+# --- issue 11: reductions
+def _kink_std(x, axis=None, correction=1, keepdims=False, **attrs):
+    """Distance to a constant slice (std 0, where the gradient is taken as 0)."""
+    x = np.asarray(x, np.float64)
+    return float(np.min(np.std(x, axis=axis), initial=math.inf)) if x.size > 1 else math.inf
+
+
+def _kink_norm(x, p=2.0, axis=None, keepdims=False, **attrs):
+    """p = 2: distance to the zero vector; else to a zero entry (and ties of |x| for inf)."""
+    a = np.abs(np.asarray(x, np.float64))
+    if p == 2:
+        return float(np.min(np.sqrt(np.sum(a * a, axis=axis)), initial=math.inf))
+    d = _min_abs(a)
+    if p in (math.inf, -math.inf):
+        d = min(d, _kink_reduce_ties(a, axis))
+    return d
+
+
+def _kink_slice_ties(x, axis=None, **attrs):
+    """Smallest gap between two entries of one slice along ``axis`` (all if None)."""
+    x = np.asarray(x, np.float64)
+    if x.ndim == 0:
+        return math.inf
+    if isinstance(axis, tuple):
+        axis = axis[0] if axis else None
+    flat = np.moveaxis(x, axis, -1) if axis is not None else x.reshape(-1)
+    if flat.shape[-1] < 2:
+        return math.inf
+    return float(np.min(np.diff(np.sort(flat, axis=-1), axis=-1)))
+
+
+_RED1 = (Sample(((3, 4),), {"axis": None, "keepdims": False}),
+         Sample(((3, 4),), {"axis": (1,), "keepdims": False}),
+         Sample(((2, 3, 2),), {"axis": (0,), "keepdims": True}))
+_MOMENT = (Sample(((3, 4),), {"axis": None, "correction": 1, "keepdims": False}),
+           Sample(((3, 4),), {"axis": (1,), "correction": 0, "keepdims": False}),
+           Sample(((2, 3, 2),), {"axis": (0, 2), "correction": 2, "keepdims": True}))
+_SCAN = (Sample(((3, 4),), {"axis": 1}), Sample(((2, 3, 2),), {"axis": 0}),
+         Sample(((),), {"axis": 0}))
+_TIES = "ties: the permutation is fixed by the values at the point"
+_ENTRIES += [
+    OpInfo(Op.PROD, 1, (REAL,), _RED1),
+    OpInfo(Op.VAR, 1, (REAL,), _MOMENT),
+    OpInfo(Op.STD, 1, (REAL,), _MOMENT, kink=_kink_std, zero_ok=False,
+           kinks="a constant slice, std = 0 (gradient taken as 0 there, as in PyTorch)"),
+    OpInfo(Op.NORM, 1, (REAL,),
+           (Sample(((3, 4),), {"p": 2.0, "axis": None, "keepdims": False}),
+            Sample(((3, 4),), {"p": 1.0, "axis": (1,), "keepdims": True}),
+            Sample(((3, 4),), {"p": math.inf, "axis": (0,), "keepdims": False}),
+            Sample(((2, 3),), {"p": 3.0, "axis": (1,), "keepdims": False}),
+            Sample(((2, 3),), {"p": -math.inf, "axis": None, "keepdims": False})),
+           # no kink_grid: SymPy's Max/Min of |x| do not split 3-way ties evenly as
+           # PyTorch does; tests/ops/test_reductions.py checks the kinks against torch
+           kink=_kink_norm, zero_ok=False,
+           kinks="p = 2: the zero vector (gradient 0, as PyTorch); other p: zero entries; "
+                 "inf/-inf: ties of |x| (gradient split evenly)"),
+    OpInfo(Op.CUMSUM, 1, (REAL,), _SCAN),
+    OpInfo(Op.CUMPROD, 1, (REAL,), _SCAN),
+    OpInfo(Op.LOGCUMSUMEXP, 1, (REAL,), _SCAN),
+    OpInfo(Op.SORT, 1, (REAL,),
+           (Sample(((3, 4),), {"axis": 1, "descending": False, "stable": False}),
+            Sample(((3, 2),), {"axis": 0, "descending": True, "stable": True})),
+           kinks=_TIES, kink=_kink_slice_ties, zero_ok=False),
+    OpInfo(Op.TOPK, 1, (REAL,),
+           (Sample(((3, 4),), {"axis": 1, "k": 2, "largest": True, "sorted": True}),
+            Sample(((4, 2),), {"axis": 0, "k": 3, "largest": False, "sorted": True})),
+           kinks=_TIES, kink=_kink_slice_ties, zero_ok=False),
+    OpInfo(Op.KTHVALUE, 1, (REAL,),
+           (Sample(((3, 4),), {"axis": (1,), "k": 2, "keepdims": False}),
+            Sample(((3, 2),), {"axis": (0,), "k": 3, "keepdims": True})),
+           kinks=_TIES, kink=_kink_slice_ties, zero_ok=False),
+    OpInfo(Op.MEDIAN, 1, (REAL,),
+           (Sample(((3, 4),), {"axis": None, "keepdims": False}),
+            Sample(((3, 4),), {"axis": (1,), "keepdims": False})),
+           kinks=_TIES, kink=_kink_slice_ties, zero_ok=False),
+    OpInfo(Op.CUMMAX, 1, (REAL,), _SCAN[:2], kinks=_TIES, kink=_kink_slice_ties,
+           zero_ok=False),
+    OpInfo(Op.CUMMIN, 1, (REAL,), _SCAN[:2], kinks=_TIES, kink=_kink_slice_ties,
+           zero_ok=False),
+]
+
 #: Functions of the vocabulary built from other ops rather than being ops themselves
 #: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):
 #: ``sg`` name -> the ops it is made of.  Their pieces are checked through those ops'
@@ -736,6 +818,13 @@ COMPOSED |= {
     "linalg.matrix_norm": "vector_norm ('fro'); abs, sum, max/min (1, -1, inf, -inf)",
     "linalg.norm": "vector_norm or linalg.matrix_norm",
     "linalg.vecdot": "mul, sum",
+}
+
+# --- issue 11: reductions
+COMPOSED |= {
+    "var_mean": "(var, mean) over the same dims",
+    "std_mean": "(std, mean) over the same dims",
+    "argsort": "the indices of sort (int64, no gradient)",
 }
 
 #: the op database, keyed by ``Op``; a test asserts it covers every member

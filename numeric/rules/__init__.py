@@ -36,6 +36,8 @@ from numeric.rules import nnops  # noqa: F401 - declare
 from numeric.rules import math  # noqa: F401,E402 - declare
 # --- issue 11: linalg
 from numeric.rules import matrix  # noqa: F401,E402 - declare
+# --- issue 11: reductions
+from numeric.rules import reductions  # noqa: F401,E402 - declare
 from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [

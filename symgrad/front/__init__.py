@@ -34,6 +34,9 @@ MODULES += (_math,)
 # --- issue 11: linalg
 from symgrad.front import linalg as _linalg  # noqa: E402
 MODULES += (_linalg,)
+# --- issue 11: reductions
+from symgrad.front import reductions  # noqa: E402
+MODULES += (reductions,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

@@ -200,6 +200,20 @@ def _op_cases():
         "trace": (lambda a, b: sg.trace(a) * b, sq, v),
         "tril": (lambda a, b: sg.tril(a * b, -1), m, m),
         "triu": (lambda a, b: sg.triu(a, 1) * b, m, m),
+        # --- issue 11: reductions
+        "prod": (lambda a, b: sg.prod(a * b, 1), m, m),
+        "var": (lambda a, b: sg.var(a * b, 0), m, m),
+        "std": (lambda a, b: sg.std(a * b, 0, correction=0), m, m),
+        "norm": (lambda a, b: sg.norm(a * b, 3, dim=0), m, m),
+        "cumsum": (lambda a, b: sg.cumsum(a * b, 0), v, v),
+        "cumprod": (lambda a, b: sg.cumprod(a * b, 0), v, v),
+        "logcumsumexp": (lambda a, b: sg.logcumsumexp(a * b, 0), v, v),
+        "sort": (lambda a, b: sg.sort(a * b, descending=True).values, v, v),
+        "topk": (lambda a, b: sg.topk(a * b, 2).values, v, v),
+        "kthvalue": (lambda a, b: sg.kthvalue(a * b, 2).values, v, v),
+        "median": (lambda a, b: sg.median(a * b), m, m),
+        "cummax": (lambda a, b: sg.cummax(a * b, 0).values, m, m),
+        "cummin": (lambda a, b: sg.cummin(a * b, 0).values, m, m),
     }
 
 

@@ -24,7 +24,7 @@ import symgrad as sg
 import verify
 from numeric.ops import Op
 from verify.opdb import OP_DB
-from verify.strategies import expressions, points
+from verify.strategies import SUPPORTED_OPS, expressions, points
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -338,7 +338,9 @@ def test_drawn_dags_have_sharing_and_print_as_code(expr):
 def test_drawn_dags_mix_shapes_and_op_kinds():
     seen_ops, seen_shapes = set(), set()
 
-    @settings(max_examples=300, derandomize=True, database=None, deadline=None)
+    # the draws grow with the vocabulary, so each op keeps its chance to appear
+    @settings(max_examples=max(300, 8 * len(SUPPORTED_OPS)), derandomize=True, database=None,
+              deadline=None)
     @given(expressions(max_nodes=6))
     def collect(expr):
         for n in numeric.graph.toposort([expr.node]):

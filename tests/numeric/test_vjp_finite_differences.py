@@ -226,6 +226,35 @@ for s in [(3, 3), (2, 4), (4, 2)]:
 for s, k in [((3, 3), 0), ((2, 3, 4), -1), ((4, 2), 1), ((3, 3), 5)]:
     add(Op.TRIL, [(real, s)], diagonal=k)
     add(Op.TRIU, [(real, s)], diagonal=k)
+# --- issue 11: reductions
+
+
+def with_zeros(shape):      # exact zeros: prod/cumprod take their zero-aware gradient
+    return np.where(rng.uniform(size=shape) < 0.3, 0.0, rng.normal(size=shape))
+
+
+for s, attrs in [((2, 3, 4), {"axis": None, "keepdims": False}),
+                 ((2, 3, 4), {"axis": (1,), "keepdims": True}), ((), {"axis": None})]:
+    add(Op.PROD, [(real, s)], **attrs)
+    add(Op.PROD, [(with_zeros, s)], **attrs)
+for s, attrs in REDUCE_CASES[:5]:
+    add(Op.VAR, [(real, s)], correction=1, **attrs)
+    add(Op.STD, [(real, s)], correction=0, **attrs)
+    for p in (2.0, 1.0, 3.0, 0.5, np.inf, -np.inf):
+        add(Op.NORM, [(nonzero if p != 2 else real, s)], p=p, **attrs)
+for s, axis in [((5,), 0), ((2, 3, 4), 1), ((2, 3), 0), ((), 0)]:
+    add(Op.CUMSUM, [(real, s)], axis=axis)
+    add(Op.CUMPROD, [(real, s)], axis=axis)
+    add(Op.CUMPROD, [(with_zeros, s)], axis=axis)
+    add(Op.LOGCUMSUMEXP, [(real, s)], axis=axis)
+    add(Op.CUMMAX, [(distinct, s)], axis=axis)
+    add(Op.CUMMIN, [(distinct, s)], axis=axis)
+    add(Op.SORT, [(distinct, s)], axis=axis, descending=axis == 0, stable=False)
+    add(Op.MEDIAN, [(distinct, s)], axis=(axis,) if s else (), keepdims=axis == 1)
+add(Op.MEDIAN, [(distinct, (3, 4))], axis=None, keepdims=False)
+for s, axis, k in [((5,), 0, 2), ((2, 3, 4), 2, 3), ((3, 2), 0, 1)]:
+    add(Op.TOPK, [(distinct, s)], k=k, axis=axis, largest=k != 1, sorted=True)
+    add(Op.KTHVALUE, [(distinct, s)], axis=(axis,), k=k, keepdims=k == 3)
 
 
 def sample(inputs):
