@@ -31,6 +31,8 @@ from numeric.rules import elementwise, linalg, movement, nn, reduce  # noqa: F40
 # --- issue 11: rounding
 from numeric.rules import rounding  # noqa: F401,E402 - declare
 from numeric.rules.core import FORWARD, RULES, Rule
+# --- issue 11: shape
+from numeric.rules import shape  # noqa: F401,E402 - declare
 
 __all__ = [
     "Op", "Rule", "RULES", "RULE", "FORWARD", "VJP", "ARITY", "BINARY", "UNARY",

@@ -24,6 +24,10 @@ MODULES: tuple = ()
 from symgrad.front import rounding  # noqa: E402
 
 MODULES += (rounding,)
+# --- issue 11: shape
+from symgrad.front import shape  # noqa: E402
+
+MODULES += (shape,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

@@ -24,3 +24,8 @@ log_softmax = _F["log_softmax"]
 __all__ = ["relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax"]
 
 # each issue-11 family adds its functional names below (one block per family)
+
+# --- issue 11: shape
+pad = _F["pad"]
+one_hot = _F["one_hot"]
+__all__ += ["pad", "one_hot"]

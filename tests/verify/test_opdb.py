@@ -4,7 +4,7 @@ import pytest
 
 import symgrad as sg
 import verify
-from numeric.ops import ARITY, Op
+from numeric.ops import ARITY, BINARY, Op
 from verify.opdb import OP_DB
 from verify.sweep import build_case, cases, check_op
 
@@ -22,7 +22,7 @@ def test_arity_agrees_with_numeric():
 
 def test_samples_include_broadcasting_for_binary_ops():
     for op, info in OP_DB.items():
-        if info.arity == 2 and op is not Op.MATMUL:
+        if op in BINARY:
             shapes = [s.shapes for s in info.samples]
             assert ((), (3, 4)) in shapes and ((3, 1), (1, 4)) in shapes, op
 
