@@ -7,8 +7,9 @@ aliases PyTorch defines through other ops are built here from existing ops
 ``split``/``chunk``/``unbind``/``narrow``/``index_select``/``take``/
 ``masked_select`` are getitems, ``unflatten`` a reshape, ``tile``/``repeat`` a
 reshape, broadcast and reshape, ``meshgrid`` broadcasts.  ``nonzero``,
-``one_hot`` and ``triu_indices``/``tril_indices`` return integer tensors without
-gradient (like ``argmax``), computed from values.
+``one_hot`` (``sg.nn.functional`` only, as in PyTorch) and
+``triu_indices``/``tril_indices`` return integer tensors without gradient (like
+``argmax``), computed from values.
 
 Index arguments are checked here, before any kernel runs, so a bad index raises
 PyTorch's error (naming the index and the valid range) instead of numpy's
@@ -29,14 +30,13 @@ import numpy as np
 
 from numeric.ops import Op
 from numeric.rules.shape import pad_pairs
-from symgrad.errors import ShapeError
 from symgrad.tensor import Tensor, _apply, _dim, _node, const
 
 __all__ = [
     "flip", "roll", "pad", "repeat_interleave", "gather", "scatter", "scatter_add",
     "masked_fill", "index_select", "masked_select", "take", "tile", "split", "chunk",
     "unbind", "unflatten", "movedim", "moveaxis", "swapaxes", "swapdims", "narrow",
-    "meshgrid", "nonzero", "one_hot", "triu_indices", "tril_indices",
+    "meshgrid", "nonzero", "triu_indices", "tril_indices",
 ]
 
 
@@ -93,15 +93,14 @@ def _index(index: Any, what: str) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def _in_range(index: np.ndarray, size: int, dim: int, *, negative: bool = False) -> np.ndarray:
-    """Check ``index`` against a dim of ``size``; negatives (where allowed) are wrapped."""
-    low = -size if negative else 0
-    bad = index[(index < low) | (index >= size)]
+def _in_range(index: np.ndarray, size: int, dim: int) -> np.ndarray:
+    """Check ``index`` against a dim of ``size`` (PyTorch's RuntimeError; no negatives)."""
+    bad = index[(index < 0) | (index >= size)]
     if bad.size:
-        allowed = f"[{low}, {size - 1}]" if size else "none (the dim is empty)"
-        raise IndexError(f"index {builtins.int(bad.flat[0])} is out of bounds for dimension "
-                         f"{dim} with size {size} (valid indices: {allowed})")
-    return index % size if negative and size else index
+        allowed = f"[0, {size - 1}]" if size else "none (the dim is empty)"
+        raise RuntimeError(f"index {builtins.int(bad.flat[0])} is out of bounds for dimension "
+                           f"{dim} with size {size} (valid indices: {allowed})")
+    return index
 
 
 def _dim_index(t: Tensor, dim: int, index: Any, what: str, src: Optional[Tensor] = None
@@ -112,6 +111,9 @@ def _dim_index(t: Tensor, dim: int, index: Any, what: str, src: Optional[Tensor]
     if idx.ndim != max(t.ndim, 1) and not (idx.ndim == 0 and t.ndim == 0):
         raise RuntimeError(f"{what}(): Index tensor must have the same number of dimensions "
                            f"as input tensor (index {idx.shape}, input {t.shape})")
+    if src is not None and max(src.ndim, 1) != max(idx.ndim, 1):
+        raise RuntimeError(f"{what}(): Index tensor must have the same number of dimensions "
+                           f"as src tensor (index {idx.shape}, src {src.shape})")
     shape = tuple(t.shape) if t.ndim else (1,)
     for a, n in enumerate(idx.shape):
         if a != d and n > shape[a]:
@@ -354,7 +356,10 @@ def index_select(input: Any, dim: int, index: Any) -> Tensor:
         raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
                          f"{idx.shape}")
     if t.ndim == 0:
-        return _getitem(_reshape(t, (1,)), (_in_range(idx.reshape(-1), 1, 0),))[0]
+        if idx.size != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                               f"{idx.size} value(s)")
+        return _reshape(_getitem(_reshape(t, (1,)), (_in_range(idx.reshape(-1), 1, 0),)), ())
     return _getitem(t, (slice(None),) * d + (_in_range(idx.reshape(-1), t.shape[d], d),))
 
 
@@ -534,10 +539,12 @@ def swapaxes(input: Any, axis0: int, axis1: int) -> Tensor:
     (4, 3, 2)
     """
     t = _t(input)
-    order = list(range(t.ndim))
     a, b = _dim(axis0, t.ndim), _dim(axis1, t.ndim)
+    if t.ndim == 0:
+        return t
+    order = list(range(t.ndim))
     order[a], order[b] = order[b], order[a]
-    return _permute(t, tuple(order)) if t.ndim else t
+    return _permute(t, tuple(order))
 
 
 def swapdims(input: Any, dim0: int, dim1: int) -> Tensor:
@@ -608,11 +615,11 @@ def meshgrid(*tensors: Any, indexing: Optional[str] = None) -> tuple:
     if indexing == "xy" and len(ts) >= 2:
         order[0], order[1] = 1, 0
     shape = tuple(ts[i].shape[0] for i in order)
-    out = []
+    out: list = [None] * len(ts)
     for pos, i in enumerate(order):
         col = _reshape(ts[i], tuple(n if p == pos else 1 for p, n in enumerate(shape)))
-        out.append(_apply(Op.BROADCAST_TO, (col,), {"shape": shape}) if col.shape != shape
-                   else col)
+        out[i] = (_apply(Op.BROADCAST_TO, (col,), {"shape": shape}) if col.shape != shape
+                  else col)
     return tuple(out)
 
 
@@ -647,7 +654,10 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
                            f"(int64), got {v.dtype}")
     if v.size and v.min() < 0:
         raise RuntimeError(f"one_hot: Class values must be non-negative, got {v.min()}")
-    n = (builtins.int(v.max()) + 1 if v.size else 0) if num_classes == -1 else num_classes
+    if num_classes == -1 and not v.size:
+        raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor; "
+                           "pass num_classes")
+    n = builtins.int(v.max()) + 1 if num_classes == -1 else num_classes
     if v.size and v.max() >= n:
         raise RuntimeError(f"one_hot: Class values must be smaller than num_classes "
                            f"({n}), got {v.max()}")

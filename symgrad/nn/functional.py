@@ -26,6 +26,7 @@ __all__ = ["relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax"]
 # each issue-11 family adds its functional names below (one block per family)
 
 # --- issue 11: shape
+from symgrad.front.shape import one_hot  # noqa: E402 - in sg.nn.functional only, as in torch
+
 pad = _F["pad"]
-one_hot = _F["one_hot"]
 __all__ += ["pad", "one_hot"]
