@@ -65,21 +65,40 @@ def _mesh(ndim: int, parts: list) -> tuple:
 
 
 # ----------------------------------------------------------------------------- flip, roll
-def _flip_shape(shapes: Any, attrs: dict) -> tuple:
+def _same_shape(shapes: Any, attrs: dict) -> tuple:
     return tuple(shapes[0])
+
+
+def _reversed(ndim: int, dims: tuple) -> tuple:
+    """The basic index that reverses ``dims``: flip is its own adjoint."""
+    return tuple(slice(None, None, -1) if a in dims else slice(None) for a in range(ndim))
+
+
+def _rolled(shape: tuple, shifts: tuple, dims: tuple) -> tuple:
+    """The advanced index that undoes ``roll(shifts, dims)``: ``out[j]`` came from ``j - s``."""
+    sources = [np.arange(n) for n in shape]
+    for s, d in zip(shifts, dims):
+        sources[d] = (sources[d] + s) % max(shape[d], 1)
+    return _mesh(len(shape), [((a,), i) for a, i in enumerate(sources)])
+
+
+def _roll_vjp(g: Any, out: Any, x: Any, *, shifts: tuple, dims: Any) -> Any:
+    if dims is None:
+        n = int(np.prod(x.shape, dtype=np.int64))
+        return np.reshape(np.reshape(g, (n,))[_rolled((n,), shifts, (0,))], x.shape)
+    return g[_rolled(x.shape, shifts, dims)]
 
 
 FLIP = _shape(
     "flip", lambda x, dims: np.flip(_a(x), dims).copy(),
-    (lambda g, out, x, *, dims: apply(FLIP.op, g, dims=dims),),
-    _flip_shape, sg="flip",
+    (lambda g, out, x, *, dims: g[_reversed(x.ndim, dims)],),
+    _same_shape, sg="flip",
     doc="Reverse the order of elements along ``dims``.")
 
 ROLL = _shape(
     "roll", lambda x, shifts, dims: np.roll(_a(x), shifts[0] if dims is None else shifts, dims),
-    (lambda g, out, x, *, shifts, dims: apply(ROLL.op, g, shifts=tuple(-s for s in shifts),
-                                              dims=dims),),
-    _flip_shape, sg="roll",
+    (_roll_vjp,),
+    _same_shape, sg="roll",
     doc="Shift elements cyclically by ``shifts`` along ``dims`` (flattened if ``dims`` is None).")
 
 

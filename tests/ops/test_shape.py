@@ -455,3 +455,15 @@ def test_symbolic_inputs_keep_shapes():
     assert X.unfold(1, 2, 2).shape == (3, 2, 2)
     assert sg.gather(X, 1, I([[0, 1]])).shape == (1, 2)
     assert sg.repeat_interleave(X, 2, dim=0).shape == (6, 4)
+
+
+def test_scatter_repeated_indices_send_every_src_the_gradient_as_torch():
+    torch = _torch()
+    w = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    src = sg.tensor(np.ones((2, 3)), requires_grad=True)
+    tsrc = torch.ones(2, 3, dtype=torch.float64, requires_grad=True)
+    idx = [[1, 1, 0], [1, 0, 0]]
+    (sg.scatter(sg.zeros(2, 3), 0, I(idx), src) * sg.tensor(w)).sum().backward()
+    (torch.zeros(2, 3, dtype=torch.float64).scatter(0, torch.tensor(idx), tsrc)
+     * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(src.grad.numpy(), tsrc.grad.numpy())
