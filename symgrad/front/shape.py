@@ -694,8 +694,10 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None) -> T
     return _tri_indices(np.tril_indices, row, col, offset, dtype)
 
 
-def _flip_method(self: Tensor, *dims: Any) -> Tensor:
-    return flip(self, _varargs(dims))
+def _flip_method(self: Tensor, *dims: Any, **kwargs: Any) -> Tensor:
+    """``t.flip(0, 1)``, ``t.flip((0, 1))`` or ``t.flip(dims=(0, 1))``, as PyTorch."""
+    return flip(self, kwargs.pop("dims") if "dims" in kwargs and not dims else _varargs(dims),
+                **kwargs)
 
 
 #: Tensor methods beyond the rules' (the composed functions, and varargs forms)
