@@ -30,9 +30,9 @@ import numpy as np
 from numeric.rules import elementwise, linalg, movement, nn, reduce  # noqa: F401 - declare
 # --- issue 11: rounding
 from numeric.rules import rounding  # noqa: F401,E402 - declare
-from numeric.rules.core import FORWARD, RULES, Rule
 # --- issue 11: shape
 from numeric.rules import shape  # noqa: F401,E402 - declare
+from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [
     "Op", "Rule", "RULES", "RULE", "FORWARD", "VJP", "ARITY", "BINARY", "UNARY",
