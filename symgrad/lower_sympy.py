@@ -375,6 +375,74 @@ TO_SYMPY |= {
     Op.STACK: _stack,
 }
 
+# --- issue 11: shape
+# Each form is written from PyTorch's definition of the op, element by element
+# (gather: out[i][j] = x[index[i][j]][j] for dim 0), not from numeric's kernels.
+
+def _pad(x, pad, mode="constant", value=0.0):
+    width = [(0, 0)] * x.ndim
+    crop = [slice(None)] * x.ndim
+    for k in range(len(pad) // 2):
+        d, lo, hi = x.ndim - 1 - k, pad[2 * k], pad[2 * k + 1]
+        crop[d] = slice(max(0, -lo), x.shape[d] - max(0, -hi))
+        width[d] = (max(0, lo), max(0, hi))
+    x = x[tuple(crop)]
+    if mode == "constant":
+        out = np.empty(tuple(n + a + b for n, (a, b) in zip(x.shape, width)), dtype=object)
+        out.fill(exact(value))
+        out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, width))] = x
+        return out
+    return np.pad(x, width, mode={"reflect": "reflect", "replicate": "edge"}[mode])
+
+
+def _repeat_interleave(x, repeats, dim):
+    if dim is None:
+        x, dim = x.reshape(-1), 0
+    reps = list(repeats) * (x.shape[dim] if len(repeats) == 1 else 1)
+    pieces = [np.take(x, [i] * r, axis=dim) for i, r in enumerate(reps)]
+    return np.concatenate(pieces, axis=dim) if pieces else np.take(x, [], axis=dim)
+
+
+def _unfold(x, dimension, size, step):
+    n = (x.shape[dimension] - size) // step + 1
+    windows = [np.moveaxis(np.take(x, range(w * step, w * step + size), axis=dimension),
+                           dimension, -1) for w in range(n)]
+    return np.stack(windows, axis=dimension)
+
+
+def _along(pos, dim, i):
+    return pos[:dim] + (int(i),) + pos[dim + 1:]
+
+
+def _gather(x, dim, index):
+    out = np.empty(index.shape, dtype=object)
+    for pos in np.ndindex(index.shape):
+        out[pos] = x[_along(pos, dim, index[pos])]
+    return out
+
+
+def _scatter_into(add):
+    def form(x, src, dim, index):
+        out = np.array(x, dtype=object)
+        for pos in np.ndindex(index.shape):
+            at = _along(pos, dim, index[pos])
+            out[at] = out[at] + src[pos] if add else src[pos]
+        return out
+    return form
+
+
+TO_SYMPY |= {
+    Op.FLIP: lambda x, dims: np.array(np.flip(x, dims), dtype=object),
+    Op.ROLL: lambda x, shifts, dims: np.roll(x, shifts[0] if dims is None else shifts, dims),
+    Op.PAD: _pad,
+    Op.REPEAT_INTERLEAVE: _repeat_interleave,
+    Op.UNFOLD: _unfold,
+    Op.GATHER: _gather,
+    Op.SCATTER: _scatter_into(add=False),
+    Op.SCATTER_ADD_DIM: _scatter_into(add=True),
+    Op.MASKED_FILL: _elementwise(lambda x, m, v: _where(m, v, x)),
+}
+
 
 # --- issue 11: nnops
 from numeric.rules import nnops as _nn  # noqa: E402 - sizes and interpolation weights only

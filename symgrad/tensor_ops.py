@@ -109,14 +109,20 @@ def clamp(input: Tensor, min: Optional[float] = None,  # noqa: A002
 clip = clamp
 
 
-def where(condition: Any, input: Any, other: Any) -> Tensor:
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """Elementwise ``input if condition else other`` (no gradient to ``condition``).
+
+    With ``condition`` alone: ``nonzero(condition, as_tuple=True)``, as PyTorch.
 
     >>> import symgrad as sg
     >>> x = sg.tensor([-1.0, 2.0])
-    >>> sg.where(x > 0, x, 0)
-    tensor([0., 2.])
+    >>> sg.where(x > 0, x, 0), sg.where(x > 0)
+    (tensor([0., 2.]), (tensor([1]),))
     """
+    if input is None and other is None:
+        return front.FUNCTIONS["nonzero"](condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where() takes a condition alone, or a condition, input and other")
     like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
     c = condition if isinstance(condition, Tensor) else const(np.asarray(condition, bool))
     x = _t(input, like)

@@ -827,6 +827,54 @@ COMPOSED |= {
     "argsort": "the indices of sort (int64, no gradient)",
 }
 
+# --- issue 11: shape
+_i = np.array
+_ENTRIES += [
+    OpInfo(Op.FLIP, 1, (REAL,),
+           (Sample(((2, 3),), {"dims": (0,)}), Sample(((2, 3, 2),), {"dims": (0, 2)}))),
+    OpInfo(Op.ROLL, 1, (REAL,),
+           (Sample(((5,),), {"shifts": (2,), "dims": None}),
+            Sample(((2, 3),), {"shifts": (1, -1), "dims": (0, 1)}),
+            Sample(((2, 3),), {"shifts": (4,), "dims": None}))),
+    OpInfo(Op.PAD, 1, (REAL,),
+           (Sample(((2, 3),), {"pad": (1, 2), "mode": "constant", "value": 0.5}),
+            Sample(((2, 3),), {"pad": (-1, 1, 1, 0), "mode": "constant", "value": 0.0}),
+            Sample(((2, 3),), {"pad": (2, 1), "mode": "reflect", "value": 0.0}),
+            Sample(((1, 2, 3),), {"pad": (1, 1, 0, 2), "mode": "replicate", "value": 0.0}))),
+    OpInfo(Op.REPEAT_INTERLEAVE, 1, (REAL,),
+           (Sample(((2, 3),), {"repeats": (2,), "dim": 0}),
+            Sample(((2, 3),), {"repeats": (1, 0, 2), "dim": 1}),
+            Sample(((2, 2),), {"repeats": (2,), "dim": None}))),
+    OpInfo(Op.UNFOLD, 1, (REAL,),
+           (Sample(((2, 5),), {"dimension": 1, "size": 2, "step": 2}),
+            Sample(((4,),), {"dimension": 0, "size": 3, "step": 1}))),
+    OpInfo(Op.GATHER, 1, (REAL,),
+           (Sample(((3, 4),), {"dim": 1, "index": _i([[0, 3, 3], [1, 0, 2]])}),
+            Sample(((3,),), {"dim": 0, "index": _i([2, 2, 0, 1])}))),
+    # scatter writes each position once here (PyTorch leaves the winner of repeated
+    # indices unspecified); scatter_add's repeated indices add up
+    OpInfo(Op.SCATTER, 2, (REAL, REAL),
+           (Sample(((3, 4), (2, 2)), {"dim": 0, "index": _i([[0, 2], [1, 0]])}),
+            Sample(((2, 3), (2, 3)), {"dim": 1, "index": _i([[2], [0]])}))),
+    OpInfo(Op.SCATTER_ADD_DIM, 2, (REAL, REAL),
+           (Sample(((3, 4), (2, 4)), {"dim": 0, "index": _i([[0, 0, 2, 1], [0, 1, 2, 1]])}),
+            Sample(((2, 3), (2, 2)), {"dim": 1, "index": _i([[2, 2], [0, 1]])}))),
+    OpInfo(Op.MASKED_FILL, 3, (REAL, BOOL, REAL),
+           (Sample(((3, 4), (3, 4), ())), Sample(((3, 1), (1, 4), ()))),
+           differentiable=(0, 2)),
+]
+COMPOSED.update({
+    "index_select": "getitem (an int array along dim)",
+    "take": "reshape to 1-D, getitem",
+    "masked_select": "broadcast_to, getitem by the bool mask (read from its values)",
+    "split": "getitem (slices)", "chunk": "getitem (slices)", "narrow": "getitem (a slice)",
+    "unbind": "getitem (an int per slice)",
+    "unflatten": "reshape",
+    "movedim": "permute", "moveaxis": "permute", "swapaxes": "permute", "swapdims": "permute",
+    "tile": "reshape, broadcast_to, reshape", "repeat": "reshape, broadcast_to, reshape",
+    "meshgrid": "reshape, broadcast_to",
+})
+
 #: the op database, keyed by ``Op``; a test asserts it covers every member
 OP_DB: dict[Op, OpInfo] = {info.op: info for info in _ENTRIES}
 

@@ -533,6 +533,23 @@ def _size_cases(op: Op) -> list[tuple[tuple, dict]]:
         Op.CONCAT: [((b, (10, 64)), {"axis": 0}), ((b, (65, 3)), {"axis": 1})],
         Op.STACK: [((b, b), {"axis": 0}), ((b, b, b), {"axis": 2})],
     }
+    # --- issue 11: shape (attrs tied to the shapes, so not the doubled samples)
+    grid = np.arange(65 * 64).reshape(b)
+    big |= {
+        Op.FLIP: [((b,), {"dims": (0, 1)})],
+        Op.ROLL: [((b,), {"shifts": (3, -5), "dims": (0, 1)}),
+                  ((b,), {"shifts": (70,), "dims": None})],
+        Op.PAD: [((b,), {"pad": (1, 2, 3, 4), "mode": "constant", "value": 0.5}),
+                 (((1, 65, 64),), {"pad": (3, 2, 1, 4), "mode": "reflect", "value": 0.0}),
+                 (((1, 65, 64),), {"pad": (3, 2), "mode": "replicate", "value": 0.0})],
+        Op.REPEAT_INTERLEAVE: [((b,), {"repeats": (2,), "dim": 1}),
+                               ((b,), {"repeats": tuple(k % 3 for k in range(65)), "dim": 0})],
+        Op.UNFOLD: [((b,), {"dimension": 1, "size": 8, "step": 3})],
+        Op.GATHER: [((b,), {"dim": 0, "index": grid * 7 % 65})],
+        Op.SCATTER: [((b, b), {"dim": 1, "index": (grid * 5 + grid // 64) % 64})],
+        Op.SCATTER_ADD_DIM: [((b, b), {"dim": 0, "index": grid * 3 % 65})],
+        Op.MASKED_FILL: [((b, b, ()), {}), ((b, (64,), ()), {})],
+    }
     if op in big:
         return big[op]
     if op in (Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.LOGSUMEXP):

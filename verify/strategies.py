@@ -61,6 +61,9 @@ __all__ = ["Expression", "Point", "expressions", "points", "SUPPORTED_OPS", "MAX
 #: ops without a gradient (isnan, bitwise ops: a DAG is drawn to check gradients)
 SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD}
                           - {op for op, info in OP_DB.items() if not info.has_gradient})
+# --- issue 11: shape -- no plan in _plan yet: drawing them would only thin out the others
+SUPPORTED_OPS -= {Op.FLIP, Op.ROLL, Op.PAD, Op.REPEAT_INTERLEAVE, Op.UNFOLD, Op.GATHER,
+                  Op.SCATTER, Op.SCATTER_ADD_DIM, Op.MASKED_FILL}
 _DEFAULT_OPS = tuple(sorted(SUPPORTED_OPS, key=lambda o: o.name))
 #: the default draw picks elementwise or structural first, so a growing elementwise
 #: vocabulary does not crowd matmul, reductions and movement ops out of the DAGs

@@ -38,6 +38,8 @@ from numeric.rules import math  # noqa: F401,E402 - declare
 from numeric.rules import matrix  # noqa: F401,E402 - declare
 # --- issue 11: reductions
 from numeric.rules import reductions  # noqa: F401,E402 - declare
+# --- issue 11: shape
+from numeric.rules import shape  # noqa: F401,E402 - declare
 from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [

@@ -37,6 +37,10 @@ MODULES += (_linalg,)
 # --- issue 11: reductions
 from symgrad.front import reductions  # noqa: E402
 MODULES += (reductions,)
+# --- issue 11: shape
+from symgrad.front import shape  # noqa: E402
+
+MODULES += (shape,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

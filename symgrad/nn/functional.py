@@ -41,3 +41,9 @@ dropout = _F["dropout"]
 __all__ += ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
             "interpolate", "layer_norm", "batch_norm", "dropout", "embedding",
             "scaled_dot_product_attention"]
+
+# --- issue 11: shape
+from symgrad.front.shape import one_hot  # noqa: E402 - in sg.nn.functional only, as in torch
+
+pad = _F["pad"]
+__all__ += ["pad", "one_hot"]

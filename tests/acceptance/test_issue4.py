@@ -218,6 +218,20 @@ def _op_cases():
 
 
 OP_CASES = _op_cases()
+# --- issue 11: shape
+_M = np.array([[0.3, 0.5], [0.7, 1.1], [1.3, 0.2]])
+OP_CASES |= {
+    "flip": (lambda a, b: sg.flip(a, 0) * b, _M, _M),
+    "roll": (lambda a, b: sg.roll(a, 1) * b, _M, _M),
+    "pad": (lambda a, b: sg.pad(a * b, (1, 1), mode="reflect"), _M, _M),
+    "repeat_interleave": (lambda a, b: sg.repeat_interleave(a, 2, dim=0) * b[0], _M, _M),
+    "unfold": (lambda a, b: a.unfold(0, 2, 1) * b[0], _M, _M),
+    "gather": (lambda a, b: sg.gather(a, 0, sg.tensor([[2, 0]])) * b[0], _M, _M),
+    "scatter": (lambda a, b: sg.scatter(a, 0, sg.tensor([[2, 0]]), b[:1] ** 2), _M, _M),
+    "scatter_add_dim": (lambda a, b: sg.scatter_add(a, 1, sg.tensor([[1], [1]]), b[:2, :1]),
+                        _M, _M),
+    "masked_fill": (lambda a, b: sg.masked_fill(a, sg.tensor([True, False]), 2.0) * b, _M, _M),
+}
 
 
 def test_op_cases_cover_numeric_table():

@@ -168,6 +168,26 @@ for a, b in BINARY_SHAPES:
         add(op, [(off_multiples, a), (lambda shape: np.full(shape, 1.5), b)])
 for a, b, w in [((3,), (3,), ()), ((3, 1), (1, 4), (4,)), ((), (2, 3), (2, 1))]:
     add(Op.LERP, [(real, a), (real, b), (real, w)])
+# --- issue 11: shape
+add(Op.FLIP, [(real, (2, 3, 2))], dims=(0, 2))
+add(Op.ROLL, [(real, (2, 3))], shifts=(1, -2), dims=(0, 1))
+add(Op.ROLL, [(real, (2, 3))], shifts=(4,), dims=None)
+for pad, mode in [((1, 2), "constant"), ((-1, 1, 2, 0), "constant"), ((2, 1), "reflect"),
+                  ((1, 0, 2, 2), "replicate")]:
+    add(Op.PAD, [(real, (1, 3, 3))], pad=pad, mode=mode, value=0.5 * (mode == "constant"))
+add(Op.REPEAT_INTERLEAVE, [(real, (2, 3))], repeats=(2, 0, 1), dim=1)
+add(Op.REPEAT_INTERLEAVE, [(real, (2, 3))], repeats=(3,), dim=None)
+add(Op.UNFOLD, [(real, (3, 5))], dimension=1, size=2, step=2)
+add(Op.UNFOLD, [(real, (4, 2))], dimension=0, size=3, step=1)
+add(Op.GATHER, [(real, (3, 4))], dim=1, index=np.array([[0, 3, 3], [1, 0, 2]]))
+add(Op.GATHER, [(real, (3, 4))], dim=0, index=np.array([[2, 2, 0, 1]]))
+add(Op.SCATTER, [(real, (3, 4)), (real, (3, 3))], dim=0, index=np.array([[0, 2], [1, 0]]))
+add(Op.SCATTER, [(real, (2, 3)), (real, (2, 1))], dim=1, index=np.array([[2], [0]]))
+add(Op.SCATTER_ADD_DIM, [(real, (3, 4)), (real, (2, 4))], dim=0,
+    index=np.array([[0, 0, 2, 1], [0, 1, 2, 1]]))
+add(Op.SCATTER_ADD_DIM, [(real, (2, 3)), (real, (2, 3))], dim=1, index=np.array([[2, 2], [0, 1]]))
+add(Op.MASKED_FILL, [(real, (3, 4)), (boolean, (3, 4)), (real, ())])
+add(Op.MASKED_FILL, [(real, (3, 1)), (boolean, (1, 4)), (real, ())])
 
 
 # --- issue 11: rounding
