@@ -22,7 +22,7 @@ import numpy as np
 
 from numeric.ops import ARITY, Op
 
-__all__ = ["Domain", "Sample", "OpInfo", "OP_DB", "COMPOSED", "REAL", "POSITIVE", "ABOVE_MINUS_ONE",
+__all__ = ["Domain", "Sample", "OpInfo", "OP_DB", "COMPOSED", "VALUE_FUNCTIONS", "REAL", "POSITIVE", "ABOVE_MINUS_ONE",
            "NONZERO", "TAN_DOMAIN", "BOOL", "BASE", "SMALL", "INT", "REAL_OR_ZERO", "SPECIAL"]
 
 
@@ -825,6 +825,19 @@ COMPOSED |= {
     "var_mean": "(var, mean) over the same dims",
     "std_mean": "(std, mean) over the same dims",
     "argsort": "the indices of sort (int64, no gradient)",
+}
+
+#: Functions with int64 results and no gradient that are not ops of the graph (as
+#: ``argmax``): their result's shape depends on the values (``nonzero``) or they take
+#: no tensor (``triu_indices``), so no shape rule or exact form describes them.
+#: ``sg`` name -> what it computes; tests/ops/test_shape.py checks values against
+#: numpy and PyTorch.
+VALUE_FUNCTIONS: dict[str, str] = {
+    "nonzero": "the indices of the nonzero elements, (n, ndim) or a tuple (numpy.nonzero)",
+    "where": "with one argument: nonzero(condition, as_tuple=True)",
+    "one_hot": "int64 (..., num_classes) with a 1 at each class (index out of range: error)",
+    "triu_indices": "the (2, n) indices of the upper triangle (numpy.triu_indices)",
+    "tril_indices": "the (2, n) indices of the lower triangle (numpy.tril_indices)",
 }
 
 # --- issue 11: shape
