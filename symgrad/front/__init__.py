@@ -20,6 +20,10 @@ from typing import Any
 
 # family modules (each issue-11 family adds its import here)
 MODULES: tuple = ()
+# --- issue 11: losses
+from symgrad.front import losses  # noqa: E402
+
+MODULES += (losses,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

@@ -24,3 +24,13 @@ log_softmax = _F["log_softmax"]
 __all__ = ["relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax"]
 
 # each issue-11 family adds its functional names below (one block per family)
+
+# --- issue 11: losses
+from symgrad.front.losses import (  # noqa: E402
+    binary_cross_entropy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,
+    huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
+)
+
+__all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity",
+            "cross_entropy", "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss",
+            "smooth_l1_loss"]
