@@ -73,7 +73,9 @@ def _grad(dloss: Any) -> Any:
     """A VJP from ``dloss(*inputs, **attrs)``, the elementwise derivative of the loss."""
     def vjp(g, out, *xs, reduction="mean", **attrs):
         shape = broadcast_shapes(*(np.shape(x) for x in xs))
-        return _scale(g, shape, reduction) * dloss(*xs, **attrs)
+        c = _scale(g, shape, reduction) * dloss(*xs, **attrs)
+        # a derivative free of the other input (kl_div's -t) may be narrower than the loss
+        return c if np.shape(c) == shape else np.broadcast_to(c, shape)
     return vjp
 
 
