@@ -189,7 +189,8 @@ def _kl_dx(x, t, log_target=False):
 def _kl_dt(x, t, log_target=False):
     if log_target:
         return np.exp(t) * (t - x + 1)
-    return (np.log(t) + 1 - x) * (t > 0)     # nan at t = 0, as PyTorch
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.log(t) + 1 - x) * (t > 0)     # nan at t = 0, as PyTorch
 
 
 BINARY_CROSS_ENTROPY = _pointwise(
