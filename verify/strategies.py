@@ -40,7 +40,7 @@ from hypothesis.extra import numpy as hnp
 from numeric.graph import toposort
 from numeric.kernels import FORWARD, apply
 from numeric.node import Node, as_node
-from numeric.ops import BINARY, NORMALIZE, REDUCE, UNARY, Op
+from numeric.ops import BINARY, NORMALIZE, REDUCE, RULE, UNARY, Op
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 from verify.check import KINK_MARGIN, _admissible, _leaf_domains
@@ -57,7 +57,9 @@ __all__ = ["Expression", "Point", "expressions", "points", "SUPPORTED_OPS", "MAX
 
 #: ops the expression strategy can draw: every op but CAST (a no-op in float64
 #: graphs) and SCATTER_ADD (GETITEM's adjoint, drawn through GETITEM's gradient)
-SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD})
+SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD}
+                          # --- issue 11: losses (a loss ends a graph; OP_DB checks them)
+                          - {op for op in Op if RULE[op].group == "loss"})
 _DEFAULT_OPS = tuple(sorted(SUPPORTED_OPS, key=lambda o: o.name))
 #: no drawn value has more elements than this (exact evaluation is per element)
 MAX_SIZE = 36

@@ -72,10 +72,10 @@ def _pointwise(name: str, kernel: Any, vjps: tuple, doc: str, *, kinked: bool = 
 def _grad(dloss: Any) -> Any:
     """A VJP from ``dloss(*inputs, **attrs)``, the elementwise derivative of the loss."""
     def vjp(g, out, *xs, reduction="mean", **attrs):
-        shape = broadcast_shapes(*(np.shape(x) for x in xs))
+        shape = broadcast_shapes(*(x.shape for x in xs))
         c = _scale(g, shape, reduction) * dloss(*xs, **attrs)
         # a derivative free of the other input (kl_div's -t) may be narrower than the loss
-        return c if np.shape(c) == shape else np.broadcast_to(c, shape)
+        return c if c.shape == shape else np.broadcast_to(c, shape)
     return vjp
 
 
@@ -109,12 +109,12 @@ def huber_loss(x: Any, t: Any, reduction: str = "mean", delta: float = 1.0) -> n
 # quadratic piece only strictly inside (0 at |d| = beta), as PyTorch's double backward.
 def _d_smooth_l1(x, t, beta=1.0):
     d = x - t
-    return np.where(np.abs(d) < beta, d / beta, np.sign(d))
+    return np.where(d >= beta, 1, np.where(d <= -beta, -1, d / beta))
 
 
 def _d_huber(x, t, delta=1.0):
     d = x - t
-    return np.where(np.abs(d) < delta, d, delta * np.sign(d))
+    return np.where(d >= delta, delta, np.where(d <= -delta, -delta, d))
 
 
 MSE_LOSS = _pointwise("mse_loss", mse_loss,
@@ -148,11 +148,12 @@ def binary_cross_entropy(x: Any, t: Any, w: Any, reduction: str = "mean") -> np.
 
 def _bce_dx(x, t, w):
     # PyTorch's: (x - t) / max(x (1 - x), 1e-12)
-    return w * (x - t) / np.maximum(x * (1 - x), 1e-12)
+    p = x * (1 - x)
+    return w * (x - t) / np.where(p > 1e-12, p, 1e-12)
 
 
 def _bce_dt(x, t, w):
-    return w * (np.log1p(-x) - np.log(x))
+    return w * (np.log(1 - x) - np.log(x))
 
 
 def bce_with_logits(x: Any, t: Any, w: Any, pw: Any, reduction: str = "mean") -> np.ndarray:
@@ -221,24 +222,29 @@ def class_indices(t: Any, n_classes: int, ignore_index: int) -> tuple[np.ndarray
 
 
 def _classes_last(x: Any) -> Any:
-    return np.moveaxis(x, 1, -1) if x.ndim > 1 else x
+    """Move the class dim (1 of ``(N, C, d1, ...)``) last."""
+    n = x.ndim
+    return np.transpose(x, (0,) + tuple(range(2, n)) + (1,)) if n > 2 else x
 
 
 def _classes_back(x: Any, ndim: int) -> Any:
-    return np.moveaxis(x, -1, 1) if ndim > 1 else x
+    return np.transpose(x, (0, ndim - 1) + tuple(range(1, ndim - 1))) if ndim > 2 else x
 
 
 def _picked(t: Any, w: Any, n_classes: int, ignore_index: int):
-    """``(one-hot of the targets (..., C), weight of each target (0 where ignored), kept)``."""
-    safe, kept = class_indices(t, n_classes, ignore_index)
-    w = np.broadcast_to(_a(w), (n_classes,))
-    onehot = np.expand_dims(safe, -1) == np.arange(n_classes)
-    return onehot, w[safe] * kept, kept
+    """``(one-hot of the targets (..., C), weight of each target (0 where ignored), kept)``.
+
+    Written with the VJP vocabulary (the targets may be Tensors; Note [The VJP
+    vocabulary]); the kernels check the targets first with :func:`class_indices`.
+    """
+    kept = np.where(t == ignore_index, 0, 1)
+    onehot = np.expand_dims(np.where(t == ignore_index, 0, t), -1) == np.arange(n_classes)
+    return onehot, np.sum(onehot * w, axis=(-1,)) * kept, kept
 
 
-def _class_count(wt: np.ndarray, reduction: str) -> Any:
+def _class_count(wt: Any, reduction: str) -> Any:
     """The mean's divisor: the summed weight of the kept targets (PyTorch's)."""
-    return np.add.reduce(wt, axis=None) if reduction == "mean" else 1
+    return np.sum(wt) if reduction == "mean" else 1
 
 
 def nll_loss(x: Any, t: Any, w: Any, ignore_index: int = -100,
@@ -246,7 +252,8 @@ def nll_loss(x: Any, t: Any, w: Any, ignore_index: int = -100,
     """``-w[t] x[n, t[n]]`` over ``x`` of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``."""
     x = _a(x)
     xl = _classes_last(x)
-    onehot, wt, _ = _picked(t, w, xl.shape[-1], ignore_index)
+    class_indices(t, xl.shape[-1], ignore_index)
+    onehot, wt, _ = _picked(_a(t), _a(w), xl.shape[-1], ignore_index)
     loss = -wt * np.add.reduce(np.where(onehot, xl, 0), axis=-1)
     if reduction == "none":
         return _a(loss.astype(x.dtype, copy=False))
@@ -255,8 +262,8 @@ def nll_loss(x: Any, t: Any, w: Any, ignore_index: int = -100,
 
 
 def _nll_dx(g, out, x, t, w, *, ignore_index=-100, reduction="mean"):
-    onehot, wt, _ = _picked(_a(t), _a(w), _classes_last(x).shape[-1], ignore_index)
-    coef = g * (-wt / _class_count(wt, reduction)).astype(x.dtype)
+    onehot, wt, _ = _picked(t, w, _classes_last(x).shape[-1], ignore_index)
+    coef = g * (-wt / _class_count(wt, reduction))
     return _classes_back(np.expand_dims(coef, -1) * onehot, x.ndim)
 
 
@@ -270,7 +277,7 @@ def _ce_coef(t: Any, w: Any, c: int, ignore_index: int, eps: float):
     onehot, wt, kept = _picked(t, w, c, ignore_index)
     coef = (1 - eps) * np.expand_dims(wt, -1) * onehot
     if eps:
-        coef = coef + (eps / c) * np.broadcast_to(_a(w), (c,)) * np.expand_dims(kept, -1)
+        coef = coef + (eps / c) * w * np.expand_dims(kept, -1)
     return coef, wt
 
 
@@ -280,7 +287,8 @@ def cross_entropy(x: Any, t: Any, w: Any, ignore_index: int = -100, reduction: s
     x = _a(x)
     axis = 1 if x.ndim > 1 else 0
     logp = _classes_last(_a(_log_softmax(x, axis)))
-    coef, wt = _ce_coef(t, w, logp.shape[-1], ignore_index, label_smoothing)
+    class_indices(t, logp.shape[-1], ignore_index)
+    coef, wt = _ce_coef(_a(t), _a(w), logp.shape[-1], ignore_index, label_smoothing)
     loss = -np.add.reduce(coef * logp, axis=-1)
     if reduction == "none":
         return _a(loss.astype(x.dtype, copy=False))
@@ -291,12 +299,12 @@ def cross_entropy(x: Any, t: Any, w: Any, ignore_index: int = -100, reduction: s
 def _ce_dx(g, out, x, t, w, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     axis = 1 if x.ndim > 1 else 0
     c = x.shape[axis]
-    coef, wt = _ce_coef(_a(t), _a(w), c, ignore_index, label_smoothing)
-    coef = (coef / _class_count(wt, reduction)).astype(x.dtype)
+    coef, wt = _ce_coef(t, w, c, ignore_index, label_smoothing)
+    coef = coef / _class_count(wt, reduction)
     # d/dx of -sum_c coef_c logp_c = softmax * sum_c coef_c - coef
     p = _classes_last(np.exp(_log_softmax(x, axis)))
     gl = np.expand_dims(g, -1)
-    return _classes_back(gl * (p * np.expand_dims(np.sum(coef, axis=-1), -1) - coef), x.ndim)
+    return _classes_back(gl * (p * np.sum(coef, axis=(-1,), keepdims=True) - coef), x.ndim)
 
 
 def cross_entropy_probs(x: Any, t: Any, w: Any, reduction: str = "mean",
@@ -326,7 +334,7 @@ def _cep_dx(g, out, x, t, w, *, reduction="mean", label_smoothing=0.0):
     wt = _classes_last(t) * (1 - label_smoothing) + label_smoothing / c
     wt = wt * np.broadcast_to(w, (c,))
     p = _classes_last(np.exp(_log_softmax(x, axis)))
-    return _classes_back(gl * (p * np.sum(wt, axis=-1, keepdims=True) - wt), x.ndim)
+    return _classes_back(gl * (p * np.sum(wt, axis=(-1,), keepdims=True) - wt), x.ndim)
 
 
 def _cep_dt(g, out, x, t, w, *, reduction="mean", label_smoothing=0.0):
@@ -360,9 +368,10 @@ CROSS_ENTROPY_PROBS = declare(
 
 # ----------------------------------------------------------------------------- similarity
 def _norms(x1: Any, x2: Any, dim: int, eps: float):
-    n1 = np.sqrt(np.sum(x1 * x1, axis=(dim,), keepdims=True))
-    n2 = np.sqrt(np.sum(x2 * x2, axis=(dim,), keepdims=True))
-    return n1, n2, np.maximum(n1, eps), np.maximum(n2, eps)
+    """The norms along ``dim`` (kept), and the norms clamped to ``eps``."""
+    n1 = np.sum(x1 * x1, axis=(dim,), keepdims=True) ** 0.5
+    n2 = np.sum(x2 * x2, axis=(dim,), keepdims=True) ** 0.5
+    return n1, n2, np.where(n1 > eps, n1, eps), np.where(n2 > eps, n2, eps)
 
 
 def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> np.ndarray:
@@ -376,7 +385,7 @@ def _cos_vjp(first: bool):
     # PyTorch clamps the norms without recording it: the norm's own derivative
     # x / |x| (0 at x = 0) is used, evaluated with the clamped norms elsewhere
     def vjp(g, out, x1, x2, *, dim=1, eps=1e-8):
-        shape = broadcast_shapes(np.shape(x1), np.shape(x2))
+        shape = broadcast_shapes(x1.shape, x2.shape)
         x1, x2 = np.broadcast_to(x1, shape), np.broadcast_to(x2, shape)
         n1, n2, c1, c2 = _norms(x1, x2, dim, eps)
         a, na, ca, cb, b = (x1, n1, c1, c2, x2) if first else (x2, n2, c2, c1, x1)

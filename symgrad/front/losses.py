@@ -66,11 +66,9 @@ def _same_size(input: Tensor, target: Tensor, fn: str) -> None:  # noqa: A002
                          f"size {tuple(input.shape)}; reshape the target")
 
 
-def _pointwise(op: Op, input: Any, target: Any, inputs: tuple = (),  # noqa: A002
-               **attrs: Any) -> Tensor:
+def _pointwise(op: Op, input: Any, target: Any, **attrs: Any) -> Tensor:  # noqa: A002
     x = _t(input)
-    t = _t(target, x)
-    return _apply(op, (x, t) + inputs, attrs)
+    return _apply(op, (x, _t(target, x)), attrs)
 
 
 def _weighted(op: Op, input: Any, target: Any, weight: Any, reduction: str,  # noqa: A002

@@ -22,6 +22,8 @@ UFUNCS = {np.add, np.subtract, np.multiply, np.true_divide, np.power, np.matmul,
 FUNCTIONS = {np.sum, np.reshape, np.transpose, np.swapaxes, np.broadcast_to, np.where,
              np.ones_like, np.zeros_like, np.expand_dims}
 APPLIED = {Op.SCATTER_ADD, Op.CAST}
+# --- issue 11: losses (numeric.apply of a differentiable op records it on Tensors)
+APPLIED |= {Op.SIGMOID, Op.SOFTPLUS, Op.LOG_SOFTMAX}
 
 
 def unbox(x):
