@@ -20,7 +20,7 @@ from symgrad.creation import (
 )
 from symgrad.dtypes import (
     bool, double, float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
-    int32, int64, long, set_default_dtype, uint8,
+    int32, int64, long, promote_types, result_type, set_default_dtype, uint8,
 )
 from symgrad.errors import (
     DtypeError, GradientError, GraphFreedError, OptimizerError, ShapeError, SymbolicValueError,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from numeric.rules.core import promote_types
 from symgrad.errors import DtypeError
 
 float16 = np.dtype(np.float16)
@@ -110,7 +111,51 @@ def get_default_dtype() -> np.dtype:
     return _DEFAULT.dtype
 
 
+def result_type(*tensors: Any) -> np.dtype:
+    """PyTorch's result dtype of an elementwise op on ``tensors`` (Tensors or numbers).
+
+    Within one category (bool < integer < float) tensors with dims decide over
+    0-d tensors, which decide over Python numbers; a higher category among the
+    0-d tensors or numbers still wins (an int tensor times a float32 0-d tensor
+    is float32, times ``2.5`` the default float).  Across categories an integer
+    meeting a float gives that float (``torch.promote_types``).
+
+    >>> import symgrad as sg
+    >>> sg.result_type(sg.tensor([1, 2]), sg.tensor(1.0, dtype=sg.float32))
+    dtype('float32')
+    >>> sg.result_type(sg.tensor([1.0], dtype=sg.float32), sg.tensor(1.0))
+    dtype('float32')
+    >>> sg.result_type(sg.tensor([1, 2]), 2.5)
+    dtype('float64')
+    """
+    groups: list[Any] = [None, None, None]      # dims, 0-d, numbers
+    for t in tensors:
+        if isinstance(t, (builtins.bool, np.bool_)):
+            k, d = 2, bool
+        elif isinstance(t, (builtins.int, np.integer)):
+            k, d = 2, int64
+        elif isinstance(t, (builtins.float, np.floating)):
+            k, d = 2, get_default_dtype()
+        else:
+            k, d = (0 if len(t.shape) else 1), np.dtype(t.dtype)
+        groups[k] = d if groups[k] is None else promote_types(groups[k], d)
+    dims, zero, numbers = groups
+    return _combine(dims, _combine(zero, numbers))
+
+
+def _combine(higher: Any, lower: Any) -> Any:
+    """c10's ``combine_categories``: ``higher`` wins unless ``lower`` is of a higher category."""
+    if higher is None:
+        return lower
+    if lower is None or higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
 __all__ = [
+    "result_type", "promote_types",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
     "half", "float", "double", "long", "int", "set_default_dtype", "get_default_dtype",
     "as_dtype", "dtype_name", "is_floating_point",

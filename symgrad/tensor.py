@@ -613,6 +613,17 @@ def _apply(op: Any, inputs: tuple, attrs: dict) -> Tensor:
     return _node(v, op, inputs, attrs, rg)
 
 
+def promoted(tensors: tuple) -> tuple:
+    """``tensors`` cast to PyTorch's result dtype (``sg.result_type``) where they differ.
+
+    numpy would compute ``int64 + float32`` in float64; PyTorch (and symgrad) in
+    float32.  The casts are graph nodes, so every path sees the same dtypes.
+    """
+    target = _dt.result_type(*tensors)
+    return tuple(t if t.value.dtype == target else _apply(Op.CAST, (t,), {"dtype": target})
+                 for t in tensors)
+
+
 def _explain(op: Any, inputs: tuple, err: Exception, attrs: Optional[dict] = None) -> Exception:
     """Turn numpy's shape ValueError into a ShapeError naming the shapes and the fix."""
     shapes = [t.shape for t in inputs]
@@ -640,6 +651,9 @@ def _binary(op: Op, kernel: Any, a: Any, b: Any) -> Tensor:
     bv = b.value
     if av is None or bv is None:
         return _symbolic(op, (a, b), {})
+    if av.dtype is not bv.dtype:
+        a, b = promoted((a, b))
+        av, bv = a.value, b.value
     try:
         v = kernel(av, bv)
     except ValueError as e:
@@ -689,8 +703,9 @@ def axes(dim: Any, ndim: int) -> Optional[tuple]:
         out = tuple(sorted({_dim(d, ndim) for d in dim}))
         if len(out) != len(dim):
             raise ValueError(f"dim {tuple(dim)} repeats a dimension")
-        return out
-    return (_dim(dim, ndim),) if ndim else ()
+        return out if ndim else ()
+    d = _dim(dim, ndim)              # validated for a 0-d tensor too (only 0 and -1 are dims)
+    return (d,) if ndim else ()
 
 
 def compare(ufunc: Any, a: Any, b: Any) -> Tensor:

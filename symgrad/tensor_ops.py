@@ -35,6 +35,7 @@ from symgrad import front
 from symgrad.errors import ShapeError
 from symgrad.tensor import (
     _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, mark_modified,
+    promoted,
     values_indices,
 )
 
@@ -99,7 +100,8 @@ def clamp(input: Tensor, min: Optional[float] = None,  # noqa: A002
     tensor([0.0000, 0.5000, 1.0000])
     """
     if min is None and max is None:
-        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+        raise ShapeError("clamp: at least one of 'min' or 'max' must not be None; give a "
+                         "bound (or skip the clamp)")
     return _apply(Op.CLAMP, (_t(input),), {"min": None if min is None else builtins.float(min),
                                             "max": None if max is None else builtins.float(max)})
 
@@ -119,6 +121,8 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     c = condition if isinstance(condition, Tensor) else const(np.asarray(condition, bool))
     x = _t(input, like)
     y = _t(other, x)
+    if x.value is not None and y.value is not None and x.value.dtype is not y.value.dtype:
+        x, y = promoted((x, y))
     return _apply(Op.WHERE, (c, x, y), {})
 
 
@@ -220,6 +224,13 @@ def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:
     return _reduce(Op.LOGSUMEXP, input, dim, keepdim)
 
 
+def _normalize(op: Op, t: Tensor, dim: int) -> Tensor:
+    axis = _dim(dim, t.ndim)
+    if t.ndim == 0:      # a 0-d tensor is a row of one (as PyTorch): every path sees (1,)
+        return reshape(_apply(op, (reshape(t, 1),), {"axis": 0}), ())
+    return _apply(op, (t,), {"axis": axis})
+
+
 def softmax(input: Any, dim: int) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``.
 
@@ -227,8 +238,7 @@ def softmax(input: Any, dim: int) -> Tensor:
     >>> sg.softmax(sg.tensor([0.0, 0.0]), dim=0)
     tensor([0.5000, 0.5000])
     """
-    t = _t(input)
-    return _apply(Op.SOFTMAX, (t,), {"axis": _dim(dim, t.ndim)})
+    return _normalize(Op.SOFTMAX, _t(input), dim)
 
 
 def log_softmax(input: Any, dim: int) -> Tensor:
@@ -238,8 +248,7 @@ def log_softmax(input: Any, dim: int) -> Tensor:
     >>> sg.log_softmax(sg.tensor([0.0, 0.0]), dim=0)
     tensor([-0.6931, -0.6931])
     """
-    t = _t(input)
-    return _apply(Op.LOG_SOFTMAX, (t,), {"axis": _dim(dim, t.ndim)})
+    return _normalize(Op.LOG_SOFTMAX, _t(input), dim)
 
 
 def _nograd_value(input: Any, what: str) -> np.ndarray:
@@ -272,28 +281,30 @@ def argmin(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tens
                  False)
 
 
-def all(input: Any, dim: Optional[int] = None) -> Tensor:  # noqa: A001
-    """True where every element (along ``dim``) is nonzero; no gradient.
+def _truth(fn: Any, input: Any, dim: Any, keepdim: bool, what: str) -> Tensor:
+    v = _nograd_value(input, what)
+    axis = axes(dim, v.ndim)
+    return _node(np.asarray(fn(v, axis=axis, keepdims=keepdim)), None, (), {}, False)
+
+
+def all(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element (along ``dim``: an int or a tuple) is nonzero; no gradient.
 
     >>> import symgrad as sg
-    >>> sg.all(sg.tensor([1.0, 2.0]) > 0)
-    tensor(True)
+    >>> sg.all(sg.tensor([1.0, 2.0]) > 0), sg.all(sg.tensor([[1, 0], [1, 1]]), dim=(0, 1))
+    (tensor(True), tensor(False))
     """
-    v = _nograd_value(input, "all")
-    return _node(np.asarray(np.all(v, axis=None if dim is None else _dim(dim, v.ndim))),
-                 None, (), {}, False)
+    return _truth(np.all, input, dim, keepdim, "all")
 
 
-def any(input: Any, dim: Optional[int] = None) -> Tensor:  # noqa: A001
-    """True where some element (along ``dim``) is nonzero; no gradient.
+def any(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element (along ``dim``: an int or a tuple) is nonzero; no gradient.
 
     >>> import symgrad as sg
-    >>> sg.any(sg.tensor([1.0, 2.0]) > 1.5)
-    tensor(True)
+    >>> sg.any(sg.tensor([[True, False]]), dim=(0,))
+    tensor([ True, False])
     """
-    v = _nograd_value(input, "any")
-    return _node(np.asarray(np.any(v, axis=None if dim is None else _dim(dim, v.ndim))),
-                 None, (), {}, False)
+    return _truth(np.any, input, dim, keepdim, "any")
 
 
 def sign(input: Any) -> Tensor:
@@ -401,10 +412,14 @@ def permute(input: Any, *dims: Any) -> Tensor:
     (4, 2, 3)
     """
     t = _t(input)
-    order = tuple(_dim(d, t.ndim) for d in _shape_arg(dims))
+    given = _shape_arg(dims)
+    if len(given) != t.ndim:
+        raise ShapeError(f"permute: the tensor has {t.ndim} dims (shape {t.shape}) but "
+                         f"{len(given)} were given ({given}); give one entry per dim")
+    order = tuple(_dim(d, t.ndim) for d in given)
     if sorted(order) != list(range(t.ndim)):
-        raise ValueError(f"permute: {_shape_arg(dims)} is not a permutation of the "
-                         f"{t.ndim} dims of a tensor of shape {t.shape}")
+        raise ShapeError(f"permute: {given} repeats a dim; give each of the {t.ndim} dims "
+                         "of the tensor once")
     return _apply(Op.PERMUTE, (t,), {"axes": order})
 
 
@@ -530,9 +545,57 @@ def normalize_index(index: Any) -> tuple:
     return tuple(out)
 
 
+def torch_order(index: tuple) -> Optional[tuple]:
+    """Note [Ints before arrays]: PyTorch's order for an index mixing ints and arrays.
+
+    numpy counts an int next to an index array as one more advanced index, so in
+    ``t[0, :, [1, 2]]`` the two are "separated by a slice" and the indexed dim
+    goes first: (2, 5, ...).  PyTorch selects with the ints first and then
+    indexes, giving (5, 2, ...).  For such an index this returns the two numpy
+    indexes that reproduce PyTorch (ints as a basic selection, then the rest),
+    else None.
+
+    >>> torch_order((0, slice(None), np.array([1, 2])))
+    ((0, slice(None, None, None), slice(None, None, None)), (slice(None, None, None), array([1, 2])))
+    """
+    arrays = [p for p in index if isinstance(p, np.ndarray) and p.ndim > 0]
+    ints = [p for p in index if isinstance(p, builtins.int)]
+    if not arrays or not ints:
+        return None
+    first: list = []
+    second: list = []
+    for p in index:
+        if isinstance(p, builtins.int):
+            first.append(p)
+        elif p is None:
+            first.append(None)
+            second.append(slice(None))
+        elif p is Ellipsis:
+            first.append(p)
+            second.append(p)
+        else:                   # a slice, an int array (one dim) or a bool mask (ndim dims)
+            n = p.ndim if isinstance(p, np.ndarray) and p.dtype.kind == "b" else 1
+            first.extend([slice(None)] * n)
+            second.append(p)
+    return tuple(first), tuple(second)
+
+
 def getitem(input: Tensor, index: Any) -> Tensor:
-    """``input[index]``: ints, slices, None, Ellipsis, int lists/arrays, bool masks."""
-    return _apply(Op.GETITEM, (input,), {"index": normalize_index(index)})
+    """``input[index]``: ints, slices, None, Ellipsis, int lists/arrays, bool masks.
+
+    Where numpy and PyTorch order dims differently, PyTorch's order (Note [Ints
+    before arrays]):
+
+    >>> import symgrad as sg
+    >>> sg.zeros(2, 5, 6, 5, 3, 4)[0, :, [1, 2]].shape
+    (5, 2, 5, 3, 4)
+    """
+    index = normalize_index(index)
+    split = torch_order(index)
+    if split is not None:
+        input = _apply(Op.GETITEM, (input,), {"index": split[0]})
+        index = split[1]
+    return _apply(Op.GETITEM, (input,), {"index": index})
 
 
 # ----------------------------------------------------------------------------- in place

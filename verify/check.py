@@ -10,6 +10,7 @@ Note [What check compares]
 """
 from __future__ import annotations
 
+import copy
 import gc
 import math
 from typing import Any, Sequence
@@ -19,7 +20,7 @@ import numpy as np
 
 from numeric.graph import toposort
 from numeric.node import Node, as_node
-from numeric.ops import Op
+from numeric.ops import AT_POINT, Op
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 from verify import graph as vgraph
@@ -216,11 +217,10 @@ class Prepared:
     """A scalarized expression with its exact gradient formulas (reusable across points)."""
 
     __slots__ = ("target", "leaves", "order", "replacements", "grads", "cotangent", "names",
-                 "leaf_symbols", "domains", "n_ops", "start", "fixed")
+                 "leaf_symbols", "domains", "n_ops", "start", "fixed", "at_point")
 
     def __init__(self, out: Any, leaves: list, rng: np.random.Generator,
                  start: "list | None" = None) -> None:
-        from symgrad.closed_form import reverse_mode
         from symgrad.lower_sympy import is_variable, leaf_array
 
         out, leaves = as_node(out), [as_node(leaf) for leaf in leaves]
@@ -242,9 +242,10 @@ class Prepared:
                 raise ValueError(f"{leaf_name(leaf) if leaf.op is None else leaf!r} is not a leaf of the "
                                  "expression; pass the symbols the expression was built from")
         self.cotangent = np.ones(target.shape)
-        self.replacements, jac = reverse_mode(target, leaves, cse=True)
-        self.grads = [np.asarray(j, dtype=object).reshape(tuple(leaf.shape)) for j, leaf
-                      in zip(jac, leaves)]
+        #: the graph holds an op whose form is taken at a point (Note [Forms at a point]):
+        #: its formulas are derived again at each point (:meth:`at`)
+        self.at_point = any(n.op in AT_POINT for n in self.order)
+        self.replacements, self.grads = ([], []) if self.at_point else self._derive(None)
         self.names = [leaf_name(leaf) for leaf in leaves]
         self.leaf_symbols = [leaf_array(leaf, {id(leaf)}) for leaf in leaves]
         self.domains = _leaf_domains(self.order, leaves)
@@ -258,8 +259,32 @@ class Prepared:
                                   np.asarray(n.data, dtype=np.float64).ravel()):
                     self.fixed[sym] = mpmath.mpf(float(v))
 
+    def _derive(self, bindings: "dict | None") -> tuple[list, list]:
+        from symgrad.closed_form import reverse_mode
+
+        reps, jac = reverse_mode(self.target, self.leaves, cse=True, bindings=bindings)
+        return reps, [np.asarray(j, dtype=object).reshape(tuple(leaf.shape)) for j, leaf
+                      in zip(jac, self.leaves)]
+
+    def at(self, values: list) -> "Prepared":
+        """The formulas valid at ``values``: ``self``, or for a graph with ops whose
+        structure depends on values (sort, max-pooling), a copy derived at that point.
+
+        The copy's formulas hold in the neighbourhood of ``values`` where that
+        structure (a permutation, an argmax) stays the same: all a derivative needs.
+        """
+        if not self.at_point:
+            return self
+        other = copy.copy(self)
+        bindings = {id(leaf): np.asarray(v) for leaf, v in zip(self.leaves, values)}
+        other.replacements, other.grads = self._derive(bindings)
+        other.at_point = False
+        return other
+
     def exact(self, values: list, evaluator: ExactEvaluator) -> tuple[list, list]:
         """Exact gradients and running bounds at ``values`` (lists of mpf arrays)."""
+        if self.at_point:
+            return self.at(values).exact(values, evaluator)
         subs = dict(self.fixed)
         for syms, v in zip(self.leaf_symbols, values):
             for s, x in zip(syms.ravel(), np.asarray(v, dtype=np.float64).ravel()):

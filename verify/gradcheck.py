@@ -151,7 +151,8 @@ def _check_exact(out, leaves, checked, grad_leaves, base, analytical, n_ops, rho
     used = [j for j, leaf in enumerate(grad_leaves) if id(leaf) in in_graph]
     if not used:  # the output ignores every checked input: the zero Jacobian is exact
         return None
-    reps, jac_used = reverse_mode(out, [grad_leaves[j] for j in used], cse=True)
+    reps, jac_used = reverse_mode(out, [grad_leaves[j] for j in used], cse=True,
+                                  bindings={id(leaf): base[id(leaf)] for leaf in leaves})
     jac = dict(zip(used, jac_used))
     ev = ExactEvaluator()
     with mpmath.workdps(ev.dps):

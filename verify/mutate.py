@@ -672,7 +672,8 @@ def _catalogue() -> list[Mutant]:
            _edit_vjp(E.POW, 0, "return g * (y * x ** (y - 1))", "return g * (y * out / x)"),
            _probe(E.POW, np.array([-1.0, 0.0, 2.0]), np.array(3.0)), "pow"))
     add(_m("pow_base_zero_exponent", "pow_edge", "d(x**y)/dx where y == 0: x**(y-1) kept (0*inf)",
-           _edit_vjp(E.POW, 0, "x ** np.where(y == 0, 1, y - 1)", "x ** (y - 1)"),
+           _edit_vjp(E.POW, 0, "np.where(y == 0, 0, y * x ** np.where(y == 0, 1, y - 1))",
+                     "y * x ** (y - 1)"),
            _probe(E.POW, np.array([0.0, 0.5, 2.0]), np.array([0.0, 0.0, 1.5])), "pow"))
     add(_m("pow_exponent_at_zero_base", "pow_edge", "d(x**y)/dy = out*log(x) at x = 0 (nan)",
            _edit_vjp(E.POW, 1, "np.where(zero, np.where(y >= 0, 0, -out), out * np.log(np.where("

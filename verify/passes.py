@@ -57,7 +57,7 @@ import sympy
 from numeric.executor import backward as _engine_backward
 from numeric.graph import toposort
 from numeric.node import as_node
-from numeric.ops import ELEMENTWISE, UNARY, Op
+from numeric.ops import AT_POINT, ELEMENTWISE, UNARY, Op
 from verify import graph as vgraph
 from verify import sweep as _sweep
 from verify.oracles import ExactEvaluator, OutOfDomain, fd_gradient, replay
@@ -223,8 +223,9 @@ def _compare_point(res: PassResult, op: Op, k: int, values: list, *, dtype: Any 
     any_defined = False
     point = ", ".join(f"{n}={np.array2string(np.asarray(v), precision=17, threshold=20)}"
                       for n, v in zip(prep.names, values))
-    for name, leaf, exprs, g in zip(prep.names, prep.leaves, prep.grads, num_grads):
-        exact, bound = _exact_elements(exprs, prep.replacements, prep.leaf_symbols, values,
+    here = prep.at(values)      # Note [Forms at a point]: sort, max-pooling, ...
+    for name, leaf, exprs, g in zip(prep.names, prep.leaves, here.grads, num_grads):
+        exact, bound = _exact_elements(exprs, here.replacements, prep.leaf_symbols, values,
                                        evaluator)
         any_defined |= bool(np.any(np.isfinite(exact)))
         floor = _out_floor(opout, w, tuple(leaf.shape), op in ELEMENTWISE) if opout is not None else 0.0
@@ -418,8 +419,9 @@ def _compare_expr(res: PassResult, case: str, expr: Any, leaves: list, values: l
         out, new, rho, n_ops = replay(prep.target, bind, prep.leaves)
         num = numeric_gradient(out, [new[id(leaf)] for leaf in prep.leaves], prep.cotangent)
     evaluator = ExactEvaluator()
-    for name, exprs, g in zip(prep.names, prep.grads, num):
-        exact, bound = _exact_elements(exprs, prep.replacements, prep.leaf_symbols, values,
+    here = prep.at(values)
+    for name, exprs, g in zip(prep.names, here.grads, num):
+        exact, bound = _exact_elements(exprs, here.replacements, prep.leaf_symbols, values,
                                        evaluator)
         if not _judge(res, case, f"d/d{name}", g, exact, bound, n_ops, rho, np.float64, 1.0):
             res.failures[-1] += f" at {name}={values[0].tolist()}"
@@ -699,6 +701,9 @@ def _lowered(op: Op, k: int):
     if key not in _LOWERED:
         prep = _prepared(op, k)
         node = _op_node(prep, op)
+        if op in AT_POINT:      # lowered at each point (_compare_forward)
+            _LOWERED[key] = (node, None)
+            return _LOWERED[key]
         want = {id(leaf) for leaf in prep.leaves}
         arrays: dict[int, Any] = {}
         for n in toposort([node]):
@@ -712,6 +717,10 @@ def _compare_forward(res: PassResult, case: str, node: Any, exprs: np.ndarray, l
                      leaf_symbols: list, values: list, tol_factor: float = 1.0) -> None:
     res.tried += 1
     bind = {id(leaf): np.asarray(v) for leaf, v in zip(leaves, values)}
+    if node.op in AT_POINT:     # Note [Forms at a point]: the form is the one at this point
+        from symgrad.lower_sympy import lower_node
+
+        exprs = np.asarray(lower_node(node, leaf_symbols, bind), dtype=object)
     with np.errstate(all="ignore"):
         out, _, rho, n_ops = replay(node, bind)
     if rho > MAX_RHO:

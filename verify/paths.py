@@ -204,6 +204,10 @@ class _Hessian:
     the CSE'd replacements; every derivative from ``sympy.diff``)."""
 
     def __init__(self, prep: Prepared) -> None:
+        #: a graph whose formulas depend on the point is differentiated at each point
+        self.per_point = prep.at_point
+        if self.per_point:
+            return
         self.tangent: dict = {}
         self.dirs = []
         for syms in prep.leaf_symbols:
@@ -228,6 +232,9 @@ class _Hessian:
 
     def evaluate(self, prep: Prepared, values: list, direction: list,
                  evaluator: ExactEvaluator) -> tuple[list, list]:
+        if self.per_point:
+            here = prep.at(values)
+            return _Hessian(here).evaluate(here, values, direction, evaluator)
         memo = {}
         with mpmath.workdps(evaluator.dps):
             for syms, v in zip(prep.leaf_symbols, values):

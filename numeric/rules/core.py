@@ -46,7 +46,7 @@ import numpy as np
 from numeric.shapes import broadcast_shapes
 
 __all__ = ["Rule", "RULES", "declare", "unary", "binary", "FORWARD", "apply",
-           "PROMOTE", "FLOAT", "elementwise_shape", "scipy_special"]
+           "PROMOTE", "promote_types", "FLOAT", "elementwise_shape", "scipy_special"]
 
 GROUPS = ("binary", "unary", "ternary", "linalg", "reduce", "normalize", "movement", "loss")
 
@@ -115,9 +115,28 @@ def declare(name: str, kernel: Callable, vjp: tuple, *, group: str, arity: Optio
 
 
 # ----------------------------------------------------------------------------- dtype rules
+def promote_types(a: Any, b: Any) -> np.dtype:
+    """PyTorch's promotion of two dtypes: numpy's, except that an integer or bool
+    meeting a float gives that float (``int64`` with ``float32`` is ``float32``,
+    where numpy says ``float64``).
+
+    >>> promote_types(np.dtype("int64"), np.dtype("float32"))
+    dtype('float32')
+    >>> promote_types(np.dtype("uint8"), np.dtype("int8"))
+    dtype('int16')
+    """
+    a, b = np.dtype(a), np.dtype(b)
+    if (a.kind == "f") != (b.kind == "f"):
+        return a if a.kind == "f" else b
+    return np.promote_types(a, b)
+
+
 def PROMOTE(dtypes: Sequence[np.dtype], attrs: dict) -> np.dtype:
-    """numpy promotion; integers stay integers (``add``, ``sum``, movement ops)."""
-    return np.result_type(*dtypes)
+    """PyTorch's promotion (:func:`promote_types`); integers stay integers (``add``, ``sum``)."""
+    out = np.dtype(dtypes[0])
+    for d in dtypes[1:]:
+        out = promote_types(out, d)
+    return out
 
 
 def FLOAT(dtypes: Sequence[np.dtype], attrs: dict) -> np.dtype:
@@ -128,7 +147,7 @@ def FLOAT(dtypes: Sequence[np.dtype], attrs: dict) -> np.dtype:
     >>> FLOAT([np.dtype("int64")], {}), FLOAT([np.dtype("float32")], {})
     (dtype('float64'), dtype('float32'))
     """
-    out = np.result_type(*dtypes)
+    out = PROMOTE(dtypes, attrs)
     return np.dtype(np.float64) if out.kind in "biu" else out
 
 

@@ -42,11 +42,13 @@ def _pow_base(g, out, x, y):
         e = float(y)
         if e == 2.0:                    # x ** 1 is x exactly: same bits, two ops fewer
             return g * (y * x)
-        if e != 0.0:
-            return g * (y * x ** (y - 1))
-    # d(x**y)/dx = y * x**(y-1), and 0 where y == 0 as in PyTorch: raising to 1
-    # instead of -1 there avoids 0 * inf = nan at x == 0
-    return g * (y * x ** np.where(y == 0, 1, y - 1))
+        if e == 0.0:                    # x ** 0 is 1 everywhere, even at 0 and +-inf
+            return g * np.zeros_like(x)
+        return g * (y * x ** (y - 1))
+    # d(x**y)/dx = y * x**(y-1), and exactly 0 where y == 0 as in PyTorch: raising to 1
+    # there avoids 0 * inf = nan at x == 0; the mask drops 0 * inf at x == +-inf
+    with np.errstate(invalid="ignore"):
+        return g * np.where(y == 0, 0, y * x ** np.where(y == 0, 1, y - 1))
 
 
 def _pow_exponent(g, out, x, y):

@@ -38,7 +38,7 @@ if _TYPE_CHECKING:   # names for annotations only: sg.nn exports just __all__
     from symgrad.tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Tanh", "MSELoss",
-           "CrossEntropyLoss", "functional"]
+           "CrossEntropyLoss"]
 
 
 def _op(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:

@@ -57,3 +57,30 @@ def test_module_entry_point_runs():
                            "--no-dags"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "all gradients agree" in proc.stdout
+
+
+def _rows(out):
+    return [l for l in out.splitlines() if l.split() and l.split()[0] in ("exp", "mul", "sum")]
+
+
+def test_jobs_do_not_change_the_report(capsys):
+    argv = ["--ops", "exp,mul,sum", "--examples", "4", "--no-dags", "--passes", "domain,kinks"]
+    s1, one = _run(argv + ["--jobs", "1"], capsys)
+    s2, two = _run(argv + ["--jobs", "2"], capsys)
+    assert s1 == s2 == 0
+    assert _rows(one) == _rows(two) and len(_rows(one)) == 3
+
+
+def test_injected_bug_is_found_by_parallel_workers(monkeypatch, capsys):
+    monkeypatch.setenv(cli.INJECT_ENV, "mul:sign:1")
+    status, out = _run(["--ops", "mul,exp", "--examples", "4", "--no-dags", "--jobs", "2"],
+                       capsys)
+    assert status == 1 and next(l for l in out.splitlines() if l.startswith("mul ")).endswith("FAIL")
+
+
+@pytest.mark.parametrize("bad", ["0", "two"])
+def test_bad_jobs_is_a_one_line_error(bad):
+    p = argparse.ArgumentParser(prog="symgrad")
+    cli.add_parser(p.add_subparsers())
+    with pytest.raises(SystemExit):
+        p.parse_args(["verify", "--jobs", bad])
