@@ -32,8 +32,8 @@ import sympy
 
 from numeric.graph import toposort
 from numeric.ops import RULE, Op
-from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, graph_order, leaf_array, lower,
-                                 lower_node, real_world, variables)
+from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, flat_steps, graph_order, leaf_array,
+                                 lower, lower_node, real_world, variables)
 from symgrad.matrix_form import diff_matrix, to_matrix
 from symgrad.naming import known_name
 from numeric.node import as_node, many
@@ -68,7 +68,7 @@ def _local_derivatives(op, attrs_key, slots):
         form = SCALAR_FORMS[op](*args, **dict(attrs_key))
         hit = {}
         for j in sorted({s[1] for s in slots if isinstance(s, tuple)}):
-            d = sympy.diff(form, _PLACEHOLDERS[j])
+            d = flat_steps(sympy.diff(form, _PLACEHOLDERS[j]))
             if d != 0:
                 hit[j] = d
         if len(_LOCAL_CACHE) > 10_000:
@@ -81,8 +81,10 @@ def _elementwise_partials(node, actual, needs):
     inputs = node.inputs
     out_shape = np.broadcast_shapes(*[np.shape(a) for a in actual])
     first: dict[int, int] = {}
+    vjps = RULE[node.op].vjp if isinstance(node.op, Op) else ()
     for pos, inp in enumerate(inputs):
-        if id(inp) in needs and not (node.op is Op.WHERE and pos == 0):
+        # inputs without a VJP (where's condition, isnan's input) get no partials
+        if id(inp) in needs and not (pos < len(vjps) and vjps[pos] is None):
             first.setdefault(id(inp), pos)
     attrs_key = tuple(sorted((node.attrs or {}).items()))
     if not out_shape:  # scalar fast path (no index bookkeeping)
@@ -216,7 +218,7 @@ class _Graph:
                     and len(e.args) >= 3):
                 local_d = _tie_split(e, mine)
             else:
-                local_d = {p: sympy.diff(e, p) for p in mine}
+                local_d = {p: flat_steps(sympy.diff(e, p)) for p in mine}
             row = []
             for p, d in local_d.items():
                 if d != 0:
@@ -538,4 +540,5 @@ def _no_delta(e):
     relu'' and abs'' are 0 wherever they exist; numeric's second derivative through
     ``create_graph=True`` is 0 at the kink too, so the distributional spike is dropped.
     """
+    e = flat_steps(e)
     return e.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero) if e.has(sympy.DiracDelta) else e

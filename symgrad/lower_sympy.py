@@ -26,8 +26,8 @@ from numeric.ops import AT_POINT, Op
 from symgrad.naming import leaf_name, name_from_caller
 from numeric.node import as_node, many
 
-__all__ = ["TO_SYMPY", "SCALAR_FORMS", "lower", "leaf_array", "exact", "LoweringError",
-           "graph_order", "real_world", "is_variable", "variables", "point_values"]
+__all__ = ["TO_SYMPY", "SCALAR_FORMS", "BitAnd", "lower", "leaf_array", "exact", "LoweringError",
+           "graph_order", "real_world", "is_variable", "variables", "point_values", "flat_steps"]
 
 
 class LoweringError(ValueError):
@@ -92,6 +92,75 @@ def _where(c, x, y):
     return sympy.Piecewise((x, sympy.Ne(c, 0)), (y, True))
 
 
+# --- issue 11: rounding
+_HALF = sympy.Rational(1, 2)
+
+
+def _trunc(x):
+    return sympy.Piecewise((sympy.floor(x), x >= 0), (sympy.ceiling(x), True))
+
+
+def _round(x, decimals=0):
+    """Half to even at ``decimals`` digits: a tie k + 1/2 goes to 2*floor((k + 1)/2)."""
+    scale = sympy.Integer(10) ** decimals
+    y = x * scale
+    even = sympy.Piecewise((2 * sympy.floor((y + _HALF) / 2), sympy.Eq(y - sympy.floor(y), _HALF)),
+                           (sympy.floor(y + _HALF), True))
+    return even / scale
+
+
+def _isnan(x):
+    return sympy.S.One if x is sympy.nan else sympy.S.Zero
+
+
+def _isinf(x):
+    return sympy.S.One if x in (sympy.oo, -sympy.oo) else sympy.S.Zero
+
+
+def _truth(x):
+    """1 where x is nonzero, else 0: logical ops are arithmetic on these 0/1 values."""
+    return sympy.Piecewise((0, sympy.Eq(x, 0)), (1, True))
+
+
+class BitAnd(sympy.Function):
+    """``x & y`` of two integers (two's complement, Python's ``&``); unevaluated otherwise.
+
+    OR, XOR and NOT are arithmetic on it: ``x | y = x + y - (x & y)``,
+    ``x ^ y = x + y - 2 (x & y)``, ``~x = -x - 1``.
+
+    >>> BitAnd(12, -1), BitAnd(sympy.Symbol("n"), 3)
+    (12, BitAnd(n, 3))
+    """
+
+    @classmethod
+    def eval(cls, x, y):
+        if x.is_Integer and y.is_Integer:
+            return sympy.Integer(int(x) & int(y))
+        return None
+
+    #: its numeric value for ``lambdify`` (integer-valued arguments)
+    _imp_ = staticmethod(lambda x, y: np.bitwise_and(np.asarray(x).astype(np.int64),
+                                                     np.asarray(y).astype(np.int64)))
+
+
+def _rounding_forms() -> dict:
+    t = _truth
+    return {
+        Op.FLOOR: sympy.floor, Op.CEIL: sympy.ceiling, Op.TRUNC: _trunc,
+        Op.FRAC: lambda x: x - _trunc(x), Op.ROUND: _round,
+        Op.ISNAN: _isnan, Op.ISINF: _isinf,
+        Op.ISFINITE: lambda x: 1 - _isnan(x) - _isinf(x),
+        Op.LOGICAL_NOT: lambda x: 1 - t(x),
+        Op.LOGICAL_AND: lambda x, y: t(x) * t(y),
+        Op.LOGICAL_OR: lambda x, y: t(x) + t(y) - t(x) * t(y),
+        Op.LOGICAL_XOR: lambda x, y: t(x) + t(y) - 2 * t(x) * t(y),
+        Op.BITWISE_AND: BitAnd,
+        Op.BITWISE_OR: lambda x, y: x + y - BitAnd(x, y),
+        Op.BITWISE_XOR: lambda x, y: x + y - 2 * BitAnd(x, y),
+        Op.BITWISE_NOT: lambda x: -x - 1,
+    }
+
+
 #: the exact local form of every elementwise op, on SymPy scalars
 SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
     Op.ADD: lambda x, y: x + y,
@@ -120,6 +189,8 @@ SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
     Op.CLAMP: _clamp,
     Op.CAST: _cast,
     Op.WHERE: _where,
+    # --- issue 11: rounding
+    **_rounding_forms(),
 }
 
 
@@ -456,6 +527,36 @@ def real_world(*exprs, dims=()):
                 to_real[s] = (sympy.Dummy(s.name, integer=True, positive=True) if s.name in dims
                               else sympy.Dummy(s.name, real=True))
     return to_real, {d: s for s, d in to_real.items()}
+
+
+# Note [Step derivatives]: floor and ceiling are constant between integers, but SymPy
+# leaves their derivative unevaluated (``Derivative(floor(x), x)``, or a ``Subs`` of it
+# inside a chain rule).  Away from the jumps, which verify keeps points away from, that
+# derivative is 0, and 0 is PyTorch's gradient of every rounding op; the jumps'
+# distributional spikes are dropped as ``DiracDelta`` is elsewhere.  Every place that
+# calls ``sympy.diff`` on a lowered form passes the result through here: this is a rule
+# of SymPy's calculus for two functions, not any op's derivative.
+_STEP_FUNCS = (sympy.floor, sympy.ceiling)
+
+
+def _is_step_derivative(e) -> bool:
+    if isinstance(e, sympy.Subs):   # replace() works bottom-up: the inner one may be 0 now
+        e = e.expr
+        if e == 0:
+            return True
+    return isinstance(e, sympy.Derivative) and isinstance(e.expr, _STEP_FUNCS)
+
+
+def flat_steps(e):
+    """``e`` with the derivatives of floor and ceiling set to 0 (Note [Step derivatives]).
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> flat_steps(sympy.diff(x - sympy.floor(2 * x), x))
+    1
+    """
+    if not isinstance(e, sympy.Basic) or not e.has(sympy.Derivative):
+        return e
+    return e.replace(_is_step_derivative, lambda d: sympy.S.Zero)
 
 
 def lower_node(node, arrays: list[np.ndarray], bindings: "dict | None" = None) -> np.ndarray:

@@ -24,8 +24,8 @@ from sympy import (HadamardPower, HadamardProduct, ImmutableMatrix,
                    Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix)
 
 from numeric.ops import Op
-from symgrad.lower_sympy import (SCALAR_FORMS, LoweringError, exact, graph_order, is_variable,
-                                 real_world)
+from symgrad.lower_sympy import (SCALAR_FORMS, LoweringError, exact, flat_steps, graph_order,
+                                 is_variable, real_world)
 from symgrad.naming import known_name, leaf_name
 from numeric.node import as_node
 
@@ -367,7 +367,7 @@ def _backward_rule(node, g, vals, shapes):
     for k, p in enumerate(ps):
         if op is Op.POW and k == 1 and node.inputs[1].role == "constant":
             continue
-        d = sympy.diff(form, p)
+        d = flat_steps(sympy.diff(form, p))
         if d != 0:
             out.append((k, _had(g, _elementwise_expr(d, env, out_shape))))
     return out

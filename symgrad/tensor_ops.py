@@ -671,15 +671,6 @@ def _cmp(ufunc: Any) -> Any:
     return method
 
 
-def _logical(ufunc: Any) -> Any:
-    def method(self: Tensor, other: Any = None) -> Tensor:
-        if other is None:
-            return _node(np.asarray(ufunc(self._need_value(ufunc.__name__))), None, (), {},
-                         False)
-        return compare(ufunc, self, other)
-    return method
-
-
 def _op_functions() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for rule in RULES:
@@ -713,8 +704,6 @@ _OTHER_METHODS = {
     "__neg__": _G["neg"], "__pos__": lambda self: self, "__abs__": _G["abs"],
     "__lt__": _cmp(np.less), "__le__": _cmp(np.less_equal), "__gt__": _cmp(np.greater),
     "__ge__": _cmp(np.greater_equal), "__eq__": _cmp(np.equal), "__ne__": _cmp(np.not_equal),
-    "__and__": _logical(np.logical_and), "__or__": _logical(np.logical_or),
-    "__xor__": _logical(np.logical_xor), "__invert__": _logical(np.logical_not),
     "__getitem__": getitem, "__setitem__": _setitem,
     "__iadd__": _inplace(Op.ADD, np.add), "__isub__": _inplace(Op.SUB, np.subtract),
     "__imul__": _inplace(Op.MUL, np.multiply), "__itruediv__": _inplace(Op.DIV, np.divide),

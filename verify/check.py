@@ -150,7 +150,11 @@ def _build(f: Any, wrt: Any) -> tuple[Node, list, "list | None"]:
 
 
 def _leaf_domains(order: list, leaves: list) -> list[Domain]:
-    """The narrowest sampling domain any direct consumer asks of each leaf."""
+    """The narrowest sampling domain any direct consumer asks of each leaf.
+
+    A domain with ``specials`` (``isnan``'s inf and NaN, logical ops' zeros) serves
+    the op's own value check; a leaf feeding it is drawn as the other consumers ask.
+    """
     chosen: dict[int, Domain] = {id(leaf): REAL for leaf in leaves}
     for node in order:
         info = OP_DB.get(node.op) if isinstance(node.op, Op) else None
@@ -159,7 +163,8 @@ def _leaf_domains(order: list, leaves: list) -> list[Domain]:
         for pos, inp in enumerate(node.inputs):
             if id(inp) in chosen:
                 d = info.domain(pos)
-                if d is not REAL and (chosen[id(inp)] is REAL or d is POSITIVE):
+                if d is not REAL and not d.specials and (chosen[id(inp)] is REAL or
+                                                         d is POSITIVE):
                     chosen[id(inp)] = d
     return [chosen[id(leaf)] for leaf in leaves]
 

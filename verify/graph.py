@@ -38,13 +38,14 @@ def symbol(name: str, shape: tuple = ()) -> Tensor:
 
 
 def constant(value: Any, name: str | None = None) -> Tensor:
-    """A constant leaf (no gradient; float64 unless boolean), lowered as its exact values.
+    """A constant leaf (no gradient; float64 unless bool or integer), lowered as its exact
+    values.
 
-    >>> constant(np.array([0.5, 0.25])).node.role
-    'constant'
+    >>> constant(np.array([0.5, 0.25])).node.role, constant(np.array([3])).dtype
+    ('constant', dtype('int64'))
     """
     value = np.asarray(value)
-    if value.dtype.kind not in "bf":
+    if value.dtype.kind not in "bfiu":
         value = value.astype(np.float64)
     return const(value)
 

@@ -15,7 +15,7 @@ A test asserts ``set(OP_DB) == set(Op)``: a new op without an entry fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy as np
 from numeric.ops import ARITY, Op
 
 __all__ = ["Domain", "Sample", "OpInfo", "OP_DB", "COMPOSED", "REAL", "POSITIVE", "ABOVE_MINUS_ONE",
-           "NONZERO", "TAN_DOMAIN", "BOOL", "BASE", "SMALL"]
+           "NONZERO", "TAN_DOMAIN", "BOOL", "BASE", "SMALL", "INT", "REAL_OR_ZERO", "SPECIAL"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class Domain:
     ``low``/``high`` bound the sampling interval; ``gap`` excludes ``|x| < gap``
     (denominators); ``contains`` tests actual values (used for intermediate nodes
     of random expressions, whose values the sampler does not control).
+    ``boolean`` and ``integer`` domains draw bool and int64 arrays whatever the
+    float dtype asked (``discrete``: no kinks, no finite differences);
+    ``specials`` are values put in about a third of the elements drawn (0 for
+    logical ops, inf and nan for ``isnan``).
 
     >>> POSITIVE.contains(np.array([0.5, -1.0])).tolist()
     [True, False]
@@ -44,15 +48,30 @@ class Domain:
     contains: Callable[[np.ndarray], np.ndarray]
     gap: float = 0.0
     boolean: bool = False
+    integer: bool = False
+    specials: tuple = ()
+
+    @property
+    def discrete(self) -> bool:
+        """True for bool and integer domains (values, not points of a continuum)."""
+        return self.boolean or self.integer
 
     def sample(self, rng: np.random.Generator, shape: tuple, dtype: Any = np.float64) -> np.ndarray:
         """Draw an array of ``shape`` inside the domain.
 
         >>> REAL.sample(np.random.default_rng(0), (2,)).shape
         (2,)
+        >>> INT.sample(np.random.default_rng(0), (3,)).dtype
+        dtype('int64')
         """
         if self.boolean:
             return rng.random(shape) < 0.5
+        if self.integer:
+            return rng.integers(int(self.low), int(self.high) + 1, size=shape, dtype=np.int64)
+        if self.specials:
+            plain = replace(self, specials=()).sample(rng, shape, dtype)
+            extra = rng.choice(np.asarray(self.specials, dtype=dtype), size=shape)
+            return np.asarray(np.where(rng.random(shape) < 1 / 3, extra, plain), dtype=dtype)
         if self.gap > 0:
             mag = rng.uniform(self.gap, self.high, size=shape)
             sign = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
@@ -72,6 +91,13 @@ ABOVE_MINUS_ONE = Domain("x > -1", -0.8, 2.0, lambda x: x > -1 + 1e-3)
 NONZERO = Domain("nonzero", -2.0, 2.0, lambda x: np.abs(x) > 1e-2, gap=0.3)
 TAN_DOMAIN = Domain("away from pi/2 + k*pi", -1.3, 1.3, _tan_ok)
 BOOL = Domain("boolean", 0.0, 1.0, lambda x: np.ones(np.shape(x), bool), boolean=True)
+# --- issue 11: rounding
+INT = Domain("integer", -9, 9, lambda x: np.asarray(x) == np.round(x), integer=True)
+#: inputs of logical ops: reals and exact zeros (false)
+REAL_OR_ZERO = Domain("real or 0", -2.0, 2.0, lambda x: np.isfinite(x), specials=(0.0,))
+#: inputs of isnan/isinf/isfinite: reals, infinities and NaN
+SPECIAL = Domain("real, inf or nan", -2.0, 2.0, lambda x: np.ones(np.shape(x), bool),
+                 specials=(math.inf, -math.inf, math.nan))
 
 
 @dataclass(frozen=True)
@@ -174,6 +200,12 @@ class OpInfo:
     land on them; ``None`` for ops without kinks.  ``extremes_tol`` widens the
     tolerance at extreme points only (documented where not 1).
 
+    Ops whose gradient says nothing about their exact form have their values
+    checked instead (``checks_values``): ``differentiable=()`` (no input gets a
+    gradient: ``isnan``, bitwise ops, index-valued results) and ``zero_grad``
+    (the gradient is identically 0: rounding ops, whose VJP mutants by scaling,
+    negating or dropping cannot change it either).
+
     >>> OP_DB[Op.RELU].kinks
     'x = 0 (derivative taken as 0 there, as in PyTorch)'
     """
@@ -192,6 +224,25 @@ class OpInfo:
     zero_ok: bool = True
     kink_grid: Callable[[Mapping[str, Any]], tuple] | None = None
     extremes_tol: float = 1.0
+    zero_grad: bool = False
+
+    @property
+    def has_gradient(self) -> bool:
+        """False when no input gets a gradient (``differentiable=()``).
+
+        >>> OP_DB[Op.ISNAN].has_gradient, OP_DB[Op.FLOOR].has_gradient
+        (False, True)
+        """
+        return self.differentiable != ()
+
+    @property
+    def checks_values(self) -> bool:
+        """True when the sweep compares values with the exact form (see the class doc).
+
+        >>> OP_DB[Op.FLOOR].checks_values, OP_DB[Op.EXP].checks_values
+        (True, False)
+        """
+        return self.zero_grad or not self.has_gradient
 
     @property
     def sample_shapes(self) -> tuple:
@@ -228,10 +279,11 @@ class OpInfo:
         """
         for i, v in enumerate(values):
             d = self.domain(i)
-            if d.boolean:
+            if d.discrete:
                 continue
             arr = np.asarray(v, dtype=np.float64)
-            if not np.all(np.isfinite(arr)) or not np.all(d.contains(arr)):
+            finite = np.isfinite(arr) | bool(d.specials)   # specials may be inf or nan
+            if not np.all(finite) or not np.all(d.contains(arr)):
                 return False
         return self.kink(*values, **attrs) >= margin
 
@@ -345,23 +397,68 @@ _ENTRIES = [
             Sample(((2, 3), (2, 3), (2, 3)), {"axis": 2}))),
 ]
 
+# --- issue 11: rounding
+def _kink_integers(x, **attrs):
+    """Distance to the nearest integer (floor, ceil, trunc and frac jump there)."""
+    x = np.asarray(x, np.float64)
+    return _min_abs(x - np.round(x))
+
+
+def _kink_half_integers(x, decimals=0, **attrs):
+    """Distance to the nearest tie of ``round(x, decimals)`` (where it jumps)."""
+    scale = 10.0 ** decimals
+    y = np.asarray(x, np.float64) * scale
+    return _min_abs(y - np.floor(y) - 0.5) / scale
+
+
+def _grid_integers(attrs):
+    return (-2.0, -1.0, 0.0, 1.0, 0.5, -0.25)
+
+
+def _grid_half_integers(attrs):
+    # ties exactly representable in binary: (k + 1/2) / 10**decimals for decimals 0 and 1
+    return (-1.5, -0.5, 0.5, 2.5) if attrs.get("decimals", 0) == 0 else (-0.25, 0.25, 0.75)
+
+
+_NO_GRAD = {"second_order": "no input has a gradient"}
+
+
+def _rounding(op, **kw) -> OpInfo:
+    return _un(op, kinks="jumps at the integers (gradient 0 there too, as in PyTorch)",
+               kink=_kink_integers, kink_grid=_grid_integers, zero_ok=False, zero_grad=True,
+               **kw)
+
+
+def _test(op, domain) -> OpInfo:
+    return _un(op, domain, differentiable=(), second_order=False, xfails=_NO_GRAD)
+
+
+def _pair(op, d0, d1) -> OpInfo:
+    return _bin(op, d0, d1, differentiable=(), second_order=False, xfails=_NO_GRAD)
+
+
+_ENTRIES += [
+    _rounding(Op.FLOOR), _rounding(Op.CEIL), _rounding(Op.TRUNC),
+    _un(Op.FRAC, kinks="jumps at the nonzero integers (gradient 1 everywhere, as in PyTorch)",
+        kink=_kink_integers, kink_grid=_grid_integers, zero_ok=False),
+    OpInfo(Op.ROUND, 1, (REAL,),
+           (Sample(((3, 4),), {"decimals": 0}), Sample(((),), {"decimals": 1}),
+            Sample(((2, 1, 3),), {"decimals": 0})),
+           kinks="jumps at the ties (k + 1/2) / 10**decimals, rounded half to even "
+                 "(gradient 0 everywhere, as in PyTorch)",
+           kink=_kink_half_integers, kink_grid=_grid_half_integers, zero_grad=True),
+    _test(Op.ISNAN, SPECIAL), _test(Op.ISINF, SPECIAL), _test(Op.ISFINITE, SPECIAL),
+    _test(Op.LOGICAL_NOT, REAL_OR_ZERO),
+    _pair(Op.LOGICAL_AND, REAL_OR_ZERO, REAL_OR_ZERO), _pair(Op.LOGICAL_OR, BOOL, REAL_OR_ZERO),
+    _pair(Op.LOGICAL_XOR, BOOL, BOOL),
+    _pair(Op.BITWISE_AND, INT, INT), _pair(Op.BITWISE_OR, INT, INT),
+    _pair(Op.BITWISE_XOR, INT, INT), _test(Op.BITWISE_NOT, INT),
+]
+
 # --- issue 11: losses
-@dataclass(frozen=True)
-class _ClassIndex(Domain):
-    """Class indices ``0 .. high - 1``: an integer input without gradient.
-
-    Note [Class-index inputs]: a local stand-in for an integer domain; the values
-    are whole numbers (a constant leaf stores them as float64, which the loss
-    kernels accept; the front end requires an integer dtype).
-    """
-
-    def sample(self, rng: np.random.Generator, shape: tuple, dtype: Any = np.int64) -> np.ndarray:
-        return rng.integers(0, int(self.high), size=shape)
-
-
-#: class indices of 3 classes (the samples have C >= 3)
-CLASS3 = _ClassIndex("class index in [0, 3)", 0.0, 3.0,
-                     lambda x: (x >= 0) & (x < 3) & (np.floor(x) == x))
+#: class indices of 3 classes (the samples have C >= 3): an integer input without gradient
+CLASS3 = Domain("class index in [0, 3)", 0, 2, lambda x: (x >= 0) & (x < 3) & (np.floor(x) == x),
+                integer=True)
 PROBABILITY = Domain("probability in (0, 1)", 0.05, 0.95, lambda x: (x > 0) & (x < 1))
 UNIT = Domain("in [0, 1]", 0.0, 1.0, lambda x: (x >= 0) & (x <= 1))
 
@@ -443,7 +540,6 @@ _ENTRIES += [
            kinks="a norm below eps (clamped there, as PyTorch)", kink=_kink_norms,
            zero_ok=False),
 ]
-
 
 #: Functions of the vocabulary built from other ops rather than being ops themselves
 #: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):

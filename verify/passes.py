@@ -269,6 +269,49 @@ def _split(n: int, parts: int) -> list[int]:
     return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
 
 
+# ------------------------------------------------------------------ ops without a gradient
+
+# Note [Passes without a gradient]: an op no input of which has a gradient (isnan,
+# bitwise ops, index-valued results: ``OpInfo.has_gradient`` False) gives the gradient
+# passes nothing to check; they report "-" (not applicable).  The forward and float32
+# passes compare its values with its exact form instead (verify.sweep.check_values),
+# as the domain pass does through check_op.
+def _gradient_pass(fn: PassFn) -> PassFn:
+    name = fn.__name__.removesuffix("_pass")
+
+    def run(op: Op, n: int, seed: int) -> PassResult:
+        return fn(op, n, seed) if OP_DB[op].has_gradient else PassResult(name)
+    run.__name__, run.__doc__ = fn.__name__, fn.__doc__
+    return run
+
+
+def _or_values(dtype: Any) -> Callable[[PassFn], PassFn]:
+    def wrap(fn: PassFn) -> PassFn:
+        name = fn.__name__.removesuffix("_pass")
+
+        def run(op: Op, n: int, seed: int) -> PassResult:
+            return fn(op, n, seed) if OP_DB[op].has_gradient else \
+                _values_pass(name, op, n, seed, dtype)
+        run.__name__, run.__doc__ = fn.__name__, fn.__doc__
+        return run
+    return wrap
+
+
+def _values_pass(name: str, op: Op, n: int, seed: int, dtype: Any) -> PassResult:
+    from verify.sweep import check_values
+
+    res = PassResult(name)
+    samples = len(OP_DB[op].samples)
+    for k, per in enumerate(_split(max(samples, n), samples)):
+        r = check_values(op, k, n_points=max(per, 1), seed=seed, dtype=dtype)
+        res.tried += r.points_tried
+        res.used += r.points_used
+        res.skipped += r.skipped_domain
+        for f in r.failures:
+            res.fail(_case_label(op, k), f)
+    return res
+
+
 # ------------------------------------------------------------------ domain
 
 def domain_pass(op: Op, n: int, seed: int) -> PassResult:
@@ -372,6 +415,7 @@ def _op_inputs(op: Op, k: int, values: list) -> list:
     return [byid.get(id(i), i.data) for i in node.inputs]
 
 
+@_gradient_pass
 def extremes_pass(op: Op, n: int, seed: int) -> PassResult:
     """``n`` extreme points split over the op's samples (see the module doc)."""
     res = PassResult("extremes")
@@ -431,6 +475,7 @@ def _compare_expr(res: PassResult, case: str, expr: Any, leaves: list, values: l
 
 # ------------------------------------------------------------------ kinks
 
+@_gradient_pass
 def kinks_pass(op: Op, n: int, seed: int) -> PassResult:
     """Points on the kinks OP_DB lists, drawn from ``OpInfo.kink_grid``: every element
     from a small set holding the kink locations, so zeros, ties and bounds occur."""
@@ -508,13 +553,13 @@ _sweep.CACHES.append(_DERIVS)
 
 def _local_derivative(op: Op, argnum: int, nargs: int, attrs: dict) -> Callable:
     """The op's scalar derivative from SymPy's diff, lambdified for numpy (float64)."""
-    from symgrad.lower_sympy import SCALAR_FORMS
+    from symgrad.lower_sympy import SCALAR_FORMS, flat_steps
 
     key = (op, argnum, nargs, tuple(sorted((k, repr(v)) for k, v in attrs.items())))
     if key not in _DERIVS:
         ts = sympy.symbols(f"_s0:{nargs}", real=True)
         form = SCALAR_FORMS[op](*ts, **attrs)
-        d = sympy.diff(form, ts[argnum])
+        d = flat_steps(sympy.diff(form, ts[argnum]))
         d = d.replace(sympy.DiracDelta, lambda *a: sympy.S.Zero)
         _DERIVS[key] = sympy.lambdify(ts, d, modules=[{"Heaviside": lambda x, h=0.5:
                                                        np.heaviside(x, h)}, "numpy", "scipy"])
@@ -531,6 +576,7 @@ def _sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g.reshape(shape)
 
 
+@_gradient_pass
 def sizes_pass(op: Op, n: int, seed: int) -> PassResult:
     """Large (> 4096 elements), batched and broadcast cases; cost bounded per case."""
     res = PassResult("sizes")
@@ -631,6 +677,7 @@ def _sizes_fd(res, label, expr, wrt, values, grads_at, w, nums, rng) -> bool:
 
 # ------------------------------------------------------------------ float32
 
+@_or_values(np.float32)
 def float32_pass(op: Op, n: int, seed: int) -> PassResult:
     """Float32 inputs through ``Tensor.backward()``: dtypes, then values vs exact."""
     import symgrad as sg
@@ -749,6 +796,7 @@ def _compare_forward(res: PassResult, case: str, node: Any, exprs: np.ndarray, l
         res.failures[-1] += f" at {point}"
 
 
+@_or_values(np.float64)
 def forward_pass(op: Op, n: int, seed: int) -> PassResult:
     """Forward values vs the exact lowered form: domain points and extreme points."""
     res = PassResult("forward")
@@ -787,6 +835,7 @@ def forward_pass(op: Op, n: int, seed: int) -> PassResult:
     return res
 
 
+@_gradient_pass
 def paths_pass(op: Op, n: int, seed: int) -> PassResult:
     """Every gradient path (:mod:`verify.paths`) on each sample of ``op``, two points each."""
     res = PassResult("paths")

@@ -56,8 +56,10 @@ if os.environ.get(PROFILE_ENV):  # the user chose a profile for this run
 __all__ = ["Expression", "Point", "expressions", "points", "SUPPORTED_OPS", "MAX_SIZE"]
 
 #: ops the expression strategy can draw: every op but CAST (a no-op in float64
-#: graphs) and SCATTER_ADD (GETITEM's adjoint, drawn through GETITEM's gradient)
+#: graphs), SCATTER_ADD (GETITEM's adjoint, drawn through GETITEM's gradient) and the
+#: ops without a gradient (isnan, bitwise ops: a DAG is drawn to check gradients)
 SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD}
+                          - {op for op, info in OP_DB.items() if not info.has_gradient}
                           # --- issue 11: losses (a loss ends a graph; OP_DB checks them)
                           - {op for op in Op if RULE[op].group == "loss"})
 _DEFAULT_OPS = tuple(sorted(SUPPORTED_OPS, key=lambda o: o.name))

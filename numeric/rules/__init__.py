@@ -28,6 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from numeric.rules import elementwise, linalg, movement, nn, reduce  # noqa: F401 - declare
+# --- issue 11: rounding
+from numeric.rules import rounding  # noqa: F401,E402 - declare
 # --- issue 11: losses
 from numeric.rules import losses  # noqa: F401,E402 - declare
 from numeric.rules.core import FORWARD, RULES, Rule

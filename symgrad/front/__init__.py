@@ -20,6 +20,10 @@ from typing import Any
 
 # family modules (each issue-11 family adds its import here)
 MODULES: tuple = ()
+# --- issue 11: rounding
+from symgrad.front import rounding  # noqa: E402
+
+MODULES += (rounding,)
 # --- issue 11: losses
 from symgrad.front import losses  # noqa: E402
 

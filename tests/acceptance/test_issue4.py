@@ -147,6 +147,26 @@ def _op_cases():
                                                    index=(idx,)) * b[0], v, v),
         "concat": (lambda a, b: sg.cat([a, b]) * 2.0, v, v),
         "stack": (lambda a, b: sg.stack([a, b]) ** 2, v, v),
+        # --- issue 11: rounding (v * 10 keeps off the jumps; tests select with where; the
+        # int cast before a bitwise op has no gradient, so "+ a" gives a one)
+        "floor": (lambda a, b: sg.floor(a * 10) * b, v, v),
+        "ceil": (lambda a, b: sg.ceil(a * 10) * b, v, v),
+        "trunc": (lambda a, b: sg.trunc(-a * 10) * b, v, v),
+        "frac": (lambda a, b: sg.frac(a * 10) * b, v, v),
+        "round": (lambda a, b: sg.round(a * 3, decimals=1) * b, v, v),
+        "isnan": (lambda a, b: sg.where(sg.isnan(a), a, b), v, v[::-1]),
+        "isinf": (lambda a, b: sg.where(sg.isinf(a), a, b), v, v[::-1]),
+        "isfinite": (lambda a, b: sg.where(sg.isfinite(a), a, b), v, v[::-1]),
+        "logical_not": (lambda a, b: sg.where(sg.logical_not(a - 0.7), a, b), v, v[::-1]),
+        "logical_and": (lambda a, b: sg.where(sg.logical_and(a - 0.3, b - 0.3), a, b), v,
+                        v[::-1]),
+        "logical_or": (lambda a, b: sg.where(sg.logical_or(a - 0.3, b - 0.3), a, b), v, v[::-1]),
+        "logical_xor": (lambda a, b: sg.where(sg.logical_xor(a - 0.3, b - 0.3), a, b), v,
+                        v[::-1]),
+        "bitwise_and": (lambda a, b: sg.bitwise_and((a * 10).to(sg.int64), 6) * b + a, v, v),
+        "bitwise_or": (lambda a, b: sg.bitwise_or((a * 10).to(sg.int64), 6) * b + a, v, v),
+        "bitwise_xor": (lambda a, b: sg.bitwise_xor((a * 10).to(sg.int64), 6) * b + a, v, v),
+        "bitwise_not": (lambda a, b: sg.bitwise_not((a * 10).to(sg.int64)) * b + a, v, v),
         # --- issue 11: losses
         "mse_loss": (F.mse_loss, v, v[::-1]),
         # (piecewise forms simplify slowly: few elements)

@@ -507,7 +507,9 @@ def _perturb(rule, kind):
 @pytest.mark.parametrize("kind", ["scale", "drop", "sign"])
 def test_every_op_every_perturbation_is_flagged(kind, monkeypatch):
     missed = []
-    for op in sorted(OP_DB, key=lambda o: o.name):
+    # a zero gradient (rounding ops) is unchanged by these perturbations; tests/verify/
+    # test_self.py flags a nonzero one for them
+    for op in sorted((o for o in OP_DB if not OP_DB[o].zero_grad), key=lambda o: o.name):
         rules = numeric.VJP[op]
         positions = [0] if op in numeric.ops.VARIADIC else \
             [i for i, r in enumerate(rules) if r is not None]

@@ -96,7 +96,9 @@ Boxed.__neg__ = lambda self: np.negative(self)
 def test_vjps_run_on_tensor_like_values(case, dtype):
     _, op, inputs, attrs = case
     values = [v.astype(dtype) if v.dtype.kind == "f" else v for v in sample(inputs)]
-    diff = differentiable(values)
+    diff = differentiable(values, op)
+    if not any(diff):
+        pytest.skip("no input gets a gradient")
     leaves = [leaf(v, d) for v, d in zip(values, diff)]
     out = node(op, *leaves, **attrs)
     g = np.random.default_rng(3).normal(size=out.value.shape).astype(out.value.dtype)

@@ -216,8 +216,9 @@ def test_registry_takes_a_new_pass_in_one_line(capsys):
         return r
     register("paths", paths)
     try:
+        # one process, so the calls are recorded here (forked workers run it too)
         code = cli.main(["--ops", "exp,neg", "--examples", "2", "--no-dags",
-                         "--passes", "paths"])
+                         "--passes", "paths", "--jobs", "1"])
     finally:
         del PASSES["paths"]
     out = capsys.readouterr().out

@@ -16,9 +16,12 @@ def _first_broadcast_free_sample(op):
     return 0  # sample 0 of every op has no size-1 broadcasting that could hide a term
 
 
+# a zero gradient (rounding ops) is unchanged by scaling, negating or dropping it: those
+# ops get the mutant that can be wrong for them (test_a_nonzero_gradient_is_flagged)
 MUTANTS = [(op, kind, argnum) for op in sorted(OP_DB, key=lambda o: o.name) for kind in KINDS
            for argnum in OP_DB[op].grad_inputs(OP_DB[op].arity or 2)[:2]
-           if op in VARIADIC or VJP[op][argnum] is not None]
+           if (op in VARIADIC or VJP[op][argnum] is not None) and not OP_DB[op].zero_grad]
+ZERO_GRAD = sorted((op for op, info in OP_DB.items() if info.zero_grad), key=lambda o: o.name)
 
 
 @pytest.mark.parametrize("op,kind,argnum", MUTANTS,
@@ -28,6 +31,14 @@ def test_every_perturbed_vjp_is_flagged(op, kind, argnum):
         r = check_op(op, _first_broadcast_free_sample(op), n_points=2, fd=False)
     assert not r.passed, f"{op.name} {kind} on input {argnum} was not flagged:\n{r}"
     assert sum(i.mismatches for i in r.inputs) > 0
+
+
+@pytest.mark.parametrize("op", ZERO_GRAD, ids=lambda o: o.name)
+def test_a_nonzero_gradient_is_flagged(op, monkeypatch):
+    """An op whose gradient is zero (floor, round...) with an identity VJP instead."""
+    monkeypatch.setitem(VJP, op, (lambda g, out, x, **attrs: g,) + VJP[op][1:])
+    r = check_op(op, 0, n_points=2, fd=False)
+    assert not r.passed and sum(i.mismatches for i in r.inputs) > 0, str(r)
 
 
 def test_perturbation_is_undone():
