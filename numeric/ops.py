@@ -35,6 +35,12 @@ SCATTER_ADD                     ``shape``: tuple, ``index``: as GETITEM.  The
 CONCAT, STACK                   ``axis``: int (non-negative for CONCAT;
                                 in ``range(ndim + 1)`` for STACK)
 CAST                            ``dtype``: a numpy dtype
+MSE_LOSS, L1_LOSS, ...          (losses, numeric/rules/losses.py) ``reduction``:
+                                ``"none"``, ``"mean"``, ``"sum"`` (KL_DIV also
+                                ``"batchmean"``); ``beta``, ``delta``,
+                                ``log_target``, ``ignore_index``,
+                                ``label_smoothing`` as PyTorch's arguments
+COSINE_SIMILARITY               ``dim``: int (non-negative), ``eps``: float
 ==============================  =============================================
 
 >>> Op.MUL in BINARY, Op.EXP in UNARY, Op.SUM in REDUCE

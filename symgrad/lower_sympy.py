@@ -751,6 +751,136 @@ TO_SYMPY |= {
 }
 
 
+# --- issue 11: losses
+# Each loss's form is elementwise (or per class row), then reduced as its ``reduction``
+# attr says; class-index targets must be numbers (they choose a class, exactly).
+def _reduced(arr: np.ndarray, reduction: str, weight_total=None) -> np.ndarray:
+    if reduction == "none":
+        return arr
+    total = sympy.Add(*arr.ravel().tolist())
+    if reduction == "mean":
+        total = total / (arr.size if weight_total is None else weight_total)
+    elif reduction == "batchmean":
+        total = total / (arr.shape[0] if arr.ndim else 1)
+    return np.array(total, dtype=object)
+
+
+def _pointwise_loss(form):
+    def lower_op(*xs, reduction="mean", **attrs):
+        return _reduced(_elementwise(form)(*xs, **attrs), reduction)
+    return lower_op
+
+
+def _smooth_l1(x, t, beta=1.0):
+    d, b = x - t, exact(beta)
+    return sympy.Piecewise((d ** 2 / (2 * b), sympy.Abs(d) < b), (sympy.Abs(d) - b / 2, True))
+
+
+def _huber(x, t, delta=1.0):
+    d, b = x - t, exact(delta)
+    return sympy.Piecewise((d ** 2 / 2, sympy.Abs(d) < b), (b * (sympy.Abs(d) - b / 2), True))
+
+
+def _bce(x, t, w):
+    return -w * (t * sympy.Max(sympy.log(x), -100) + (1 - t) * sympy.Max(sympy.log(1 - x), -100))
+
+
+def _bce_logits(x, t, w, pw):
+    return w * ((1 - t) * x + (1 + (pw - 1) * t) * sympy.log(1 + sympy.exp(-x)))
+
+
+def _kl(x, t, log_target=False):
+    if log_target:
+        return sympy.exp(t) * (t - x)
+    return (0 if t == 0 else t * sympy.log(t)) - t * x
+
+
+def _class_rows(x: np.ndarray) -> np.ndarray:
+    """The input's class rows: shape (..., C), classes last (dim 1 of (N, C, ...))."""
+    return np.moveaxis(x, 1, -1) if x.ndim > 1 else x
+
+
+def _class_of(v, n_classes: int, ignore_index: int):
+    """A class-index target as an int (None when ignored); it must be a number."""
+    v = sympy.sympify(v)
+    if not v.is_number:
+        raise LoweringError("a class-index target must have a value to lower exactly (it picks "
+                            f"a class); got {v}")
+    k = int(v)
+    if k == ignore_index:
+        return None
+    if not 0 <= k < n_classes:
+        raise LoweringError(f"Target {k} is out of bounds: class indices must be in "
+                            f"[0, {n_classes})")
+    return k
+
+
+def _class_loss(row_loss):
+    """nll_loss / cross_entropy: ``row_loss(row, k, w) -> (loss, weight of the target)``."""
+    def lower_op(x, t, w, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        rows = _class_rows(x)
+        c = rows.shape[-1]
+        w = list(np.broadcast_to(w, (c,)))
+        out = np.empty(rows.shape[:-1], dtype=object)
+        weights = []
+        for idx in np.ndindex(out.shape):
+            k = _class_of(np.asarray(t)[idx], c, ignore_index)
+            out[idx], wt = (sympy.S.Zero, 0) if k is None else row_loss(
+                list(rows[idx]), k, w, exact(label_smoothing))
+            weights.append(wt)
+        return _reduced(out, reduction, sympy.Add(*weights))
+    return lower_op
+
+
+def _nll_row(row, k, w, eps):
+    return -w[k] * row[k], w[k]
+
+
+def _ce_row(row, k, w, eps):
+    logp = _log_softmax(row)
+    smooth = sympy.Add(*[wc * lp for wc, lp in zip(w, logp)])
+    return -((1 - eps) * w[k] * logp[k] + eps / len(row) * smooth), w[k]
+
+
+def _ce_probs(x, t, w, reduction="mean", label_smoothing=0.0):
+    rows, targets = _class_rows(x), _class_rows(t)
+    c, eps = rows.shape[-1], exact(label_smoothing)
+    w = list(np.broadcast_to(w, (c,)))
+    out = np.empty(rows.shape[:-1], dtype=object)
+    for idx in np.ndindex(out.shape):
+        logp = _log_softmax(list(rows[idx]))
+        out[idx] = -sympy.Add(*[wc * ((1 - eps) * tc + eps / c) * lp
+                                for wc, tc, lp in zip(w, targets[idx], logp)])
+    return _reduced(out, reduction)
+
+
+def _cosine(x1, x2, dim=1, eps=1e-8):
+    # exact where both norms are >= eps, the op's domain: below it PyTorch's gradient is
+    # not the derivative of its clamped value anyway (OP_DB keeps points away from there)
+    a, b = (np.moveaxis(v, dim, -1) for v in np.broadcast_arrays(x1, x2))
+    out = np.empty(a.shape[:-1], dtype=object)
+    for idx in np.ndindex(out.shape):
+        n1 = sympy.sqrt(sympy.Add(*[v ** 2 for v in a[idx]]))
+        n2 = sympy.sqrt(sympy.Add(*[v ** 2 for v in b[idx]]))
+        out[idx] = sympy.Add(*[p * q for p, q in zip(a[idx], b[idx])]) / (n1 * n2)
+    return out
+
+
+TO_SYMPY |= {
+    Op.MSE_LOSS: _pointwise_loss(lambda x, t: (x - t) ** 2),
+    Op.L1_LOSS: _pointwise_loss(lambda x, t: sympy.Abs(x - t)),
+    Op.SMOOTH_L1_LOSS: _pointwise_loss(_smooth_l1),
+    Op.HUBER_LOSS: _pointwise_loss(_huber),
+    Op.BINARY_CROSS_ENTROPY: _pointwise_loss(_bce),
+    Op.BINARY_CROSS_ENTROPY_WITH_LOGITS: _pointwise_loss(_bce_logits),
+    Op.KL_DIV: _pointwise_loss(_kl),
+    Op.NLL_LOSS: _class_loss(_nll_row),
+    Op.CROSS_ENTROPY: _class_loss(_ce_row),
+    Op.CROSS_ENTROPY_PROBS: _ce_probs,
+    Op.COSINE_SIMILARITY: _cosine,
+}
+
+
 # ---------------------------------------------------------------- leaves
 
 def is_variable(node, wrt=None) -> bool:

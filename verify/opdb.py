@@ -787,6 +787,92 @@ _ENTRIES += [
            zero_ok=False),
 ]
 
+# --- issue 11: losses
+#: class indices of 3 classes (the samples have C >= 3): an integer input without gradient
+CLASS3 = Domain("class index in [0, 3)", 0, 2, lambda x: (x >= 0) & (x < 3) & (np.floor(x) == x),
+                integer=True)
+PROBABILITY = Domain("probability in (0, 1)", 0.05, 0.95, lambda x: (x > 0) & (x < 1))
+UNIT = Domain("in [0, 1]", 0.0, 1.0, lambda x: (x >= 0) & (x <= 1))
+
+
+def _kink_abs_at(width: str) -> KinkDistance:
+    """Distance of ``|x - t|`` from ``attrs[width]`` (the switch of smooth_l1/huber)."""
+    def kink(x, t, **attrs):
+        d = np.abs(np.subtract(x, t, dtype=np.float64))
+        return _min_abs(d - attrs.get(width, 1.0))
+    return kink
+
+
+def _kink_norms(x1, x2, dim=1, eps=1e-8, **attrs):
+    """cosine_similarity: the norms must stay above ``eps`` (below it PyTorch's gradient
+    is not the derivative of its clamped value)."""
+    a, b = np.broadcast_arrays(np.asarray(x1, np.float64), np.asarray(x2, np.float64))
+    return min(float(np.min(np.sqrt(np.sum(v * v, axis=dim)))) for v in (a, b)) - eps
+
+
+def _grid_beta(attrs):
+    w = attrs.get("beta", attrs.get("delta", 1.0))
+    return (-w, 0.0, w, 0.0, 2 * w)
+
+
+_LOSS2 = (Sample(((3, 4), (3, 4)), {"reduction": "mean"}),
+          Sample(((), (3, 4)), {"reduction": "sum"}),
+          Sample(((3, 1), (1, 4)), {"reduction": "none"}))
+
+
+def _loss2(op, d0=REAL, d1=REAL, extra=None, **kw) -> OpInfo:
+    samples = tuple(Sample(s.shapes, dict(s.attrs, **(extra or {}))) for s in _LOSS2)
+    return OpInfo(op, 2, (d0, d1), samples, **kw)
+
+
+_CLASS = (Sample(((3, 4), (3,), (4,)), {"ignore_index": -100, "reduction": "mean"}),
+          Sample(((2, 3, 2), (2, 2), (3,)), {"ignore_index": 1, "reduction": "sum"}),
+          Sample(((4,), (), (4,)), {"ignore_index": -100, "reduction": "none"}))
+
+_ENTRIES += [
+    _loss2(Op.MSE_LOSS),
+    _loss2(Op.L1_LOSS, kinks="input == target (gradient sign(0) = 0 there, as in PyTorch)",
+           kink=_kink_ties, zero_ok=False, kink_grid=_grid_ties),
+    _loss2(Op.SMOOTH_L1_LOSS, extra={"beta": 0.5},
+           kinks="|input - target| = beta (C^1: gradient +-1 from both sides; second "
+                 "derivative 1/beta strictly inside, 0 at the switch, as PyTorch)",
+           kink=_kink_abs_at("beta"), kink_grid=_grid_beta),
+    _loss2(Op.HUBER_LOSS, extra={"delta": 0.75},
+           kinks="|input - target| = delta (C^1: gradient +-delta from both sides; second "
+                 "derivative 1 strictly inside, 0 at the switch, as PyTorch)",
+           kink=_kink_abs_at("delta"), kink_grid=_grid_beta),
+    OpInfo(Op.KL_DIV, 2, (REAL, POSITIVE),
+           _LOSS2[:2] + (Sample(((3, 4), (3, 4)), {"reduction": "batchmean"}),
+                         Sample(((3, 1), (1, 4)), {"reduction": "none", "log_target": True}))),
+    OpInfo(Op.BINARY_CROSS_ENTROPY, 3, (PROBABILITY, UNIT, POSITIVE),
+           (Sample(((3, 4), (3, 4), ()), {"reduction": "mean"}),
+            Sample(((2, 3), (2, 3), (3,)), {"reduction": "none"})),
+           differentiable=(0, 1), overflow_safe=""),
+    OpInfo(Op.BINARY_CROSS_ENTROPY_WITH_LOGITS, 4, (REAL, UNIT, POSITIVE, POSITIVE),
+           (Sample(((3, 4), (3, 4), (), ()), {"reduction": "mean"}),
+            Sample(((2, 3), (2, 3), (3,), (3,)), {"reduction": "none"})),
+           differentiable=(0, 1)),
+    OpInfo(Op.NLL_LOSS, 3, (REAL, CLASS3, POSITIVE), _CLASS, differentiable=(0,)),
+    OpInfo(Op.CROSS_ENTROPY, 3, (REAL, CLASS3, POSITIVE),
+           _CLASS[:2] + (Sample(((4,), (), (4,)), {"ignore_index": -100, "reduction": "none",
+                                                    "label_smoothing": 0.25}),
+                         Sample(((3, 4), (3,), (4,)), {"ignore_index": 2, "reduction": "mean",
+                                                       "label_smoothing": 0.125})),
+           differentiable=(0,)),
+    OpInfo(Op.CROSS_ENTROPY_PROBS, 3, (REAL, POSITIVE, POSITIVE),
+           (Sample(((3, 4), (3, 4), (4,)), {"reduction": "mean"}),
+            Sample(((2, 3, 2), (2, 3, 2), (3,)), {"reduction": "none", "label_smoothing": 0.25})),
+           differentiable=(0, 1)),
+    # broadcasting only off ``dim``: an input broadcast along ``dim`` has gradient 0
+    # (scale invariance), which finite differences cannot resolve relative to 0
+    OpInfo(Op.COSINE_SIMILARITY, 2, (REAL, REAL),
+           (Sample(((2, 3), (2, 3)), {"dim": 1, "eps": 1e-8}),
+            Sample(((3,), (2, 3)), {"dim": 1, "eps": 1e-8}),
+            Sample(((2, 1, 3), (2, 3)), {"dim": 2, "eps": 1e-8})),
+           kinks="a norm below eps (clamped there, as PyTorch)", kink=_kink_norms,
+           zero_ok=False),
+]
+
 #: Functions of the vocabulary built from other ops rather than being ops themselves
 #: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):
 #: ``sg`` name -> the ops it is made of.  Their pieces are checked through those ops'

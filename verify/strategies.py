@@ -40,7 +40,7 @@ from hypothesis.extra import numpy as hnp
 from numeric.graph import toposort
 from numeric.kernels import FORWARD, apply
 from numeric.node import Node, as_node
-from numeric.ops import ARITY, ELEMENTWISE, NORMALIZE, REDUCE, Op
+from numeric.ops import ARITY, ELEMENTWISE, NORMALIZE, REDUCE, RULE, Op
 from symgrad.naming import leaf_name
 from symgrad.tensor import Tensor
 from verify.check import KINK_MARGIN, _admissible, _leaf_domains
@@ -60,7 +60,9 @@ __all__ = ["Expression", "Point", "expressions", "points", "SUPPORTED_OPS", "MAX
 #: graphs), SCATTER_ADD (GETITEM's adjoint, drawn through GETITEM's gradient) and the
 #: ops without a gradient (isnan, bitwise ops: a DAG is drawn to check gradients)
 SUPPORTED_OPS = frozenset(set(Op) - {Op.CAST, Op.SCATTER_ADD}
-                          - {op for op, info in OP_DB.items() if not info.has_gradient})
+                          - {op for op, info in OP_DB.items() if not info.has_gradient}
+                          # --- issue 11: losses (a loss ends a graph; OP_DB checks them)
+                          - {op for op in Op if RULE[op].group == "loss"})
 # --- issue 11: shape -- no plan in _plan yet: drawing them would only thin out the others
 SUPPORTED_OPS -= {Op.FLIP, Op.ROLL, Op.PAD, Op.REPEAT_INTERLEAVE, Op.UNFOLD, Op.GATHER,
                   Op.SCATTER, Op.SCATTER_ADD_DIM, Op.MASKED_FILL}

@@ -12,7 +12,7 @@ A rule gives an op everything numeric and the front end need to know about it:
               ``shapes``, whose dims may be ints or strings (:mod:`numeric.shapes`);
 ``dtype``     ``dtype(dtypes, attrs) -> np.dtype``: the result dtype;
 ``group``     ``"binary"``, ``"unary"``, ``"ternary"``, ``"linalg"``, ``"reduce"``,
-              ``"normalize"`` or ``"movement"``: the category sets come from it;
+              ``"normalize"``, ``"movement"`` or ``"loss"``: the category sets come from it;
 ``sg``        the ``sg.`` function names (PyTorch's), first the main one;
 ``methods``   the ``Tensor`` method names;
 ``parse``     True if ``sg.parse`` may call it (under its first ``sg`` name);
@@ -48,7 +48,7 @@ from numeric.shapes import broadcast_shapes
 __all__ = ["Rule", "RULES", "declare", "unary", "binary", "FORWARD", "apply",
            "PROMOTE", "promote_types", "FLOAT", "elementwise_shape", "scipy_special"]
 
-GROUPS = ("binary", "unary", "ternary", "linalg", "reduce", "normalize", "movement")
+GROUPS = ("binary", "unary", "ternary", "linalg", "reduce", "normalize", "movement", "loss")
 
 _a = np.asarray
 

@@ -41,6 +41,10 @@ MODULES += (reductions,)
 from symgrad.front import shape  # noqa: E402
 
 MODULES += (shape,)
+# --- issue 11: losses
+from symgrad.front import losses  # noqa: E402
+
+MODULES += (losses,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

@@ -26,7 +26,8 @@ import numpy as _np
 
 from numeric.ops import Op as _Op
 from symgrad import dtypes as _dt
-from symgrad.tensor import Tensor as _Tensor, _apply, _node, const as _const
+from symgrad.front.losses import _reduction as _check_reduction
+from symgrad.tensor import Tensor as _Tensor, _apply
 
 if _TYPE_CHECKING:   # names for annotations only: sg.nn exports just __all__
     from typing import Any, Iterator
@@ -42,11 +43,6 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Tanh", "MSELo
 
 def _op(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
     return _apply(op, inputs, attrs)
-
-
-def _as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
-    return x if isinstance(x, _Tensor) else _const(x, like) if _np.ndim(x) == 0 and not isinstance(
-        x, _np.ndarray) else _Tensor(_np.asarray(x))
 
 
 class Parameter(_Tensor):
@@ -296,42 +292,38 @@ class Tanh(Module):
         return _op(_Op.TANH, x)
 
 
-def _check_reduction(reduction: str) -> str:
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-    return reduction
+def _reduction(cls: str, size_average: Any, reduce: Any, reduction: str) -> str:
+    """A loss module's reduction, checked when it is built (PyTorch's legacy pair too)."""
+    if isinstance(size_average, str):
+        raise TypeError(f"{cls}: the first argument is size_average (PyTorch's signature); "
+                        f"pass reduction={size_average!r} by keyword")
+    return _check_reduction(reduction, size_average, reduce)
 
 
 class MSELoss(Module):
-    """Mean (or sum) of squared differences, as ``torch.nn.MSELoss``.
+    """Mean (or sum, or none) of squared differences, as ``torch.nn.MSELoss``.
 
     >>> import symgrad as sg
     >>> sg.nn.MSELoss()(sg.tensor([1.0, 2.0]), sg.tensor([0.0, 4.0]))
     tensor(2.5000)
     """
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = _check_reduction(reduction)
+        self.reduction = _reduction("MSELoss", size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        target = _as_tensor(target)
-        if tuple(input.value.shape) != tuple(_np.shape(target.value)):
-            raise ValueError(f"MSELoss: input shape {tuple(input.value.shape)} and target shape "
-                             f"{tuple(_np.shape(target.value))} differ; reshape the target")
-        d = _op(_Op.SUB, input, target)
-        sq = _op(_Op.MUL, d, d)
-        red = _Op.MEAN if self.reduction == "mean" else _Op.SUM
-        return _op(red, sq, axis=None, keepdims=False)
+        return functional.mse_loss(input, target, reduction=self.reduction)
 
 
 class CrossEntropyLoss(Module):
-    """Softmax cross-entropy of logits ``(N, C)`` against int class targets ``(N,)``.
+    """Softmax cross-entropy of logits against class indices or probabilities.
 
-    ``-mean(log_softmax(logits)[n, target[n]])``.  The class pick is written as a
-    one-hot mask computed *inside the graph* from the target tensor
-    (``relu(1 - |target - class|)``, exact for integer classes), so a compiled loss
-    reads new targets at every call instead of baking them in.
+    As ``torch.nn.CrossEntropyLoss``: ``weight`` per class, ``ignore_index``,
+    ``reduction`` and ``label_smoothing``; see :func:`symgrad.nn.functional.cross_entropy`.
+    The targets are an input of the graph (not baked in), so a compiled loss reads
+    new targets at every call, and a class index outside ``[0, C)`` raises IndexError.
 
     >>> import symgrad as sg
     >>> logits = sg.tensor([[2.0, 0.0], [0.0, 2.0]])
@@ -339,28 +331,20 @@ class CrossEntropyLoss(Module):
     1.126928
     """
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
         super().__init__()
-        self.reduction = _check_reduction(reduction)
+        self.weight = weight
+        self.ignore_index = ignore_index
+        self.reduction = _reduction("CrossEntropyLoss", size_average, reduce, reduction)
+        self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        target = _as_tensor(target)
-        shape, tshape = tuple(input.value.shape), tuple(_np.shape(target.value))
-        if len(shape) != 2 or tshape != shape[:1]:
-            raise ValueError(f"CrossEntropyLoss: expected logits (N, C) and targets (N,), got "
-                             f"{shape} and {tshape}")
-        if target.value.dtype.kind not in "iu":
-            raise TypeError(f"CrossEntropyLoss: targets must be integer class indices, got "
-                            f"dtype {target.value.dtype}")
-        n, c = shape
-        dt = input.value.dtype
-        logp = _op(_Op.LOG_SOFTMAX, input, axis=1)
-        t = _op(_Op.RESHAPE, _op(_Op.CAST, target, dtype=dt), shape=(n, 1))
-        classes = _node(_np.arange(c, dtype=dt), None, (), {}, False)
-        one = _const(1, input)
-        mask = _op(_Op.RELU, _op(_Op.SUB, one, _op(_Op.ABS, _op(_Op.SUB, t, classes))))
-        total = _op(_Op.SUM, _op(_Op.MUL, logp, mask), axis=None, keepdims=False)
-        if self.reduction == "mean":
-            total = _op(_Op.DIV, total, _const(n, input))
-        return _op(_Op.NEG, total)
+        return functional.cross_entropy(input, target, self.weight,
+                                        ignore_index=self.ignore_index,
+                                        reduction=self.reduction,
+                                        label_smoothing=self.label_smoothing)
+
+
 from symgrad.nn import functional  # noqa: E402  (sg.nn.functional)

@@ -47,3 +47,13 @@ from symgrad.front.shape import one_hot  # noqa: E402 - in sg.nn.functional only
 
 pad = _F["pad"]
 __all__ += ["pad", "one_hot"]
+
+# --- issue 11: losses
+from symgrad.front.losses import (  # noqa: E402
+    binary_cross_entropy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,
+    huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
+)
+
+__all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity",
+            "cross_entropy", "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss",
+            "smooth_l1_loss"]

@@ -10,6 +10,7 @@ import sympy
 
 import numeric
 import symgrad as sg
+import symgrad.nn.functional as F
 
 N, D = sympy.symbols("N d")
 
@@ -214,6 +215,22 @@ def _op_cases():
         "median": (lambda a, b: sg.median(a * b), m, m),
         "cummax": (lambda a, b: sg.cummax(a * b, 0).values, m, m),
         "cummin": (lambda a, b: sg.cummin(a * b, 0).values, m, m),
+        # --- issue 11: losses
+        "mse_loss": (F.mse_loss, v, v[::-1]),
+        # (piecewise forms simplify slowly: few elements)
+        "l1_loss": (lambda a, b: F.l1_loss(a, b * 0.9), v[:2], v[:0:-1]),
+        "smooth_l1_loss": (lambda a, b: F.smooth_l1_loss(a, b * 0.9, beta=0.5), v[:2], v[:0:-1]),
+        "huber_loss": (lambda a, b: F.huber_loss(a, b * 0.9, delta=0.5), v[:2], v[:0:-1]),
+        "kl_div": (lambda a, b: F.kl_div(a, b, reduction="batchmean"), m, m),
+        "binary_cross_entropy": (lambda a, b: F.binary_cross_entropy(a * 0.5, b * 0.5), v[:2],
+                                 v[:2]),
+        "binary_cross_entropy_with_logits": (lambda a, b: F.binary_cross_entropy_with_logits(
+            a, b * 0.5, pos_weight=sg.tensor([2.0, 1.0, 0.5])), v, v[::-1]),
+        "nll_loss": (lambda a, b: F.nll_loss(a * b, sg.tensor([1, 0, 1])), m, m),
+        "cross_entropy": (lambda a, b: F.cross_entropy(a * b, sg.tensor([1, 0, 1]),
+                                                       label_smoothing=0.25), m, m),
+        "cross_entropy_probs": (lambda a, b: F.cross_entropy(a, b, reduction="sum"), m, m),
+        "cosine_similarity": (lambda a, b: sg.cosine_similarity(a, b, dim=0), m[:2], m[1::-1]),
     }
 
 

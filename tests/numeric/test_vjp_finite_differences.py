@@ -277,6 +277,50 @@ for s, axis, k in [((5,), 0, 2), ((2, 3, 4), 2, 3), ((3, 2), 0, 1)]:
     add(Op.KTHVALUE, [(distinct, s)], axis=(axis,), k=k, keepdims=k == 3)
 
 
+# --- issue 11: losses
+
+
+def prob(shape):            # probabilities away from 0 and 1 (binary_cross_entropy)
+    return rng.uniform(0.1, 0.9, size=shape)
+
+
+def weights(shape):         # class/element weights: int8, so they get no gradient here
+    return rng.integers(1, 4, size=shape).astype(np.int8)
+
+
+def classes(shape):         # class indices of 4 classes (int64: no gradient); the first is 0,
+    t = rng.integers(0, 4, size=shape)      # never ignored (a mean over no target is nan)
+    t.flat[0] = 0
+    return t
+
+
+def off_switch(shape):      # |d| away from the smooth_l1 / huber switch at 0.5
+    return rng.choice([-1.0, 0.0, 1.0], size=shape) + rng.uniform(-0.3, 0.3, size=shape)
+
+
+for red in ("none", "mean", "sum"):
+    for a, b in [((3,), (3,)), ((2, 3), (3,)), ((3, 1), (1, 4))]:
+        add(Op.MSE_LOSS, [(real, a), (real, b)], reduction=red)
+        add(Op.L1_LOSS, [(nonzero, a), (pos, b)], reduction=red)
+        add(Op.SMOOTH_L1_LOSS, [(off_switch, a), (off_switch, b)], reduction=red, beta=0.5)
+        add(Op.HUBER_LOSS, [(off_switch, a), (off_switch, b)], reduction=red, delta=0.5)
+        add(Op.KL_DIV, [(real, a), (pos, b)], reduction=red, log_target=False)
+        add(Op.KL_DIV, [(real, a), (real, b)], reduction=red, log_target=True)
+    add(Op.BINARY_CROSS_ENTROPY, [(prob, (2, 3)), (prob, (2, 3)), (weights, (3,))],
+        reduction=red)
+    add(Op.BINARY_CROSS_ENTROPY_WITH_LOGITS,
+        [(real, (2, 3)), (prob, (2, 3)), (weights, (3,)), (weights, (3,))], reduction=red)
+    for x, t, ignore in [((3, 4), (3,), 1), ((4,), (), -100), ((2, 4, 3), (2, 3), 2)]:
+        add(Op.NLL_LOSS, [(real, x), (classes, t), (weights, (4,))], ignore_index=ignore,
+            reduction=red)
+        add(Op.CROSS_ENTROPY, [(real, x), (classes, t), (weights, (4,))], ignore_index=ignore,
+            reduction=red, label_smoothing=0.2)
+        add(Op.CROSS_ENTROPY_PROBS, [(real, x), (pos, x), (weights, (4,))], reduction=red,
+            label_smoothing=0.1)
+for a, b, dim in [((3, 4), (3, 4), 1), ((4,), (3, 4), 1), ((2, 1, 3), (4, 3), 2)]:
+    add(Op.COSINE_SIMILARITY, [(real, a), (real, b)], dim=dim, eps=1e-8)
+
+
 def sample(inputs):
     return [sampler(shape) for sampler, shape in inputs]
 
@@ -344,4 +388,4 @@ def test_float32_values_and_gradients(case):
 
 def test_every_op_has_a_finite_difference_case():
     assert {c[1] for c in CASES} == set(Op)
-    assert all(len(VJP[op]) in (1, 2, 3) for op in Op)
+    assert all(len(VJP[op]) in (1, 2, 3, 4) for op in Op)

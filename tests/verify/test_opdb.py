@@ -22,7 +22,7 @@ def test_arity_agrees_with_numeric():
 
 def test_samples_include_broadcasting_for_binary_ops():
     for op, info in OP_DB.items():
-        if op in BINARY:        # elementwise: matmul, conv, solve, ... do not broadcast so
+        if op in BINARY:        # elementwise: matmul, conv, solve, losses do not broadcast so
             shapes = [s.shapes for s in info.samples]
             assert ((), (3, 4)) in shapes and ((3, 1), (1, 4)) in shapes, op
 
