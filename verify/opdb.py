@@ -858,11 +858,14 @@ _ENTRIES += [
                                                     "label_smoothing": 0.25}),
                          Sample(((3, 4), (3,), (4,)), {"ignore_index": 2, "reduction": "mean",
                                                        "label_smoothing": 0.125})),
-           differentiable=(0,)),
+           # at logits ~700, softmax carries the rounding of x - logsumexp(x) (|x| eps,
+           # relative) into p, and the target's p - 1 cancels it to an absolute error the
+           # rounding model of the backward pass does not see (PyTorch's kernel too)
+           differentiable=(0,), extremes_tol=4.0),
     OpInfo(Op.CROSS_ENTROPY_PROBS, 3, (REAL, POSITIVE, POSITIVE),
            (Sample(((3, 4), (3, 4), (4,)), {"reduction": "mean"}),
             Sample(((2, 3, 2), (2, 3, 2), (3,)), {"reduction": "none", "label_smoothing": 0.25})),
-           differentiable=(0, 1)),
+           differentiable=(0, 1), extremes_tol=4.0),     # as cross_entropy
     # broadcasting only off ``dim``: an input broadcast along ``dim`` has gradient 0
     # (scale invariance), which finite differences cannot resolve relative to 0
     OpInfo(Op.COSINE_SIMILARITY, 2, (REAL, REAL),

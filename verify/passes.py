@@ -61,7 +61,7 @@ from numeric.ops import AT_POINT, ELEMENTWISE, UNARY, Op
 from verify import graph as vgraph
 from verify import sweep as _sweep
 from verify.oracles import ExactEvaluator, OutOfDomain, fd_gradient, replay
-from verify.opdb import OP_DB
+from verify.opdb import _conv as _conv_sample, OP_DB
 from verify.paths import paths_op
 from verify.tolerance import MAX_RHO, SAFETY, tolerance, unit_roundoff
 
@@ -554,6 +554,11 @@ def _size_cases(op: Op) -> list[tuple[tuple, dict]]:
         Op.SCATTER_ADD_DIM: [((b, b), {"dim": 0, "index": grid * 3 % 65})],
         Op.MASKED_FILL: [((b, b, ()), {}), ((b, (64,), ()), {})],
     }
+    # --- issue 11: nnops (channels and groups tied together: not the doubled samples)
+    big[Op.CONVOLUTION] = [(s.shapes, dict(s.attrs)) for s in (
+        _conv_sample((2, 3, 40, 40), (4, 3, 3, 3), padding=((1, 1), (1, 1))),
+        _conv_sample((1, 4, 33, 33), (4, 2, 3, 3), stride=(2, 1), groups=2),
+        _conv_sample((2, 4, 1100), (3, 4, 5), stride=(1,), padding=((0, 0),), dilation=(2,)))]
     if op in big:
         return big[op]
     if op in (Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.LOGSUMEXP):
