@@ -28,6 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from numeric.rules import elementwise, linalg, movement, nn, reduce  # noqa: F401 - declare
+# --- issue 11: activations
+from numeric.rules import activations  # noqa: F401,E402 - declare
 from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [

@@ -19,7 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 # family modules (each issue-11 family adds its import here)
-MODULES: tuple = ()
+# --- issue 11: activations
+from symgrad.front import activations  # noqa: E402
+
+MODULES: tuple = (activations,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

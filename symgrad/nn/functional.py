@@ -24,3 +24,13 @@ log_softmax = _F["log_softmax"]
 __all__ = ["relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax"]
 
 # each issue-11 family adds its functional names below (one block per family)
+
+# --- issue 11: activations
+from symgrad.front.activations import (  # noqa: E402
+    celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid, mish, normalize,
+    relu6, selu, silu, softmin, softsign,
+)
+
+__all__ += ["leaky_relu", "elu", "selu", "celu", "silu", "gelu", "mish", "softsign",
+            "logsigmoid", "relu6", "hardtanh", "hardsigmoid", "hardswish", "softmin",
+            "normalize"]

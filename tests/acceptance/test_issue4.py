@@ -10,6 +10,7 @@ import sympy
 
 import numeric
 import symgrad as sg
+import symgrad.nn.functional as F  # issue 11: activations
 
 N, D = sympy.symbols("N d")
 
@@ -146,6 +147,21 @@ def _op_cases():
                                                    index=(idx,)) * b[0], v, v),
         "concat": (lambda a, b: sg.cat([a, b]) * 2.0, v, v),
         "stack": (lambda a, b: sg.stack([a, b]) ** 2, v, v),
+        # --- issue 11: activations
+        "leaky_relu": (lambda a, b: F.leaky_relu(a - 0.5, 0.25) * b, v, v),
+        "elu": (lambda a, b: F.elu(a - 0.5, alpha=0.5) * b, v, v),
+        "selu": (lambda a, b: sg.selu(a - 0.5) * b, v, v),
+        "celu": (lambda a, b: sg.celu(a - 0.5, alpha=2.0) * b, v, v),
+        "silu": (lambda a, b: F.silu(a - b), v, v[::-1]),
+        "gelu": (lambda a, b: F.gelu(a - b) + F.gelu(a * b, approximate="tanh"), v, v[::-1]),
+        "mish": (lambda a, b: F.mish(a - b), v, v[::-1]),
+        "softsign": (lambda a, b: F.softsign(a - b), v, v[::-1]),
+        "logsigmoid": (lambda a, b: F.logsigmoid(a - b), v, v[::-1]),
+        "hardtanh": (lambda a, b: F.hardtanh(a - b, -0.5, 0.25), v, v[::-1]),
+        "hardsigmoid": (lambda a, b: F.hardsigmoid(4 * a - 4 * b), v, v[::-1]),
+        "hardswish": (lambda a, b: F.hardswish(4 * a - 4 * b), v, v[::-1]),
+        "softmin": (lambda a, b: F.softmin(a * b, dim=1), m, m),
+        "normalize": (lambda a, b: F.normalize(a * b, dim=0), m, m),
     }
 
 
