@@ -60,13 +60,15 @@ def _sigmoid(x):
     return 1 / (1 + sympy.exp(-x))
 
 
-def _softplus(x, beta=1.0, threshold=20.0):
+def _softplus(x, beta=1.0, threshold=float("inf")):
     # PyTorch's softplus is x itself where beta * x > threshold: part of its meaning
     # (the value and the gradient 1 there); log(1 + exp(x)) stays the plain form at
     # beta = 1 so closed forms read as before below the threshold
     # and at beta * x == threshold its tangent line: slope sigmoid(threshold), second
     # derivative 0 (PyTorch's softplus_double_backward masks with beta * x < threshold)
     b, t = exact(beta), exact(threshold)
+    if t == sympy.oo:                       # threshold=inf: the textbook softplus
+        return sympy.log(1 + sympy.exp(b * x)) / b
     at = sympy.log(1 + sympy.exp(t)) / b + (x - t / b) / (1 + sympy.exp(-t))
     return sympy.Piecewise((x, b * x > t), (at, sympy.Eq(b * x, t)),
                            (sympy.log(1 + sympy.exp(b * x)) / b, True))
@@ -129,7 +131,10 @@ def _gelu(x, approximate="none"):
     if approximate == "tanh":
         inner = sympy.sqrt(2 / sympy.pi) * (x + sympy.Rational(44715, 1000000) * x ** 3)
         return x / 2 * (1 + sympy.tanh(inner))
-    return x / 2 * (1 + sympy.erf(x / sympy.sqrt(2)))
+    # x * Phi(x) with Phi = (1 + erf(x/sqrt 2))/2 written erfc(-x/sqrt 2)/2: the same
+    # function, whose value far left (x ~ -30) needs no hundreds of digits to resolve
+    # (evaluate=False: SymPy would rewrite erfc(-z) as 2 - erfc(z), the cancelling form)
+    return x / 2 * sympy.erfc(-x / sympy.sqrt(2), evaluate=False)
 
 
 def _softsign(x):
@@ -198,7 +203,7 @@ SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
     Op.TAN: sympy.tan,
     Op.TANH: sympy.tanh,
     Op.SIGMOID: _sigmoid,
-    Op.SOFTPLUS: lambda x, beta=1.0, threshold=20.0: _softplus(x, beta, threshold),
+    Op.SOFTPLUS: lambda x, beta=1.0, threshold=float("inf"): _softplus(x, beta, threshold),
     Op.RELU: _relu,
     Op.ABS: sympy.Abs,
     Op.ERF: sympy.erf,

@@ -163,18 +163,22 @@ def gelu(x: Any, approximate: str = "none") -> np.ndarray:
     """``x * Phi(x)`` (``"none"``) or its tanh approximation (``"tanh"``)."""
     x = floats(x)
     if approximate == "tanh":
-        inner = GELU_BETA * (x + GELU_KAPPA * (x * x * x))
-        return _a(0.5 * x * (1 + np.tanh(inner)))
+        # (1 + tanh(u)) / 2 = sigmoid(2u): no cancellation for large negative x
+        return _a(x * sigmoid(2 * _gelu_inner(x)))
     # erfc keeps Phi accurate far left, where 1 + erf(x / sqrt 2) cancels
     return _a(0.5 * x * scipy_special("erfc")(-x * _SQRT1_2))
 
 
+def _gelu_inner(x: Any) -> Any:
+    return GELU_BETA * (x + GELU_KAPPA * (x * x * x))
+
+
 def _gelu_vjp(g, out, x, *, approximate="none"):
     if approximate == "tanh":
-        x2 = x * x
-        t = np.tanh(GELU_BETA * (x + GELU_KAPPA * (x2 * x)))
-        inner_d = GELU_BETA * (1 + (3 * GELU_KAPPA) * x2)
-        return g * (0.5 * (1 + t) + (0.5 * x) * (1 - t * t) * inner_d)
+        # with s = sigmoid(2u): (1 + tanh u)/2 = s and (1 - tanh(u)**2)/2 = 2 s (1 - s)
+        s = apply(SIGMOID.op, 2 * _gelu_inner(x))
+        inner_d = GELU_BETA * (1 + (3 * GELU_KAPPA) * (x * x))
+        return g * (s + (2 * x) * (s * (1 - s)) * inner_d)
     phi = 0.5 * (1 + apply(ERF.op, x * _SQRT1_2))
     return g * (phi + x * (_INV_SQRT_2PI * np.exp(-0.5 * (x * x))))
 

@@ -121,12 +121,14 @@ SIGMOID = unary("sigmoid", sigmoid, lambda g, out, x: g * (out * (1 - out)),
                 example=("sg.sigmoid(sg.tensor([0.0]))", "tensor([0.5000])"))
 
 
-def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+def softplus(x: Any, beta: float = 1.0, threshold: float = math.inf) -> np.ndarray:
     """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``.
 
     The linear branch is PyTorch's (values and gradient 1 there); the rest is stable.
+    The op's default ``threshold`` is inf (the textbook function, as the op was before
+    it had attrs); ``sg.softplus`` passes PyTorch's default, 20.
 
-    >>> softplus(np.array([0.0, 30.0]))
+    >>> softplus(np.array([0.0, 30.0]), threshold=20.0)
     array([ 0.69314718, 30.        ])
     """
     x = _a(x)
@@ -134,7 +136,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     return _a(np.where(bx > threshold, x, np.logaddexp(0, bx) / beta))
 
 
-def _softplus_vjp(g, out, x, *, beta=1.0, threshold=20.0):
+def _softplus_vjp(g, out, x, *, beta=1.0, threshold=math.inf):
     # PyTorch: the slope is sigmoid(beta * x) up to and at the threshold, but its
     # derivative (softplus_double_backward) is masked with beta * x < threshold: at
     # equality the sigmoid's argument is the constant threshold

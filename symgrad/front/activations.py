@@ -137,7 +137,7 @@ def logsigmoid(input: Any) -> Tensor:
 
     >>> import symgrad as sg
     >>> logsigmoid(sg.tensor([0.0, -1000.0]))
-    tensor([   -0.6931, -1000.0000])
+    tensor([-6.9315e-01, -1.0000e+03])
     """
     return _unary(Op.LOGSIGMOID, input)
 
