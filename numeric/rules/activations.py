@@ -1,7 +1,8 @@
 """Activations of ``torch.nn.functional``: one declaration each (issue 11).
 
-Every VJP is written with numpy operators, ``np.where`` and :func:`apply`, so
-that given symgrad Tensors it records a graph (``create_graph=True``).  At the
+Every VJP keeps to Note [The VJP vocabulary] (numeric/vjps.py), plus
+``apply`` of ``sigmoid``, ``erf`` and ``max`` (tests/numeric/test_vjp_vocabulary.py),
+so that given symgrad Tensors it records a graph (``create_graph=True``).  At the
 kinks each VJP picks PyTorch's value (docs/conventions.md): ``hardtanh`` and
 ``relu6`` pass the gradient strictly inside ``(min_val, max_val)``, ``elu``'s
 slope at 0 is ``alpha`` but its second derivative there is 0, ``softplus`` is
@@ -24,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from numeric.rules.core import FLOAT, apply, declare, elementwise_shape, floats, scipy_special
-from numeric.rules.elementwise import ERF, SIGMOID, SOFTPLUS, sigmoid
+from numeric.rules.elementwise import ERF, SIGMOID, sigmoid
 from numeric.rules.nn import softmax
+from numeric.rules.reduce import MAX
 
 _a = np.asarray
 
@@ -109,9 +111,14 @@ def _int_keeping(dtypes, attrs):
     return np.dtype(np.float64) if out.kind == "b" else out
 
 
+def _inside(g, x, lo, hi):
+    """``g`` strictly inside ``(lo, hi)``, else 0."""
+    return np.where(x > lo, np.where(x < hi, g, 0), 0)
+
+
 def _hardtanh_vjp(g, out, x, *, min_val=-1.0, max_val=1.0):
     # PyTorch's hardtanh_backward: the gradient passes strictly inside the bounds
-    return np.where(np.logical_and(x > min_val, x < max_val), g, 0)
+    return _inside(g, x, min_val, max_val)
 
 
 def hardsigmoid(x: Any) -> np.ndarray:
@@ -121,7 +128,7 @@ def hardsigmoid(x: Any) -> np.ndarray:
 
 
 def _hardsigmoid_vjp(g, out, x):
-    return np.where(np.logical_and(x > -3, x < 3), g / 6, 0)
+    return _inside(g / 6, x, -3, 3)
 
 
 def hardswish(x: Any) -> np.ndarray:
@@ -132,8 +139,7 @@ def hardswish(x: Any) -> np.ndarray:
 
 def _hardswish_vjp(g, out, x):
     # PyTorch: 0 for x <= -3, x/3 + 1/2 strictly inside, 1 for x >= 3
-    inside = np.where(np.logical_and(x > -3, x < 3), g * (x / 3 + 0.5), 0)
-    return np.where(x >= 3, g, inside)
+    return np.where(x >= 3, g, _inside(g * (x / 3 + 0.5), x, -3, 3))
 
 
 def softsign(x: Any) -> np.ndarray:
@@ -143,7 +149,7 @@ def softsign(x: Any) -> np.ndarray:
 
 
 def _softsign_vjp(g, out, x):
-    d = 1 + np.abs(x)
+    d = 1 + x * np.sign(x)
     return g / (d * d)
 
 
@@ -190,8 +196,15 @@ def mish(x: Any) -> np.ndarray:
 
 
 def _mish_vjp(g, out, x):
-    t = np.tanh(apply(SOFTPLUS.op, x))
-    return g * (t + x * apply(SIGMOID.op, x) * (1 - t * t))
+    # t = tanh(softplus(x)) = n / (n + r), 1 - t = r / (n + r), from e = exp(-|x|) <= 1:
+    # x <= 0: n = e (e + 2), r = 2; x > 0: n = 1 + 2e, r = 2 e**2 (no overflow, and
+    # 1 - t**2 = (1 - t)(1 + t) without cancellation)
+    pos = x > 0
+    e = np.exp(np.where(pos, -x, x))
+    n = np.where(pos, 1 + 2 * e, e * (e + 2))
+    r = np.where(pos, 2 * (e * e), 2)
+    t, u = n / (n + r), r / (n + r)
+    return g * (t + x * apply(SIGMOID.op, x) * (u * (1 + t)))
 
 
 def logsigmoid(x: Any) -> np.ndarray:
@@ -245,12 +258,13 @@ def _norm(x: Any, p: float, axis: int) -> Any:
     """The ``p``-norm along ``axis`` (kept), for arrays or Tensors."""
     ax = (axis,)
     if p == 2:
-        return np.sqrt(np.sum(x * x, axis=ax, keepdims=True))
+        return np.sum(x * x, axis=ax, keepdims=True) ** 0.5
+    a = x * np.sign(x)
     if p == 1:
-        return np.sum(np.abs(x), axis=ax, keepdims=True)
+        return np.sum(a, axis=ax, keepdims=True)
     if p == math.inf:
-        return np.max(np.abs(x), axis=ax, keepdims=True)
-    return np.sum(np.abs(x) ** p, axis=ax, keepdims=True) ** (1 / p)
+        return apply(MAX.op, a, axis=ax, keepdims=True)
+    return np.sum(a ** p, axis=ax, keepdims=True) ** (1 / p)
 
 
 def normalize(x: Any, p: float = 2.0, axis: int = 1, eps: float = 1e-12) -> np.ndarray:
@@ -267,9 +281,9 @@ def _norm_grad(x: Any, n: Any, p: float, axis: int) -> Any:
     if p == 2:
         return x / np.where(n == 0, 1, n)
     if p == math.inf:
-        hit = np.abs(x) == n
+        hit = np.where(x * s == n, 1, 0)
         return s * hit / np.sum(hit, axis=(axis,), keepdims=True)
-    r = np.abs(x) / np.where(n == 0, 1, n)
+    r = x * s / np.where(n == 0, 1, n)
     return s * r ** (p - 1)
 
 

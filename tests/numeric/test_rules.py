@@ -29,7 +29,11 @@ def test_category_sets_come_from_groups():
     assert Op.ERF in UNARY and Op.ATAN2 in BINARY and {Op.ERF, Op.ATAN2} <= ELEMENTWISE
     assert Op.WHERE in ELEMENTWISE and Op.SUM in REDUCE and VARIADIC == {Op.CONCAT, Op.STACK}
     assert ARITY[Op.ATAN2] == 2 and ARITY[Op.WHERE] == 3 and ARITY[Op.CONCAT] is None
-    assert KINKED == {Op.RELU, Op.ABS, Op.MAXIMUM, Op.MINIMUM, Op.CLAMP, Op.MAX, Op.MIN}
+    assert KINKED >= {Op.RELU, Op.ABS, Op.MAXIMUM, Op.MINIMUM, Op.CLAMP, Op.MAX, Op.MIN}
+    # --- issue 11: activations
+    assert KINKED >= {Op.LEAKY_RELU, Op.ELU, Op.SELU, Op.CELU, Op.HARDTANH, Op.HARDSIGMOID,
+                      Op.HARDSWISH, Op.SOFTPLUS, Op.NORMALIZE}
+    assert not KINKED & {Op.SILU, Op.GELU, Op.MISH, Op.LOGSIGMOID, Op.SOFTMIN}
 
 
 def test_shape_rules_take_symbolic_dims():

@@ -22,6 +22,8 @@ UFUNCS = {np.add, np.subtract, np.multiply, np.true_divide, np.power, np.matmul,
 FUNCTIONS = {np.sum, np.reshape, np.transpose, np.swapaxes, np.broadcast_to, np.where,
              np.ones_like, np.zeros_like, np.expand_dims}
 APPLIED = {Op.SCATTER_ADD, Op.CAST}
+# --- issue 11: activations (gelu: erf; silu, logsigmoid, softplus: sigmoid; normalize: max)
+APPLIED |= {Op.ERF, Op.SIGMOID, Op.MAX}
 
 
 def unbox(x):
