@@ -67,11 +67,14 @@ def _softplus(x, beta=1.0, threshold=float("inf")):
     # and at beta * x == threshold its tangent line: slope sigmoid(threshold), second
     # derivative 0 (PyTorch's softplus_double_backward masks with beta * x < threshold)
     b, t = exact(beta), exact(threshold)
-    if t == sympy.oo:                       # threshold=inf: the textbook softplus
-        return sympy.log(1 + sympy.exp(b * x)) / b
-    at = sympy.log(1 + sympy.exp(t)) / b + (x - t / b) / (1 + sympy.exp(-t))
-    return sympy.Piecewise((x, b * x > t), (at, sympy.Eq(b * x, t)),
-                           (sympy.log(1 + sympy.exp(b * x)) / b, True))
+    if t == sympy.oo and b == 1:            # the op's defaults: the textbook softplus
+        return sympy.log(1 + sympy.exp(x))
+    # log1p: exact too, and its value stays resolved where exp(b*x) is below 1e-40
+    smooth = _log1p(sympy.exp(b * x)) / b
+    if t == sympy.oo:
+        return smooth
+    at = _log1p(sympy.exp(t)) / b + (x - t / b) / (1 + sympy.exp(-t))
+    return sympy.Piecewise((x, b * x > t), (at, sympy.Eq(b * x, t)), (smooth, True))
 
 
 def _relu(x):
@@ -107,6 +110,8 @@ def _where(c, x, y):
 
 
 # --- issue 11: activations (forms; Note [Kinks] in symgrad/closed_form.py)
+from sympy.codegen.cfunctions import log1p as _log1p  # noqa: E402 - SymPy's exact log(1 + x)
+
 _SELU_ALPHA = sympy.Rational("1.6732632423543772848170429916717")
 _SELU_SCALE = sympy.Rational("1.0507009873554804934193349852946")
 
@@ -129,8 +134,9 @@ def _celu(x, alpha=1.0):
 
 def _gelu(x, approximate="none"):
     if approximate == "tanh":
+        # x/2 * (1 + tanh(u)) written x / (1 + exp(-2u)): no 1 + tanh(u) cancellation
         inner = sympy.sqrt(2 / sympy.pi) * (x + sympy.Rational(44715, 1000000) * x ** 3)
-        return x / 2 * (1 + sympy.tanh(inner))
+        return x / (1 + sympy.exp(-2 * inner))
     # x * Phi(x) with Phi = (1 + erf(x/sqrt 2))/2 written erfc(-x/sqrt 2)/2: the same
     # function, whose value far left (x ~ -30) needs no hundreds of digits to resolve
     # (evaluate=False: SymPy would rewrite erfc(-z) as 2 - erfc(z), the cancelling form)
@@ -217,7 +223,7 @@ SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
     Op.CELU: _celu,
     Op.SILU: lambda x: x * _sigmoid(x),
     Op.GELU: _gelu,
-    Op.MISH: lambda x: x * sympy.tanh(sympy.log(1 + sympy.exp(x))),
+    Op.MISH: lambda x: x * sympy.tanh(_log1p(sympy.exp(x))),
     Op.SOFTSIGN: _softsign,
     Op.LOGSIGMOID: lambda x: -sympy.log(1 + sympy.exp(-x)),
     Op.HARDTANH: _hardtanh,

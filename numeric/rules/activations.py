@@ -124,7 +124,7 @@ def _hardtanh_vjp(g, out, x, *, min_val=-1.0, max_val=1.0):
 def hardsigmoid(x: Any) -> np.ndarray:
     """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
     x = floats(x)
-    return _a(np.minimum(np.maximum(x / 6 + 0.5, 0), 1))
+    return _a(np.minimum(np.maximum((x + 3) / 6, 0), 1))   # x + 3 is exact near -3
 
 
 def _hardsigmoid_vjp(g, out, x):
