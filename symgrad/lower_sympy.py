@@ -60,6 +60,23 @@ def _sigmoid(x):
     return 1 / (1 + sympy.exp(-x))
 
 
+def _softplus(x, beta=1.0, threshold=float("inf")):
+    # PyTorch's softplus is x itself where beta * x > threshold: part of its meaning
+    # (the value and the gradient 1 there); log(1 + exp(x)) stays the plain form at
+    # beta = 1 so closed forms read as before below the threshold
+    # and at beta * x == threshold its tangent line: slope sigmoid(threshold), second
+    # derivative 0 (PyTorch's softplus_double_backward masks with beta * x < threshold)
+    b, t = exact(beta), exact(threshold)
+    if t == sympy.oo and b == 1:            # the op's defaults: the textbook softplus
+        return sympy.log(1 + sympy.exp(x))
+    # log1p: exact too, and its value stays resolved where exp(b*x) is below 1e-40
+    smooth = _log1p(sympy.exp(b * x)) / b
+    if t == sympy.oo:
+        return smooth
+    at = _log1p(sympy.exp(t)) / b + (x - t / b) / (1 + sympy.exp(-t))
+    return sympy.Piecewise((x, b * x > t), (at, sympy.Eq(b * x, t)), (smooth, True))
+
+
 def _relu(x):
     # not Max(0, x): SymPy differentiates that to Heaviside(x) = 1/2 at 0, the tie
     # convention of `maximum`; relu'(0) = 0 (numeric, PyTorch) at every order
@@ -159,6 +176,83 @@ def _rounding_forms() -> dict:
         Op.BITWISE_XOR: lambda x, y: x + y - 2 * BitAnd(x, y),
         Op.BITWISE_NOT: lambda x: -x - 1,
     }
+# --- issue 11: activations (forms; Note [Kinks] in symgrad/closed_form.py)
+from sympy.codegen.cfunctions import log1p as _log1p  # noqa: E402 - SymPy's exact log(1 + x)
+
+_SELU_ALPHA = sympy.Rational("1.6732632423543772848170429916717")
+_SELU_SCALE = sympy.Rational("1.0507009873554804934193349852946")
+
+
+def _leaky_relu(x, negative_slope=0.01):
+    return sympy.Piecewise((x, x > 0), (exact(negative_slope) * x, True))
+
+
+def _elu_form(x, alpha, scale=1):
+    # at 0 PyTorch's slope is scale*alpha but its second derivative 0: the Eq branch is
+    # the tangent line there, so SymPy's derivatives give both
+    return sympy.Piecewise((scale * x, x > 0), (scale * alpha * x, sympy.Eq(x, 0)),
+                           (scale * alpha * (sympy.exp(x) - 1), True))
+
+
+def _celu(x, alpha=1.0):
+    a = exact(alpha)
+    return sympy.Piecewise((x, x >= 0), (a * (sympy.exp(x / a) - 1), True))
+
+
+def _gelu(x, approximate="none"):
+    if approximate == "tanh":
+        # x/2 * (1 + tanh(u)) written x / (1 + exp(-2u)): no 1 + tanh(u) cancellation
+        inner = sympy.sqrt(2 / sympy.pi) * (x + sympy.Rational(44715, 1000000) * x ** 3)
+        return x / (1 + sympy.exp(-2 * inner))
+    # x * Phi(x) with Phi = (1 + erf(x/sqrt 2))/2 written erfc(-x/sqrt 2)/2: the same
+    # function, whose value far left (x ~ -30) needs no hundreds of digits to resolve
+    # (evaluate=False: SymPy would rewrite erfc(-z) as 2 - erfc(z), the cancelling form)
+    return x / 2 * sympy.erfc(-x / sympy.sqrt(2), evaluate=False)
+
+
+def _softsign(x):
+    # 1/(1+|x|)**2 at every order's first step; second derivative 0 at 0 (PyTorch's
+    # sign(0) = 0), so the point 0 is its own branch
+    return sympy.Piecewise((x / (1 + x), x > 0), (x / (1 - x), x < 0), (x, True))
+
+
+def _hardtanh(x, min_val=-1.0, max_val=1.0):
+    # bounds exclusive in the gradient (PyTorch's hardtanh_backward): <= and >=
+    lo, hi = exact(min_val), exact(max_val)
+    return sympy.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True))
+
+
+def _hardsigmoid(x):
+    return sympy.Piecewise((0, x <= -3), (1, x >= 3), (x / 6 + sympy.Rational(1, 2), True))
+
+
+def _hardswish(x):
+    # PyTorch's gradient: 0 at -3, 1 at 3 (outer branches closed), second derivative 0
+    return sympy.Piecewise((0, x <= -3), (x, x >= 3), (x * (x + 3) / 6, True))
+
+
+def _softmin(row):
+    return _softmax([-r for r in row])
+
+
+def _p_norm(row, p):
+    if p == 2:
+        return sympy.sqrt(sympy.Add(*[r * r for r in row]))
+    if p == 1:
+        return sympy.Add(*[sympy.Abs(r) for r in row])
+    if p == float("inf"):
+        return sympy.Max(*[sympy.Abs(r) for r in row])
+    q = exact(p)
+    return sympy.Add(*[sympy.Abs(r) ** q for r in row]) ** (1 / q)
+
+
+def _normalize_form(x, p=2.0, axis=1, eps=1e-12):
+    def rows(row):
+        n = _p_norm(row, p)
+        # clamp_min(norm, eps): the norm's gradient passes where norm >= eps
+        d = sympy.Piecewise((exact(eps), n < exact(eps)), (n, True))
+        return [r / d for r in row]
+    return _normalize(rows)(x, axis=axis)
 
 
 #: the exact local form of every elementwise op, on SymPy scalars
@@ -182,7 +276,7 @@ SCALAR_FORMS: dict[Op, Callable[..., sympy.Expr]] = {
     Op.TAN: sympy.tan,
     Op.TANH: sympy.tanh,
     Op.SIGMOID: _sigmoid,
-    Op.SOFTPLUS: lambda x: sympy.log(1 + sympy.exp(x)),
+    Op.SOFTPLUS: lambda x, beta=1.0, threshold=float("inf"): _softplus(x, beta, threshold),
     Op.RELU: _relu,
     Op.ABS: sympy.Abs,
     Op.ERF: sympy.erf,
@@ -247,6 +341,19 @@ SCALAR_FORMS |= {
     Op.LERP: lambda s, e, w: s + w * (e - s),
     Op.CLAMP_MIN: _clamp_min,
     Op.CLAMP_MAX: _clamp_max,
+    # --- issue 11: activations
+    Op.LEAKY_RELU: _leaky_relu,
+    Op.ELU: lambda x, alpha=1.0: _elu_form(x, exact(alpha)),
+    Op.SELU: lambda x: _elu_form(x, _SELU_ALPHA, _SELU_SCALE),
+    Op.CELU: _celu,
+    Op.SILU: lambda x: x * _sigmoid(x),
+    Op.GELU: _gelu,
+    Op.MISH: lambda x: x * sympy.tanh(_log1p(sympy.exp(x))),
+    Op.SOFTSIGN: _softsign,
+    Op.LOGSIGMOID: lambda x: -sympy.log(1 + sympy.exp(-x)),
+    Op.HARDTANH: _hardtanh,
+    Op.HARDSIGMOID: _hardsigmoid,
+    Op.HARDSWISH: _hardswish,
 }
 
 
@@ -373,6 +480,9 @@ TO_SYMPY |= {
     Op.SCATTER_ADD: _scatter_add,
     Op.CONCAT: _concat,
     Op.STACK: _stack,
+    # --- issue 11: activations
+    Op.SOFTMIN: _normalize(_softmin),
+    Op.NORMALIZE: _normalize_form,
 }
 
 # --- issue 11: shape

@@ -342,7 +342,7 @@ _ENTRIES = [
     _bin(Op.ATAN2, NONZERO, REAL),
     _un(Op.NEG), _un(Op.EXP, overflow_safe="-"), _un(Op.LOG, POSITIVE), _un(Op.LOG1P, ABOVE_MINUS_ONE),
     _un(Op.EXPM1, overflow_safe="-"), _un(Op.SQRT, POSITIVE), _un(Op.SIN), _un(Op.COS),
-    _un(Op.TAN, TAN_DOMAIN), _un(Op.TANH), _un(Op.SIGMOID), _un(Op.SOFTPLUS), _un(Op.ERF),
+    _un(Op.TAN, TAN_DOMAIN), _un(Op.TANH), _un(Op.SIGMOID), _un(Op.ERF),
     _un(Op.RELU, kinks="x = 0 (derivative taken as 0 there, as in PyTorch)",
         kink=_kink_at_zero, zero_ok=False, kink_grid=_grid_zero),
     _un(Op.ABS, kinks="x = 0 (derivative taken as 0 there, as in PyTorch)",
@@ -876,6 +876,96 @@ _ENTRIES += [
            zero_ok=False),
 ]
 
+# --- issue 11: activations
+#: wider than REAL so samples reach hardsigmoid's and hardswish's kinks at -3 and 3
+_WIDE = Domain("real", -4.5, 4.5, REAL.contains)
+
+
+def _with(attrs_list, shapes=((3, 4), (), (2, 1, 3))):
+    """Samples of a unary op: each attrs dict on the next shape (cycling)."""
+    return tuple(Sample((shapes[k % len(shapes)],), a) for k, a in enumerate(attrs_list))
+
+
+def _act(op, domain=REAL, samples=_UN, **kw) -> OpInfo:
+    return OpInfo(op, 1, (domain,), samples, **kw)
+
+
+def _kink_bounds(x, min_val=-1.0, max_val=1.0, **attrs):
+    return _min_abs(np.concatenate([np.ravel(np.asarray(x, np.float64) - b)
+                                    for b in (min_val, max_val)]))
+
+
+def _grid_bounds(attrs):
+    return (attrs.get("min_val", -1.0), attrs.get("max_val", 1.0)) * 2 + (-1.5, 0.25, 1.5)
+
+
+def _kink_three(x, **attrs):
+    x = np.asarray(x, np.float64)
+    return min(_min_abs(x - 3), _min_abs(x + 3))
+
+
+def _grid_three(attrs):
+    return (-3.0, 3.0, -3.0, 3.0, -4.0, 0.5, 4.0)
+
+
+def _kink_softplus(x, beta=1.0, threshold=math.inf, **attrs):
+    return _min_abs(np.asarray(x, np.float64) * beta - threshold) / abs(beta)
+
+
+def _grid_softplus(attrs):
+    at = attrs.get("threshold", math.inf) / attrs.get("beta", 1.0)
+    return (at, at, -1.0, 0.25, 1.0) if math.isfinite(at) else (-1.0, 0.25, 1.0)
+
+
+def _kink_normalize(x, p=2.0, axis=1, eps=1e-12, **attrs):
+    """Distance to ``norm == eps`` (the clamp), to 0 (p = 1) and to ties (p = inf)."""
+    a = np.abs(np.asarray(x, np.float64))
+    if p == math.inf:
+        norm = np.max(a, axis=axis, keepdims=True)
+        d = _kink_reduce_ties(a, axis=(axis,))
+    else:
+        norm = np.sum(a ** p, axis=axis, keepdims=True) ** (1 / p)
+        d = _min_abs(a) if p == 1 else math.inf
+    return min(d, _min_abs(norm - eps))
+
+
+_ZERO = dict(kinks="x = 0 (slope as in PyTorch; docs/conventions.md)", kink=_kink_at_zero,
+             zero_ok=False, kink_grid=_grid_zero)
+_THREE = dict(kinks="x = -3 and x = 3 (PyTorch's gradient there; docs/conventions.md)",
+              kink=_kink_three, zero_ok=True, kink_grid=_grid_three)
+_ENTRIES += [
+    _act(Op.SOFTPLUS, samples=_with([{"beta": 1.0, "threshold": 20.0},
+                                     {"beta": 2.0, "threshold": 1.0},
+                                     {"beta": 0.5, "threshold": 0.75}, {}]),
+        kinks="beta * x = threshold (x itself above it, as in PyTorch)", kink=_kink_softplus,
+        kink_grid=_grid_softplus),
+    _act(Op.LEAKY_RELU, samples=_with([{}, {"negative_slope": 0.25}]), **_ZERO),
+    _act(Op.ELU, samples=_with([{}, {"alpha": 0.5}]), **_ZERO),
+    _act(Op.SELU, **_ZERO),
+    _act(Op.CELU, samples=_with([{}, {"alpha": 2.0}, {"alpha": 0.5}]), **_ZERO),
+    _act(Op.SILU), _act(Op.MISH), _act(Op.LOGSIGMOID), _act(Op.SOFTSIGN),
+    # x * Phi(x) far left (x ~ -60) has relative condition ~x**2 ~ 3600: rounding x/sqrt(2)
+    # moves erfc's value by that many ulps (the value itself ~1e-240 is right)
+    _act(Op.GELU, samples=_with([{}, {"approximate": "tanh"}, {"approximate": "tanh"}]),
+         extremes_tol=4096.0),
+    _act(Op.HARDTANH, samples=_with([{}, {"min_val": -0.5, "max_val": 0.75},
+                                    {"min_val": 0.0, "max_val": 6.0}]),
+        kinks="x = min_val and x = max_val (gradient 0 there, as in PyTorch)",
+        kink=_kink_bounds, kink_grid=_grid_bounds),
+    _act(Op.HARDSIGMOID, _WIDE, **_THREE),
+    _act(Op.HARDSWISH, _WIDE, **_THREE),
+    OpInfo(Op.SOFTMIN, 1, (REAL,), _NORM),
+    OpInfo(Op.NORMALIZE, 1, (REAL,),
+           (Sample(((3, 4),), {"p": 2.0, "axis": 1, "eps": 1e-12}),
+            Sample(((3, 4),), {"p": 1.0, "axis": 0, "eps": 1e-12}),
+            Sample(((5,),), {"p": math.inf, "axis": 0, "eps": 1e-12}),
+            Sample(((2, 3),), {"p": 3.0, "axis": 1, "eps": 1e-12}),
+            Sample(((3,),), {"p": 2.0, "axis": 0, "eps": 4.0})),
+           kinks="norm = eps (clamp_min passes the norm's gradient at equality); x = 0 for "
+                 "p = 1 (sign(0) = 0); ties of |x| for p = inf (split evenly)",
+           kink=_kink_normalize, zero_ok=False),
+]
+
 #: Functions of the vocabulary built from other ops rather than being ops themselves
 #: (PyTorch's aliases and views: ``swapaxes`` is a permute, ``split`` a list of getitems):
 #: ``sg`` name -> the ops it is made of.  Their pieces are checked through those ops'
@@ -976,6 +1066,8 @@ COMPOSED.update({
     "tile": "reshape, broadcast_to, reshape", "repeat": "reshape, broadcast_to, reshape",
     "meshgrid": "reshape, broadcast_to",
 })
+# --- issue 11: activations
+COMPOSED |= {"relu6": "hardtanh(input, min_val=0.0, max_val=6.0) (sg.nn.functional.relu6)"}
 
 #: the op database, keyed by ``Op``; a test asserts it covers every member
 OP_DB: dict[Op, OpInfo] = {info.op: info for info in _ENTRIES}

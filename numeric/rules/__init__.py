@@ -42,6 +42,8 @@ from numeric.rules import reductions  # noqa: F401,E402 - declare
 from numeric.rules import shape  # noqa: F401,E402 - declare
 # --- issue 11: losses
 from numeric.rules import losses  # noqa: F401,E402 - declare
+# --- issue 11: activations
+from numeric.rules import activations  # noqa: F401,E402 - declare
 from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [

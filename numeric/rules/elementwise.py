@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from numeric.rules.core import PROMOTE, binary, declare, elementwise_shape, scipy_special, unary
+from numeric.rules.core import FLOAT, PROMOTE, apply, binary, declare, elementwise_shape, \
+    scipy_special, unary
 
 _a = np.asarray
 
@@ -120,10 +121,37 @@ def sigmoid(x: Any) -> np.ndarray:
 SIGMOID = unary("sigmoid", sigmoid, lambda g, out, x: g * (out * (1 - out)),
                 doc="Logistic function 1/(1+exp(-x)), stable.",
                 example=("sg.sigmoid(sg.tensor([0.0]))", "tensor([0.5000])"))
-SOFTPLUS = unary("softplus", lambda x: _a(np.logaddexp(0, x)),
-                 lambda g, out, x: g * -np.expm1(-out),     # sigmoid(x) = 1 - exp(-softplus(x))
-                 doc="log(1 + exp(x)), stable.",
-                 example=("sg.softplus(sg.tensor([0.0]))", "tensor([0.6931])"))
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = math.inf) -> np.ndarray:
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``.
+
+    The linear branch is PyTorch's (values and gradient 1 there); the rest is stable.
+    The op's default ``threshold`` is inf (the textbook function, as the op was before
+    it had attrs); ``sg.softplus`` passes PyTorch's default, 20.
+
+    >>> softplus(np.array([0.0, 30.0]), threshold=20.0)
+    array([ 0.69314718, 30.        ])
+    """
+    x = _a(x)
+    bx = x * beta
+    return _a(np.where(bx > threshold, x, np.logaddexp(0, bx) / beta))
+
+
+def _softplus_vjp(g, out, x, *, beta=1.0, threshold=math.inf):
+    # PyTorch: the slope is sigmoid(beta * x) up to and at the threshold, but its
+    # derivative (softplus_double_backward) is masked with beta * x < threshold: at
+    # equality the sigmoid's argument is the constant threshold
+    bx = x * beta
+    return np.where(bx > threshold, g,
+                    g * apply(SIGMOID.op, np.where(bx < threshold, bx, threshold)))
+
+
+# issue 11 (activations): PyTorch's beta and threshold; hand-written sg.softplus
+SOFTPLUS = declare("softplus", softplus, (_softplus_vjp,), group="unary", arity=1,
+                   shape=elementwise_shape, dtype=FLOAT, sg="softplus", parse=True, kinked=True,
+                   doc="``log(1 + exp(beta * x)) / beta``, stable; ``x`` where "
+                       "``beta * x > threshold``.")
 RELU = unary("relu", lambda x: _a(np.maximum(x, 0)), lambda g, out, x: g * (x > 0),
              dtype=PROMOTE, kinked=True, doc="max(x, 0); derivative 0 at 0.",
              example=("sg.relu(sg.tensor([-1.0, 2.0]))", "tensor([0., 2.])"))

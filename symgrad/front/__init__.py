@@ -45,6 +45,10 @@ MODULES += (shape,)
 from symgrad.front import losses  # noqa: E402
 
 MODULES += (losses,)
+# --- issue 11: activations
+from symgrad.front import activations  # noqa: E402
+
+MODULES += (activations,)
 
 #: every family's sg. functions by name
 FUNCTIONS: dict[str, Any] = {name: getattr(m, name) for m in MODULES for name in m.__all__}

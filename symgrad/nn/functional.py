@@ -17,7 +17,6 @@ from symgrad.tensor_ops import OP_FUNCTIONS as _F
 relu = _F["relu"]
 tanh = _F["tanh"]
 sigmoid = _F["sigmoid"]
-softplus = _F["softplus"]
 softmax = _F["softmax"]
 log_softmax = _F["log_softmax"]
 
@@ -57,3 +56,14 @@ from symgrad.front.losses import (  # noqa: E402
 __all__ += ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity",
             "cross_entropy", "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss",
             "smooth_l1_loss"]
+
+# --- issue 11: activations
+from symgrad.front.activations import (  # noqa: E402
+    celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid, mish, normalize,
+    relu6, selu, silu, softmin, softsign,
+)
+from symgrad.front.activations import functional_softplus as softplus  # noqa: E402
+
+__all__ += ["leaky_relu", "elu", "selu", "celu", "silu", "gelu", "mish", "softsign",
+            "logsigmoid", "relu6", "hardtanh", "hardsigmoid", "hardswish", "softmin",
+            "normalize"]

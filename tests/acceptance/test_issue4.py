@@ -231,6 +231,21 @@ def _op_cases():
                                                        label_smoothing=0.25), m, m),
         "cross_entropy_probs": (lambda a, b: F.cross_entropy(a, b, reduction="sum"), m, m),
         "cosine_similarity": (lambda a, b: sg.cosine_similarity(a, b, dim=0), m[:2], m[1::-1]),
+        # --- issue 11: activations
+        "leaky_relu": (lambda a, b: F.leaky_relu(a - 0.5, 0.25) * b, v, v),
+        "elu": (lambda a, b: F.elu(a - 0.5, alpha=0.5) * b, v, v),
+        "selu": (lambda a, b: sg.selu(a - 0.5) * b, v, v),
+        "celu": (lambda a, b: sg.celu(a - 0.5, alpha=2.0) * b, v, v),
+        "silu": (lambda a, b: F.silu(a - 0.5) * b, v, v),
+        "gelu": (lambda a, b: F.gelu(a - 0.5) * b, v, v),
+        "mish": (lambda a, b: F.mish(a - 0.5) * b, v, v),
+        "softsign": (lambda a, b: F.softsign(a - 0.5) * b, v, v),
+        "logsigmoid": (lambda a, b: F.logsigmoid(a - 0.5) * b, v, v),
+        "hardtanh": (lambda a, b: F.hardtanh(a, -0.5, 0.5) * b, v, v),
+        "hardsigmoid": (lambda a, b: F.hardsigmoid(4 * a - 2) * b, v, v),
+        "hardswish": (lambda a, b: F.hardswish(4 * a - 2) * b, v, v),
+        "softmin": (lambda a, b: F.softmin(a * b, dim=1), m, m),
+        "normalize": (lambda a, b: F.normalize(a * b, dim=0), m, m),
     }
 
 

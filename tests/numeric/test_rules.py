@@ -32,6 +32,10 @@ def test_category_sets_come_from_groups():
     # issue 11 adds kinked ops (floor, ...): the original ones stay, smooth ones stay out
     assert {Op.RELU, Op.ABS, Op.MAXIMUM, Op.MINIMUM, Op.CLAMP, Op.MAX, Op.MIN} <= KINKED
     assert not {Op.EXP, Op.ERF, Op.ATAN2, Op.MATMUL} & KINKED
+    # --- issue 11: activations
+    assert KINKED >= {Op.LEAKY_RELU, Op.ELU, Op.SELU, Op.CELU, Op.HARDTANH, Op.HARDSIGMOID,
+                      Op.HARDSWISH, Op.SOFTPLUS, Op.NORMALIZE}
+    assert not KINKED & {Op.SILU, Op.GELU, Op.MISH, Op.LOGSIGMOID, Op.SOFTMIN}
 
 
 def test_shape_rules_take_symbolic_dims():

@@ -320,6 +320,29 @@ for red in ("none", "mean", "sum"):
 for a, b, dim in [((3, 4), (3, 4), 1), ((4,), (3, 4), 1), ((2, 1, 3), (4, 3), 2)]:
     add(Op.COSINE_SIMILARITY, [(real, a), (real, b)], dim=dim, eps=1e-8)
 
+# --- issue 11: activations
+def off_three(shape):       # away from hardsigmoid's and hardswish's kinks at -3 and 3
+    return rng.choice([-4.0, 0.0, 4.0], size=shape) + rng.uniform(-2.5, 2.5, size=shape)
+
+
+for s in UNARY_SHAPES:
+    for op, dom, attrs in [
+            (Op.SOFTPLUS, real, {"beta": 2.0, "threshold": 1.0}),
+            (Op.LEAKY_RELU, nonzero, {}), (Op.LEAKY_RELU, nonzero, {"negative_slope": 0.2}),
+            (Op.ELU, nonzero, {}), (Op.ELU, nonzero, {"alpha": 0.5}), (Op.SELU, nonzero, {}),
+            (Op.CELU, nonzero, {"alpha": 2.0}), (Op.SILU, real, {}), (Op.MISH, real, {}),
+            (Op.GELU, real, {}), (Op.GELU, real, {"approximate": "tanh"}),
+            (Op.LOGSIGMOID, real, {}), (Op.SOFTSIGN, real, {}),
+            (Op.HARDTANH, off_bounds, {"min_val": -0.5, "max_val": 0.5}),
+            (Op.HARDSIGMOID, off_three, {}), (Op.HARDSWISH, off_three, {})]:
+        add(op, [(dom, s)], **attrs)
+for s, axis in [((4,), 0), ((2, 3), 1)]:
+    add(Op.SOFTMIN, [(real, s)], axis=axis)
+for s, attrs in [((2, 3), {"p": 2.0, "axis": 1}), ((4,), {"p": 1.0, "axis": 0}),
+                 ((2, 3), {"p": np.inf, "axis": 0}), ((3, 2), {"p": 3.0, "axis": 0}),
+                 ((3,), {"p": 2.0, "axis": 0, "eps": 100.0})]:
+    add(Op.NORMALIZE, [(nonzero if attrs["p"] == 1.0 else distinct, s)], **attrs)
+
 
 def sample(inputs):
     return [sampler(shape) for sampler, shape in inputs]
