@@ -238,7 +238,7 @@ def _op_cases():
         "celu": (lambda a, b: sg.celu(a - 0.5, alpha=2.0) * b, v, v),
         "silu": (lambda a, b: F.silu(a - 0.5) * b, v, v),
         "gelu": (lambda a, b: F.gelu(a - 0.5) * b, v, v),
-        "mish": (lambda a, b: F.mish(a - 0.5) * b, v, v),
+        "mish": (lambda a, b: F.mish(a) * b, v, v),
         "softsign": (lambda a, b: F.softsign(a - 0.5) * b, v, v),
         "logsigmoid": (lambda a, b: F.logsigmoid(a - 0.5) * b, v, v),
         "hardtanh": (lambda a, b: F.hardtanh(a, -0.5, 0.5) * b, v, v),
