@@ -350,7 +350,7 @@ SCALAR_FORMS |= {
     Op.GELU: _gelu,
     Op.MISH: lambda x: x * sympy.tanh(_log1p(sympy.exp(x))),
     Op.SOFTSIGN: _softsign,
-    Op.LOGSIGMOID: lambda x: -sympy.log(1 + sympy.exp(-x)),
+    Op.LOGSIGMOID: lambda x: -_log1p(sympy.exp(-x)),   # log1p: resolved where exp(-x) < 1e-40
     Op.HARDTANH: _hardtanh,
     Op.HARDSIGMOID: _hardsigmoid,
     Op.HARDSWISH: _hardswish,

@@ -28,22 +28,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from numeric.rules import elementwise, linalg, movement, nn, reduce  # noqa: F401 - declare
-# --- issue 11: rounding
-from numeric.rules import rounding  # noqa: F401,E402 - declare
-# --- issue 11: nnops
-from numeric.rules import nnops  # noqa: F401 - declare
-# --- issue 11: math
-from numeric.rules import math  # noqa: F401,E402 - declare
-# --- issue 11: linalg
-from numeric.rules import matrix  # noqa: F401,E402 - declare
-# --- issue 11: reductions
-from numeric.rules import reductions  # noqa: F401,E402 - declare
-# --- issue 11: shape
-from numeric.rules import shape  # noqa: F401,E402 - declare
-# --- issue 11: losses
-from numeric.rules import losses  # noqa: F401,E402 - declare
-# --- issue 11: activations
-from numeric.rules import activations  # noqa: F401,E402 - declare
+# the op families of issue 11 (reductions before matrix: matrix's vector_norm uses its kernel)
+from numeric.rules import (  # noqa: F401 - declare
+    rounding, math, reductions, matrix, shape, nnops, losses, activations,
+)
 from numeric.rules.core import FORWARD, RULES, Rule
 
 __all__ = [

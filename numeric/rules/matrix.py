@@ -29,6 +29,7 @@ import numpy as np
 
 from numeric.errors import LinAlgError, ShapeError
 from numeric.rules.core import FLOAT, PROMOTE, apply, declare, floats
+from numeric.rules.reductions import vector_norm
 from numeric.shapes import broadcast_shapes, fmt, reduce_shape
 
 _a = np.asarray
@@ -207,19 +208,8 @@ CHOLESKY = declare("cholesky", _cholesky, (_cholesky_vjp,), group="linalg", arit
 
 # ----------------------------------------------------------------------------- vector_norm
 def _vector_norm(x, ord=2.0, axis=None, keepdims=False):  # noqa: A002 - PyTorch's name
-    ax = np.abs(floats(x))
-    if ord == np.inf:
-        return _a(np.max(ax, axis=axis, keepdims=keepdims, initial=0.0))
-    if ord == -np.inf:
-        return _a(np.min(ax, axis=axis, keepdims=keepdims, initial=np.inf))
-    if ord == 0:
-        return _a(np.sum(ax != 0, axis=axis, keepdims=keepdims).astype(ax.dtype))
-    if ord == 1:
-        return _a(np.sum(ax, axis=axis, keepdims=keepdims))
-    if ord == 2:
-        return _a(np.sqrt(np.sum(ax * ax, axis=axis, keepdims=keepdims)))
-    with np.errstate(divide="ignore"):
-        return _a(np.sum(ax ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord))
+    # the same norm as sg.norm's kernel (numeric/rules/reductions.py), on floats
+    return vector_norm(floats(x), ord, axis, keepdims)
 
 
 def _vector_norm_vjp(g, out, x, ord=2.0, axis=None, keepdims=False):  # noqa: A002
