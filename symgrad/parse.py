@@ -11,6 +11,8 @@ right-associative and binds tighter than unary minus (``-x**2 == -(x**2)``).
 
 Bounded work: input over 100 000 characters, nesting deeper than 200, or a
 numeric exponent above 10 000 in magnitude is refused with a :class:`ParseError`.
+``pi`` and ``E`` are exact constants; SymPy's other names (``I``, ``oo``, ...),
+non-ASCII digits and literals that overflow float64 are refused.
 """
 from __future__ import annotations
 
@@ -32,6 +34,21 @@ _MAX_INT_BITS = 4096
 FUNCTIONS = frozenset(rule.sg[0] for rule in RULES if rule.parse)
 _KWARGS = frozenset({"dim", "keepdim", "min", "max"})
 _CONSTANTS = {"True": True, "False": False, "None": None}
+#: Note [ASCII digits]: str.isdigit() is true for Arabic-Indic and full-width digits too;
+#: a number is written with these only
+_DIGITS = frozenset("0123456789")
+#: names read as exact constants: float64 value and SymPy form
+_NAMED = {"pi": "pi", "E": "E"}
+#: SymPy's names that would silently become variables (``E**x`` would differentiate to
+#: ``E**x*log(E)``): refused, with what to write instead
+_RESERVED = {
+    "I": "the imaginary unit is not supported (real tensors only)",
+    "S": "S is SymPy's singleton registry, not a variable; pick another name",
+    "N": "N is SymPy's numeric evaluation, not a variable; pick another name",
+    "oo": "infinity is not a number a formula can hold; write a large constant",
+    "zoo": "complex infinity is not supported",
+    "nan": "nan is not a constant a formula can hold",
+}
 _BINARY = {"+": (1, operator.add), "-": (1, operator.sub), "*": (2, operator.mul),
            "/": (2, operator.truediv), "@": (2, operator.matmul), "**": (4, operator.pow)}
 _PREFIX_PREC = 3
@@ -60,16 +77,16 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
             i += 1
             continue
         start = i
-        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
-            while i < n and (text[i].isdigit() or text[i] == "."):
+        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
+            while i < n and (text[i] in _DIGITS or text[i] == "."):
                 i += 1
             if i < n and text[i] in "eE":
                 j = i + 1
                 if j < n and text[j] in "+-":
                     j += 1
-                if j < n and text[j].isdigit():
+                if j < n and text[j] in _DIGITS:
                     i = j
-                    while i < n and text[i].isdigit():
+                    while i < n and text[i] in _DIGITS:
                         i += 1
             toks.append(("num", text[start:i], start + 1))
         elif c.isalpha() or c == "_":
@@ -89,8 +106,13 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
         elif c in "+-*/@(),=":
             toks.append(("op", c, start + 1))
             i += 1
+        elif c == "^":
+            raise ParseError(f"unexpected character '^' at column {start + 1}: powers are "
+                             "written ** (x**2), as in Python", start + 1, c)
         else:
             what = "attribute access is not allowed:" if c == "." else "unexpected character"
+            if c.isdigit():     # Note [ASCII digits]
+                what = "non-ASCII digit (write numbers with 0-9):"
             raise _err(what, c, start + 1)
     toks.append(("eof", "", n + 1))
     return toks
@@ -99,10 +121,16 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
 def _number(tok: str, col: int):
     try:
         if any(ch in tok for ch in ".eE"):
-            return float(tok)
+            value = float(tok)
+            if value == float("inf"):
+                raise ParseError(f"number too large at column {col} ({tok!r}): it overflows "
+                                 "float64 (above 1.8e308); use a smaller constant", col, tok)
+            return value
         if len(tok) > 1000:
             raise ValueError
         return int(tok)
+    except ParseError:
+        raise
     except ValueError:
         raise _err("malformed or too long number", tok, col) from None
 
@@ -218,6 +246,25 @@ def _pow(a, b, col):
     return a ** b
 
 
+def _named_constant(name: str, sg) -> Any:
+    """``pi`` or ``E``: its float64 value, and exactly ``sympy.pi``/``sympy.E`` in closed forms.
+
+    >>> import symgrad as sg
+    >>> sg.to_sympy(sg.parse("E**x + pi*x"))
+    pi*x + exp(x)
+    """
+    import math
+
+    import sympy
+
+    from numeric.node import Node
+    from symgrad.tensor import handle
+
+    value = sg.tensor(math.pi if name == "pi" else math.e).numpy()
+    value.flags.writeable = False
+    return handle(Node.leaf("constant", value, literal=getattr(sympy, _NAMED[name])), value)
+
+
 def _evaluate(rpn, shapes: dict, sg) -> Any:
     symbols: dict[str, Any] = {}
     stack: list = []
@@ -229,6 +276,12 @@ def _evaluate(rpn, shapes: dict, sg) -> Any:
                 stack.append(item[1])
             elif kind == "sym":
                 name = item[1]
+                if name in _RESERVED:
+                    raise ParseError(f"name {name!r} at column {col} is reserved: "
+                                     f"{_RESERVED[name]}", col, name)
+                if name in _NAMED:
+                    stack.append(_named_constant(name, sg))
+                    continue
                 if name not in symbols:
                     symbols[name] = sg.symbol(name, shape=tuple(shapes.get(name, ())))
                 stack.append(symbols[name])
