@@ -207,6 +207,31 @@ def partials(f: Any, wrt: list[str], order: int, *,
     return out
 
 
+def _exact_text(value: sympy.Expr, latex: bool) -> str:
+    """An exact value for people: no ``zoo``; huge integers as 20 significant digits.
+
+    >>> import sympy
+    >>> _exact_text(sympy.zoo, False), _exact_text(sympy.Integer(3) ** 10000, False)
+    ('undefined (a division by zero)', '1.6313501853426258743e+4771 (4772 digits)')
+    """
+    import sympy
+
+    if value is sympy.zoo:
+        return "undefined (a division by zero)"
+    if value is sympy.nan:
+        return "undefined"
+    if value in (sympy.oo, -sympy.oo):
+        return "inf" if value is sympy.oo else "-inf"
+    if value.is_Integer and abs(value) > 10 ** 50:
+        digits = len(str(abs(int(value)))) if abs(value) < 10 ** 4000 else \
+            int(sympy.floor(sympy.log(abs(value), 10))) + 1
+        return f"{sympy.sstr(sympy.N(value, 20))} ({digits} digits)"
+    try:
+        return sympy.latex(value) if latex else sympy.sstr(value)
+    except ValueError:          # Python's limit on int-to-str digits, inside a product
+        return f"{sympy.sstr(sympy.N(value, 20))} (shown to 20 digits)"
+
+
 def _float64(expr: sympy.Expr, syms: list, values: list[float]) -> str:
     import sympy
 
@@ -272,8 +297,8 @@ def run(args: argparse.Namespace) -> int:
                 exact = sympy.simplify(expr.xreplace(dict(zip(syms, [at[n] for n in names]))))
                 flt = _float64(expr, syms, [float(at[n]) for n in names])
                 point = ", ".join(f"{n}={at[n]}" for n in names)
-                shown = sympy.latex(exact) if args.latex else sympy.sstr(exact)
-                lines.append(f"  at {point}: exact {shown}, float64 {flt}")
+                lines.append(f"  at {point}: exact {_exact_text(exact, args.latex)}, "
+                             f"float64 {flt}")
     print("\n".join(lines))
     return 0
 

@@ -243,7 +243,22 @@ def _pow(a, b, col):
         if isinstance(a, int) and isinstance(b, int) and b >= 0 \
                 and a.bit_length() * b > _MAX_INT_BITS:
             a = float(a)
+    elif isinstance(b, (int, float)) and not isinstance(b, bool):
+        inner = _literal_exponent(a)
+        if inner is not None and abs(inner * b) > MAX_EXPONENT:   # (x**a)**b is x**(a*b)
+            raise ParseError(f"exponent larger than {MAX_EXPONENT} refused at column {col}: "
+                             f"nested powers multiply ({inner!r} * {b!r})", col, repr(b))
     return a ** b
+
+
+def _literal_exponent(t: Any) -> Any:
+    """The number ``c`` if ``t`` is ``base ** c`` with a literal ``c``, else None."""
+    from numeric.ops import Op
+
+    node = getattr(t, "node", None)
+    if node is None or node.op is not Op.POW:
+        return None
+    return node.inputs[1].literal
 
 
 def _named_constant(name: str, sg) -> Any:

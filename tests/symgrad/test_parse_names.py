@@ -47,3 +47,27 @@ def test_overflowing_literals_are_refused(text):
 
 def test_ordinary_names_still_variables():
     assert str(sg.to_sympy(sg.parse("e + pie + Ex"))) == "Ex + e + pie"
+
+
+def _diff_cli(*argv):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "symgrad", "diff", *argv], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cli_at_a_pole_says_undefined_not_zoo():
+    out = _diff_cli("log(x)", "--at", "x=0").stdout
+    assert "exact undefined (a division by zero), float64 inf" in out and "zoo" not in out
+
+
+def test_cli_huge_exact_value_is_shown_in_digits_not_an_error():
+    proc = _diff_cli("x**10000", "--at", "x=3")
+    assert proc.returncode == 0, proc.stderr
+    assert "exact 5.4378339511420862477e+4774 (4775 digits)" in proc.stdout
+
+
+def test_nested_powers_count_against_the_exponent_limit():
+    with pytest.raises(ParseError, match="nested powers multiply"):
+        sg.parse("(x**10000)**10000")
+    assert str(sg.to_sympy(sg.parse("(x**2)**3"))) == "x**6"
