@@ -262,18 +262,17 @@ TRACE = declare("trace", lambda x: _a(np.trace(x)),
                 group="linalg", arity=1, shape=_trace_shape, dtype=PROMOTE, sg="trace",
                 methods="trace", doc="Sum of the main diagonal of a matrix.")
 
-TRIL = declare("tril", lambda x, diagonal=0: _a(np.tril(x, diagonal)),
-               (lambda g, out, x, diagonal=0: apply(TRIL.op, g, diagonal=diagonal),),
-               group="linalg", arity=1,
-               shape=lambda shapes, attrs: _matrix_shape("tril", shapes[0]), dtype=PROMOTE,
-               sg="tril", methods="tril",
-               doc="The lower triangle of the last two dims (on and below the "
-                   "``diagonal``-th diagonal); the rest is 0.")
+def _triangle(name: str, kernel: Any, where: str, side: str) -> Any:
+    """tril/triu: the kernel keeps one triangle, and so does its VJP (the op itself)."""
+    rule = declare(name, lambda x, diagonal=0: _a(kernel(x, diagonal)),
+                   (lambda g, out, x, diagonal=0: apply(rule.op, g, diagonal=diagonal),),
+                   group="linalg", arity=1,
+                   shape=lambda shapes, attrs: _matrix_shape(name, shapes[0]), dtype=PROMOTE,
+                   sg=name, methods=name,
+                   doc=f"The {where} triangle of the last two dims (on and {side} "
+                       "the ``diagonal``-th diagonal); the rest is 0.")
+    return rule
 
-TRIU = declare("triu", lambda x, diagonal=0: _a(np.triu(x, diagonal)),
-               (lambda g, out, x, diagonal=0: apply(TRIU.op, g, diagonal=diagonal),),
-               group="linalg", arity=1,
-               shape=lambda shapes, attrs: _matrix_shape("triu", shapes[0]), dtype=PROMOTE,
-               sg="triu", methods="triu",
-               doc="The upper triangle of the last two dims (on and above the "
-                   "``diagonal``-th diagonal); the rest is 0.")
+
+TRIL = _triangle("tril", np.tril, "lower", "below")
+TRIU = _triangle("triu", np.triu, "upper", "above")
