@@ -31,6 +31,8 @@ import numpy as np
 import sympy
 
 from numeric.graph import toposort
+from symgrad.budget import (DEFAULT_TIMEOUT, Deadline, _Active, check_simplify, mark, tidy_all,
+                            warn_timeout)
 from numeric.ops import RULE, Op
 from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, flat_steps, graph_order, leaf_array,
                                  lower, lower_node, real_world, variables)
@@ -320,40 +322,6 @@ def _prune_and_inline(replacements, exprs: list, taken=frozenset()):
 _RENUMBER_MAX = 100
 
 
-#: Piecewise expressions larger than this, or whose conditions compare with Max/Min (tie
-#: splits), skip ``sympy.simplify``: it can take minutes on their relational conditions
-_PIECEWISE_SIMPLIFY_OPS = 40
-
-
-def _tidy(e, simplify: bool):
-    """Simplify a result over plain leaves, with the leaves taken as real meanwhile.
-
-    Note [Plain leaves] (symgrad.lower_sympy): ``simplify`` runs on real Dummies
-    standing in for the plain leaf symbols, then the leaves are put back.
-    """
-    if not simplify or e.is_Atom:
-        return e
-    to_real, to_plain = real_world(e)
-    return _simplify_real(e.xreplace(to_real)).xreplace(to_plain)
-
-
-def _simplify_real(e):
-    """``_tidy``'s simplification, on an expression over real symbols."""
-    if e.is_Atom:
-        return e
-    if e.has(sympy.Piecewise) and (e.has(sympy.Max, sympy.Min)
-                                   or sympy.count_ops(e) > _PIECEWISE_SIMPLIFY_OPS):
-        return e
-    s = sympy.simplify(e)
-    if sympy.count_ops(s) > sympy.count_ops(e):  # e.g. sign(t) -> Piecewise(.., t/Abs(t))
-        s = e
-    if s.is_polynomial():
-        x = sympy.expand(s)
-        if sympy.count_ops(x) <= sympy.count_ops(s):
-            s = x
-    return s
-
-
 def _shape(t) -> tuple:
     return tuple(t.shape)
 
@@ -432,19 +400,48 @@ def to_sympy(t, form: str = "elementwise", *, wrt=None):
     return as_sympy(arr)
 
 
-def _finish(arr: np.ndarray, simplify: bool):
-    out = np.empty(arr.shape, dtype=object)
-    for idx in np.ndindex(arr.shape):
-        out[idx] = _tidy(sympy.sympify(arr[idx]), simplify)
-    return as_sympy(out)
+def _budget(simplify, timeout) -> tuple[str, Deadline]:
+    """The strategy and the call's deadline (its clock starts now)."""
+    return check_simplify(simplify), Deadline(DEFAULT_TIMEOUT if timeout is None else timeout)
 
 
-def diff(f, x, *, form: str | None = None, simplify: bool = True):
+def _finish(arrs: list, strategy: str, d: Deadline, dims=()) -> list:
+    """Simplify the elements of object arrays under ``d`` (in place); returns them."""
+    flat = [sympy.sympify(e) for a in arrs for e in a.ravel()]
+    flat = tidy_all(flat, strategy, d, dims=dims)
+    it = iter(flat)
+    for a in arrs:
+        for idx in np.ndindex(a.shape):
+            a[idx] = next(it)
+    return arrs
+
+
+def _done(results: list, d: Deadline, what: str) -> list:
+    """Warn once if ``d`` ran out, and mark the results that can carry ``timed_out``."""
+    if d.timed_out:
+        warn_timeout(d, what, stacklevel=4)
+    return [mark(r, d.timed_out) for r in results]
+
+
+def _matrix(f, xs, strategy: str, d: Deadline) -> list:
+    with _Active(d):  # matrix_form's simplification runs under this call's deadline
+        return [diff_matrix(f, x, simplify=False if strategy == "none" else strategy)
+                for x in xs]
+
+
+def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None = None):
     """The exact derivative of ``f`` with respect to the leaf ``x`` (SymPy).
 
     The result has shape ``f.shape + x.shape`` (a size-1 result is a scalar
     expression).  ``form="matrix"`` (automatic when a leaf has symbolic dims)
     gives an index-free matrix expression.
+
+    ``simplify``: ``True`` (``"auto"``), ``False``, ``"fast"`` or ``"full"``
+    (:func:`symgrad.budget.tidy`).  ``timeout``: seconds for the whole call
+    (``None``: :data:`symgrad.budget.DEFAULT_TIMEOUT`); the derivative itself
+    is always computed, and simplification stops when time runs out, returning
+    the best form so far with a :class:`symgrad.SimplifyTimeout` warning and,
+    on array results, ``result.timed_out = True``.
 
     >>> import symgrad as sg
     >>> x = sg.tensor([5.0], requires_grad=True, name="x")
@@ -452,18 +449,23 @@ def diff(f, x, *, form: str | None = None, simplify: bool = True):
     2*x
     """
     f, x = as_node(f), as_node(x)
+    strategy, d = _budget(simplify, timeout)
     if _wants_matrix(f, form):
-        return diff_matrix(f, x, simplify=simplify)
-    _, (arr,) = reverse_mode(f, [x], cse=False)
-    return _finish(arr, simplify)
+        out = _matrix(f, [x], strategy, d)[0]
+    else:
+        _, (arr,) = reverse_mode(f, [x], cse=False)
+        out = as_sympy(_finish([arr], strategy, d)[0])
+    return _done([out], d, "sg.diff")[0]
 
 
-def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool = False):
+def gradient(f, xs, *, form: str | None = None, simplify=True, cse: bool = False,
+             timeout: float | None = None):
     """Gradients of a scalar ``f`` with respect to each leaf in ``xs`` (a list).
 
     ``cse=True`` returns ``(replacements, gradients)`` like ``sympy.cse``: shared
     intermediates ``[(Symbol, expr), ...]`` and the gradient expressions over them,
-    O(N) operations for a graph of N nodes.
+    O(N) operations for a graph of N nodes (not simplified).  ``simplify`` and
+    ``timeout`` as in :func:`diff`.
 
     >>> import symgrad as sg
     >>> x, y = sg.symbol("x"), sg.symbol("y")
@@ -474,24 +476,27 @@ def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool
     """
     single = not many(xs)
     f, xs = as_node(f), _nodes([xs] if single else xs)
-    if all(isinstance(d, int) for d in _shape(f)) and _size(f) != 1:
+    strategy, d = _budget(simplify, timeout)
+    if all(isinstance(d_, int) for d_ in _shape(f)) and _size(f) != 1:
         raise ValueError(f"gradient() needs a scalar f, got shape {_shape(f)}; "
                          "call .sum() first or use sg.jacobian")
     if _wants_matrix(f, form):
         if cse:
             raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
-        out = [diff_matrix(f, x, simplify=simplify) for x in xs]
+        out = _done(_matrix(f, xs, strategy, d), d, "sg.gradient")
         return out[0] if single else out
     reps, arrays = reverse_mode(f, xs, cse=cse)
     if cse:
         res = [as_sympy(a) for a in arrays]
         return reps, (res[0] if single else res)
-    out = [_finish(a, simplify) for a in arrays]
+    out = _done([as_sympy(a) for a in _finish(arrays, strategy, d)], d, "sg.gradient")
     return out[0] if single else out
 
 
-def jacobian(f, x, *, simplify: bool = True) -> sympy.Matrix:
+def jacobian(f, x, *, simplify=True, timeout: float | None = None) -> sympy.Matrix:
     """The Jacobian matrix d(flattened f)/d(flattened x), of shape (f.numel, x.numel).
+
+    ``simplify`` and ``timeout`` as in :func:`diff`; the Matrix carries ``timed_out``.
 
     >>> import symgrad as sg
     >>> x = sg.symbol("x", shape=(2,))
@@ -501,13 +506,16 @@ def jacobian(f, x, *, simplify: bool = True) -> sympy.Matrix:
     [  x_1, x_0]])
     """
     f, x = as_node(f), as_node(x)
+    strategy, d = _budget(simplify, timeout)
     _, (arr,) = reverse_mode(f, [x], cse=False)
-    m = arr.reshape(_size(f), _size(x))
-    return sympy.Matrix([[_tidy(sympy.sympify(e), simplify) for e in row] for row in m])
+    m = _finish([arr.reshape(_size(f), _size(x))], strategy, d)[0]
+    return _done([sympy.Matrix(m.tolist())], d, "sg.jacobian")[0]
 
 
-def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
+def hessian(f, xs, *, simplify=True, timeout: float | None = None) -> sympy.Matrix:
     """The Hessian of a scalar ``f`` over the flattened leaves ``xs`` (a Matrix).
+
+    ``simplify`` and ``timeout`` as in :func:`diff`; the Matrix carries ``timed_out``.
 
     >>> import symgrad as sg
     >>> x, y = sg.symbol("x"), sg.symbol("y")
@@ -518,6 +526,7 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     """
     f = as_node(f)
     xs = _nodes(xs if many(xs) else [xs])
+    strategy, d = _budget(simplify, timeout)
     if _size(f) != 1:
         raise ValueError(f"hessian() needs a scalar f, got shape {_shape(f)}; call .sum() first")
     _, arrays = reverse_mode(f, xs, cse=False)
@@ -528,10 +537,12 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     to_real, to_plain = real_world(*grads, *syms)
     grads = [g.xreplace(to_real) for g in grads]
     syms = [v.xreplace(to_real) for v in syms]
-    tidy = _simplify_real if simplify else (lambda e: e)
-    rows = [[tidy(_no_delta(sympy.diff(g, v))).xreplace(to_plain) for v in syms]
-            for g in grads]
-    return sympy.Matrix(rows)
+    rows = np.empty((len(grads), len(syms)), dtype=object)
+    for i, g in enumerate(grads):
+        for j, v in enumerate(syms):
+            rows[i, j] = _no_delta(sympy.diff(g, v)).xreplace(to_plain)
+    rows = _finish([rows], strategy, d)[0]
+    return _done([sympy.Matrix(rows.tolist())], d, "sg.hessian")[0]
 
 
 def _no_delta(e):

@@ -24,8 +24,9 @@ from sympy import (HadamardPower, HadamardProduct, ImmutableMatrix,
                    Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix)
 
 from numeric.ops import Op
+from symgrad.budget import tidy
 from symgrad.lower_sympy import (SCALAR_FORMS, LoweringError, exact, flat_steps, graph_order,
-                                 is_variable, real_world)
+                                 is_variable)
 from symgrad.naming import known_name, leaf_name
 from numeric.node import as_node
 
@@ -474,9 +475,8 @@ def _tidy(e, simplify, dims=()):
     if simplify:
         if _is_mat(e):
             e = factor_matrix(e)
-        else:  # Note [Plain leaves]: simplify over real leaves and positive integer dims
-            to_real, to_plain = real_world(e, dims=dims)
-            e = sympy.simplify(e.xreplace(to_real)).xreplace(to_plain)
+        else:  # Note [Plain leaves]: over real leaves and positive integer dims, in budget
+            e = tidy(e, simplify, None, dims=dims)
     return e
 
 
