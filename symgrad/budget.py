@@ -206,7 +206,7 @@ def deadline(seconds: float | None) -> Deadline:
     >>> try:
     ...     with d:
     ...         while True:
-    ...             sympy.Symbol("x") + 1
+    ...             _ = sympy.expand((sympy.Symbol("x") + 1) ** 3)
     ... except BudgetExceeded:
     ...     print("stopped", d.timed_out)
     stopped True

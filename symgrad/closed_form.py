@@ -25,6 +25,7 @@ Note [Kinks]
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,8 +35,9 @@ from numeric.graph import toposort
 from symgrad.budget import (DEFAULT_TIMEOUT, Deadline, _Active, check_simplify, mark, tidy_all,
                             warn_timeout)
 from numeric.ops import RULE, Op
-from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, flat_steps, graph_order, leaf_array,
-                                 lower, lower_node, real_world, variables)
+from symgrad.lower_sympy import (SCALAR_FORMS, _add_terms, _gather_terms, _sum_chain_links,
+                                 as_sympy, flat_steps, graph_order, leaf_array, lower, lower_node,
+                                 real_world, variables)
 from symgrad.matrix_form import diff_matrix, to_matrix
 from symgrad.naming import known_name
 from numeric.node import as_node, many
@@ -156,9 +158,40 @@ class _Graph:
         # intermediates are plain symbols like the leaves; a leaf named v0 keeps its name
         self.leaf_syms = leaf_syms
         self.names = sympy.numbered_symbols("v", exclude=leaf_syms)
+        folded = _sum_chain_links(self.order, self.order[-1])  # Note [Sum chains]
+        chains: dict[int, list] = {}
         for node in self.order:
-            if node.op is not None:
+            if node.op is Op.ADD and (id(node) in folded
+                                      or any(id(i) in folded for i in node.inputs)):
+                mine = _gather_terms(node, {id(i): i for i in node.inputs}, chains)
+                if id(node) in folded:
+                    chains[id(node)] = mine
+                else:
+                    self._forward_sum(node, mine)
+            elif node.op is not None:
                 self._forward(node)
+
+    def _forward_sum(self, node, terms: list):
+        """A folded chain of adds: one n-ary sum; each term's partial is 1 (a sum's rule)."""
+        shape = tuple(node.shape)
+        named = _add_terms([self.values[id(t)] for t in terms], shape)
+        for idx in np.ndindex(shape):
+            e = named[idx]
+            named[idx] = e if _is_atom(e) else self.fresh(e)
+        self.values[id(node)] = named
+        if id(node) not in self.needs:
+            return
+        size = int(np.prod(shape, dtype=np.int64))
+        rows: list = [[] for _ in range(size)]
+        for t in terms:
+            if id(t) not in self.needs:
+                continue
+            t_shape = tuple(np.shape(self.values[id(t)]))
+            where = np.broadcast_to(np.arange(int(np.prod(t_shape, dtype=np.int64)))
+                                    .reshape(t_shape), shape).ravel()
+            for e in range(size):
+                rows[e].append((t, int(where[e]), sympy.S.One))
+        self.partials[id(node)] = rows
 
     def fresh(self, expr):
         """A named intermediate for ``expr`` (identical expressions share one name)."""
@@ -260,6 +293,56 @@ class _Graph:
 
 # ---------------------------------------------------------------- post-processing
 
+#: results nesting deeper than this are not substituted back: SymPy walks expressions
+#: recursively (printing, ``subs``, even ``is_number``), so a few hundred levels already
+#: exceed Python's recursion limit in the user's hands; ``cse=True`` keeps such chains as
+#: intermediates, which stay shallow at any depth
+MAX_DEPTH = 120
+
+
+class TooDeepError(ValueError):
+    """A closed form would nest too deeply for SymPy; the message names the fix (``cse=True``)."""
+
+
+def _depth_of(replacements, exprs: list) -> int:
+    """How deep the substituted ``exprs`` would nest (iterative; intermediates count their own)."""
+    depth: dict = {}
+
+    def walk(e) -> int:
+        best, stack = 0, [(e, 1)]
+        while stack:
+            sub, level = stack.pop()
+            if sub.is_Atom:
+                best = max(best, level - 1 + depth.get(sub, 0))
+            else:
+                best = max(best, level)
+                stack.extend((a, level + 1) for a in sub.args)
+        return best
+
+    for sym, e in replacements:
+        depth[sym] = walk(e)
+    return max((walk(e) for e in exprs), default=0)
+
+
+def _too_deep(depth: int, what: str) -> TooDeepError:
+    return TooDeepError(
+        f"{what} would nest {'over ' if depth == MAX_DEPTH else ''}{depth} levels deep, more than SymPy's recursive algorithms handle "
+        f"within Python's recursion limit (symgrad substitutes up to {MAX_DEPTH}); get it with "
+        "its chain's intermediates instead: sg.diff(f, x, cse=True) or "
+        "sg.gradient(f, [x], cse=True) return (replacements, result), evaluated in order")
+
+
+def _bounded_depth(fn):
+    """Turn a RecursionError from SymPy on a deep expression into :class:`TooDeepError`."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RecursionError:
+            raise _too_deep(MAX_DEPTH, f"sg.{fn.__name__}'s expression") from None
+    return call
+
+
 def _substitute_all(replacements, exprs: list):
     table: dict = {}
     for sym, e in replacements:
@@ -298,12 +381,15 @@ def _prune_and_inline(replacements, exprs: list, taken=frozenset()):
     for e in exprs:
         count(e)
     table: dict = {}  # inlined expressions
+    size: dict = {}   # their sizes (tree nodes), so inlining stops before they grow large
     out = []
     for sym, e in kept:
-        if table and not table.keys().isdisjoint(e.free_symbols):
+        inlined = table.keys() & e.free_symbols if table else ()
+        est = _tree_size(e) + sum(size[s] for s in inlined)
+        if inlined:
             e = e.xreplace(table)
-        if uses.get(sym, 0) <= 1 or _is_atom(e):
-            table[sym] = e
+        if _is_atom(e) or (uses.get(sym, 0) <= 1 and est <= _INLINE_MAX):
+            table[sym], size[sym] = e, est
         else:
             out.append((sym, e))
     exprs = [e.xreplace(table) if table else e for e in exprs]
@@ -314,6 +400,23 @@ def _prune_and_inline(replacements, exprs: list, taken=frozenset()):
     rename = {sym: next(names) for sym, _ in out}
     return ([(rename[s], e.xreplace(rename)) for s, e in out],
             [e.xreplace(rename) for e in exprs])
+
+
+#: a single-use intermediate is inlined only while the expression it goes into stays
+#: under this many tree nodes: a chain of adjoints (``g*cos(v)``, 10^4 deep) would otherwise
+#: be rebuilt at every level, quadratic time and a product too deep for SymPy
+_INLINE_MAX = 64
+
+
+def _tree_size(e) -> int:
+    """Nodes of ``e``'s expression tree (iterative)."""
+    n, stack = 0, [e]
+    while stack:
+        sub = stack.pop()
+        n += 1
+        if not sub.is_Atom:
+            stack.extend(sub.args)
+    return n
 
 
 #: up to this many intermediates, ``cse=True`` numbers them v0, v1, ... consecutively;
@@ -368,6 +471,9 @@ def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True, bindings: "dict | No
     if cse:
         reps, flat = _prune_and_inline(g.replacements, flat, g.leaf_syms)
     else:
+        depth = _depth_of(g.replacements, flat)
+        if depth > MAX_DEPTH:
+            raise _too_deep(depth, "this derivative")
         reps, flat = [], _substitute_all(g.replacements, flat)
     it = iter(flat)
     for a in arrays:
@@ -376,6 +482,7 @@ def reverse_mode(f, xs: Sequence[Any], *, cse: bool = True, bindings: "dict | No
     return reps, arrays
 
 
+@_bounded_depth
 def to_sympy(t, form: str = "elementwise", *, wrt=None):
     """Lower a tensor's graph (or a node's) to SymPy.
 
@@ -429,7 +536,9 @@ def _matrix(f, xs, strategy: str, d: Deadline) -> list:
                 for x in xs]
 
 
-def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None = None):
+@_bounded_depth
+def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None = None,
+         cse: bool = False):
     """The exact derivative of ``f`` with respect to the leaf ``x`` (SymPy).
 
     The result has shape ``f.shape + x.shape`` (a size-1 result is a scalar
@@ -443,6 +552,10 @@ def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None 
     the best form so far with a :class:`symgrad.SimplifyTimeout` warning and,
     on array results, ``result.timed_out = True``.
 
+    ``cse=True`` returns ``(replacements, derivative)`` as :func:`gradient` does
+    (not simplified); it also works for chains too deep to substitute back
+    (deeper than :data:`MAX_DEPTH` levels, e.g. ``sin`` applied 10^4 times).
+
     >>> import symgrad as sg
     >>> x = sg.tensor([5.0], requires_grad=True, name="x")
     >>> sg.diff(x ** 2, x)
@@ -450,6 +563,11 @@ def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None 
     """
     f, x = as_node(f), as_node(x)
     strategy, d = _budget(simplify, timeout)
+    if cse:
+        if _wants_matrix(f, form):
+            raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
+        reps, (arr,) = reverse_mode(f, [x], cse=True)
+        return reps, as_sympy(arr)
     if _wants_matrix(f, form):
         out = _matrix(f, [x], strategy, d)[0]
     else:
@@ -458,6 +576,7 @@ def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None 
     return _done([out], d, "sg.diff")[0]
 
 
+@_bounded_depth
 def gradient(f, xs, *, form: str | None = None, simplify=True, cse: bool = False,
              timeout: float | None = None):
     """Gradients of a scalar ``f`` with respect to each leaf in ``xs`` (a list).
@@ -493,6 +612,7 @@ def gradient(f, xs, *, form: str | None = None, simplify=True, cse: bool = False
     return out[0] if single else out
 
 
+@_bounded_depth
 def jacobian(f, x, *, simplify=True, timeout: float | None = None) -> sympy.Matrix:
     """The Jacobian matrix d(flattened f)/d(flattened x), of shape (f.numel, x.numel).
 
@@ -512,6 +632,7 @@ def jacobian(f, x, *, simplify=True, timeout: float | None = None) -> sympy.Matr
     return _done([sympy.Matrix(m.tolist())], d, "sg.jacobian")[0]
 
 
+@_bounded_depth
 def hessian(f, xs, *, simplify=True, timeout: float | None = None) -> sympy.Matrix:
     """The Hessian of a scalar ``f`` over the flattened leaves ``xs`` (a Matrix).
 

@@ -1163,13 +1163,64 @@ def lower(output, wrt=None, bindings=None) -> tuple[np.ndarray, dict[int, np.nda
     ``AT_POINT`` are lowered (Note [Forms at a point]).
     """
     output = as_node(output)
+    order = graph_order(output, wrt)
+    folded = _sum_chain_links(order, output)
     arrays: dict[int, np.ndarray] = {}
-    for node in graph_order(output, wrt):
+    terms: dict[int, list] = {}
+    for node in order:
         if node.op is None:
             arrays[id(node)] = leaf_array(node, wrt)
+        elif node.op is Op.ADD and (id(node) in folded
+                                    or any(id(i) in folded for i in node.inputs)):
+            mine = _gather_terms(node, arrays, terms)
+            if id(node) in folded:
+                terms[id(node)] = mine
+            else:
+                arrays[id(node)] = _add_terms(mine, tuple(node.shape))
         else:
             arrays[id(node)] = lower_node(node, [arrays[id(i)] for i in node.inputs], bindings)
     return arrays[id(output)], arrays
+
+
+# Note [Sum chains]: a parsed ``x+x+...+x`` is a 50 000-deep chain of binary adds.
+# Lowered one add at a time, each step rebuilds a SymPy sum (and its assumptions), so
+# ``lower`` folds a chain of adds whose links are used once (by the next add) into a
+# single n-ary ``sympy.Add``.  The folded links get no array of their own.
+def _sum_chain_links(order: list, output) -> set:
+    """Ids of the add nodes used only once, by another add of their own shape."""
+    uses: dict[int, int] = {}
+    users: dict[int, object] = {}
+    for node in order:
+        for i in node.inputs:
+            uses[id(i)] = uses.get(id(i), 0) + 1
+            users[id(i)] = node
+    return {id(n) for n in order
+            if n.op is Op.ADD and n is not output and uses.get(id(n)) == 1
+            and users[id(n)].op is Op.ADD and tuple(users[id(n)].shape) == tuple(n.shape)
+            and not n.attrs}
+
+
+def _gather_terms(node, arrays: dict, terms: dict) -> list:
+    """The term arrays of an add: folded inputs' lists merged small into large."""
+    out: list = []
+    for i in node.inputs:
+        got = terms.pop(id(i), None)
+        if got is None:
+            out.append(arrays[id(i)])
+        elif len(got) > len(out):
+            got.extend(out)
+            out = got
+        else:
+            out.extend(got)
+    return out
+
+
+def _add_terms(arrs: list, shape: tuple) -> np.ndarray:
+    out = np.empty(shape, dtype=object)
+    spread = [np.broadcast_to(np.asarray(a, dtype=object), shape) for a in arrs]
+    for idx in np.ndindex(shape):
+        out[idx] = sympy.Add(*[a[idx] for a in spread])
+    return out
 
 
 def as_sympy(arr: np.ndarray):
