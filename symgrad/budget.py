@@ -23,9 +23,12 @@ Note [Interrupting SymPy]
     ``BudgetExceeded`` derives from ``BaseException`` (like ``KeyboardInterrupt``
     and trio's ``Cancelled``) so SymPy's ``except Exception`` fallbacks do not
     swallow it; should a bare ``except:`` swallow it, it is raised again every
-    :data:`_REFIRE` seconds until the deadline's ``with`` block ends.  Leaving
-    the block disarms the watchdog and clears an exception not yet delivered, so
-    nothing fires after it.  SymPy's caches stay sound: its ``lru_cache`` stores
+    :data:`_REFIRE` seconds until the deadline's block ends.  Leaving the block
+    disarms the watchdog and clears an exception not yet delivered, so nothing
+    fires after it.  ``Deadline.run(fn)`` disarms in the ``finally`` of the frame
+    that ran ``fn``, where no interruption can come between; a ``with`` block
+    disarms in ``__exit__``, which the interpreter may interrupt on entry, so
+    there re-raising also stops after :data:`_MAX_FIRES` tries.  SymPy's caches stay sound: its ``lru_cache`` stores
     only finished results, and its assumptions record a fact only once deduced.
 """
 from __future__ import annotations
@@ -53,7 +56,10 @@ STRATEGIES = ("none", "fast", "auto", "full")
 #: (after the cheap steps); larger ones keep the cheap form (``"full"`` tries anyway)
 AUTO_SIMPLIFY_OPS = 60
 
+#: seconds between re-raises while a deadline's block has not ended, and at most how many
+#: (a backstop: a block whose ``__exit__`` was itself interrupted never disarms)
 _REFIRE = 0.05
+_MAX_FIRES = 100
 
 
 class SimplifyTimeout(UserWarning):
@@ -81,7 +87,7 @@ class _Alarm:
     __slots__ = ("thread_id", "active", "fired")
 
     def __init__(self, thread_id: int):
-        self.thread_id, self.active, self.fired = thread_id, True, False
+        self.thread_id, self.active, self.fired = thread_id, True, 0
 
 
 class _Watchdog:
@@ -123,9 +129,12 @@ class _Watchdog:
                 if end > now:
                     self._cv.wait(end - now)
                     continue
-                alarm.fired = True
+                alarm.fired += 1
                 _set_async_exc(alarm.thread_id, BudgetExceeded)
-                heapq.heapreplace(self._heap, (now + _REFIRE, next(self._seq), alarm))
+                if alarm.fired < _MAX_FIRES:
+                    heapq.heapreplace(self._heap, (now + _REFIRE, next(self._seq), alarm))
+                else:
+                    heapq.heappop(self._heap)
 
 
 _WATCHDOG = _Watchdog()
@@ -168,6 +177,31 @@ class Deadline:
         d.end = min(self.end, time.monotonic() + max(0.0, seconds))
         d.seconds = d.end - time.monotonic()
         return d
+
+    def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, interrupted by :class:`BudgetExceeded` at the deadline.
+
+        Like ``with self: return fn(...)``, but the watchdog is disarmed in this
+        frame's ``finally``, where no interruption can slip in between
+        (Note [Interrupting SymPy]); the library's own steps run this way.
+        """
+        if self.expired():
+            self.timed_out = True
+            raise BudgetExceeded
+        alarm = _WATCHDOG.arm(self.end) if _CAN_INTERRUPT and self.end < math.inf else None
+        try:
+            return fn(*args, **kwargs)
+        except BudgetExceeded:
+            if self.expired():
+                self.timed_out = True
+            raise
+        finally:
+            while alarm is not None:
+                try:
+                    _WATCHDOG.disarm(alarm)
+                    alarm = None
+                except BudgetExceeded:  # delivered while disarming: disarm again
+                    pass
 
     def __enter__(self) -> "Deadline":
         if self.expired():
@@ -281,8 +315,7 @@ _CHEAP_STEPS = (
     ("expand", _poly_expand),
 )
 
-#: the cheap steps' share of each element's time, and at most this many ops to try them
-_CHEAP_SHARE = 0.5
+#: the cheap steps are tried on elements of at most this many operations
 _CHEAP_MAX_OPS = 2000
 
 #: Piecewise expressions larger than this, or whose conditions compare with Max/Min (tie
@@ -309,8 +342,7 @@ def _simplify_real(e, strategy: str, d: Deadline, cheap: bool = True):
     if cheap and best_ops <= _CHEAP_MAX_OPS:
         for _, step in _CHEAP_STEPS:
             try:
-                with d:
-                    best, best_ops = _better(step(best), best, best_ops)
+                best, best_ops = d.run(lambda: _better(step(best), best, best_ops))
             except BudgetExceeded:
                 if not d.expired():
                     raise
@@ -322,11 +354,12 @@ def _simplify_real(e, strategy: str, d: Deadline, cheap: bool = True):
         return best, cut
     if strategy == "auto" and best_ops > AUTO_SIMPLIFY_OPS:
         return best, cut
+    def full(best, best_ops):
+        best, best_ops = _better(sympy.simplify(best), best, best_ops)
+        return _better(_poly_expand(best), best, best_ops)
+
     try:
-        with d:
-            s = sympy.simplify(best)
-            best, best_ops = _better(s, best, best_ops)
-            best, best_ops = _better(_poly_expand(best), best, best_ops)
+        best, best_ops = d.run(full, best, best_ops)
     except BudgetExceeded:
         if not d.expired():
             raise
@@ -405,9 +438,8 @@ def tidy_all(exprs, simplify, d: Deadline, *, dims=()) -> list:
     todo = sorted(first.values())
     stages = ["fast"] if strategy == "fast" else ["fast", strategy]
     for stage in stages:
-        part = _CHEAP_SHARE if stage == "fast" and len(stages) > 1 else 1.0
         for n, k in enumerate(todo):
-            share = d.within(d.remaining() * part / (len(todo) - n))
+            share = d.within(d.remaining() / (len(todo) - n))
             out[k], cut = _simplify_real(out[k], stage, share, cheap=stage == "fast")
             if cut:
                 d.timed_out = True
