@@ -14,33 +14,39 @@ and sets ``timed_out = True`` on results that can carry an attribute.
 
 Note [Interrupting SymPy]
     ``sympy.simplify`` is pure Python that can run for minutes and has no time
-    limit of its own.  A deadline arms a single watchdog thread, which at the
-    deadline raises :class:`BudgetExceeded` asynchronously in the thread that
-    entered the deadline (CPython's ``PyThreadState_SetAsyncExc``, the
-    mechanism behind ``KeyboardInterrupt`` in threads).  It costs nothing while
-    the work runs (no tracing), works in any thread, and the exception surfaces
-    between two bytecodes of the interrupted work, as a Ctrl-C would.
-    ``BudgetExceeded`` derives from ``BaseException`` (like ``KeyboardInterrupt``
-    and trio's ``Cancelled``) so SymPy's ``except Exception`` fallbacks do not
-    swallow it; should a bare ``except:`` swallow it, it is raised again every
-    :data:`_REFIRE` seconds until the deadline's block ends.  Leaving the block
-    disarms the watchdog and clears an exception not yet delivered, so nothing
-    fires after it.  ``Deadline.run(fn)`` disarms in the ``finally`` of the frame
-    that ran ``fn``, where no interruption can come between; a ``with`` block
-    disarms in ``__exit__``, which the interpreter may interrupt on entry, so
-    there re-raising also stops after :data:`_MAX_FIRES` tries.  SymPy's caches stay sound: its ``lru_cache`` stores
-    only finished results, and its assumptions record a fact only once deduced.
+    limit of its own.  Work under a deadline runs with a trace function
+    (``sys.settrace``, this thread only, chained to any tracer already set, e.g.
+    coverage's, and restored afterwards).  Python calls it as each function is
+    entered; once the deadline has passed it raises :class:`BudgetExceeded`
+    there, on entry to a SymPy (or mpmath) function, as if that function had
+    raised.  Never at an arbitrary bytecode: an asynchronous exception (a watchdog
+    thread's ``PyThreadState_SetAsyncExc``, SIGALRM) can land inside importlib's
+    or ``threading``'s Python-level locks and deadlock the process, which a first
+    version of this module did.  It never raises on entry to ``__exit__``,
+    ``__setattr__`` or ``__del__``, nor inside ``sympy.core.parameters`` and
+    ``sympy.core.cache``, the code that restores SymPy's global settings, nor on
+    resuming a generator (its ``close()`` may come from the garbage collector), so
+    ``with evaluate(False)`` and its kin always undo themselves, nor while a module
+    is being imported (SymPy imports lazily inside its functions).  Python removes a
+    trace function that raises, so it raises once; ``BudgetExceeded`` derives from
+    ``BaseException`` (like ``KeyboardInterrupt``) so SymPy's ``except
+    Exception`` fallbacks let it through (SymPy has no bare ``except:`` outside
+    its tests).  SymPy's caches stay sound: its ``lru_cache`` stores only finished
+    results, and its assumptions record a fact only once deduced.  The cost is
+    the trace call on every Python call (SymPy runs about 2.5x slower under a
+    deadline), paid only while simplifying.
 """
 from __future__ import annotations
 
-import ctypes
-import heapq
-import itertools
+import inspect
 import math
+import os
+import sys
 import threading
 import time
 import warnings
 
+import mpmath
 import sympy
 
 __all__ = ["DEFAULT_TIMEOUT", "STRATEGIES", "SimplifyTimeout", "BudgetExceeded", "Deadline",
@@ -56,10 +62,6 @@ STRATEGIES = ("none", "fast", "auto", "full")
 #: (after the cheap steps); larger ones keep the cheap form (``"full"`` tries anyway)
 AUTO_SIMPLIFY_OPS = 60
 
-#: seconds between re-raises while a deadline's block has not ended, and at most how many
-#: (a backstop: a block whose ``__exit__`` was itself interrupted never disarms)
-_REFIRE = 0.05
-_MAX_FIRES = 100
 
 
 class SimplifyTimeout(UserWarning):
@@ -78,68 +80,40 @@ class BudgetExceeded(BaseException):
     """
 
 
-def _set_async_exc(thread_id: int, exc) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                               None if exc is None else ctypes.py_object(exc))
+_INTERRUPTIBLE = tuple(os.path.dirname(m.__file__) + os.sep for m in (sympy, mpmath))
+_PROTECTED_FILES = tuple(os.path.join(os.path.dirname(sympy.__file__), "core", f)
+                         for f in ("parameters.py", "cache.py"))
+_PROTECTED_NAMES = frozenset({"__exit__", "__setattr__", "__delattr__", "__del__"})
+#: generators are entered again on each resume and on close (from the garbage collector,
+#: where an exception is only printed): never raise there
+_GENERATOR = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 
-class _Alarm:
-    __slots__ = ("thread_id", "active", "fired")
-
-    def __init__(self, thread_id: int):
-        self.thread_id, self.active, self.fired = thread_id, True, 0
-
-
-class _Watchdog:
-    """One daemon thread that raises BudgetExceeded in threads whose deadline passed."""
-
-    def __init__(self):
-        self._cv = threading.Condition()
-        self._heap: list = []
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, end: float) -> _Alarm:
-        alarm = _Alarm(threading.get_ident())
-        with self._cv:
-            heapq.heappush(self._heap, (end, next(self._seq), alarm))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="symgrad-budget",
-                                                daemon=True)
-                self._thread.start()
-            self._cv.notify()
-        return alarm
-
-    def disarm(self, alarm: _Alarm) -> None:
-        with self._cv:
-            alarm.active = False
-            if alarm.fired:  # an exception not yet delivered must not outlive the block
-                _set_async_exc(alarm.thread_id, None)
-
-    def _run(self):
-        with self._cv:
-            while True:
-                while self._heap and not self._heap[0][2].active:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cv.wait()
-                    continue
-                now = time.monotonic()
-                end, _, alarm = self._heap[0]
-                if end > now:
-                    self._cv.wait(end - now)
-                    continue
-                alarm.fired += 1
-                _set_async_exc(alarm.thread_id, BudgetExceeded)
-                if alarm.fired < _MAX_FIRES:
-                    heapq.heapreplace(self._heap, (now + _REFIRE, next(self._seq), alarm))
-                else:
-                    heapq.heappop(self._heap)
+def _interruptible(frame) -> bool:
+    """May BudgetExceeded be raised on entry to ``frame``?  (Only SymPy's algorithms.)"""
+    code = frame.f_code
+    name = code.co_filename
+    if not (name.startswith(_INTERRUPTIBLE) and not name.startswith(_PROTECTED_FILES)
+            and code.co_name not in _PROTECTED_NAMES) or code.co_flags & _GENERATOR:
+        return False
+    while frame is not None:  # not while a module is being imported (SymPy imports lazily)
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return False
+        frame = frame.f_back
+    return True
 
 
-_WATCHDOG = _Watchdog()
-_CAN_INTERRUPT = hasattr(ctypes, "pythonapi") and hasattr(ctypes.pythonapi,
-                                                           "PyThreadState_SetAsyncExc")
+def _tracer_until(end: float, prev):
+    """A trace function raising BudgetExceeded on entry to SymPy code after ``end``."""
+    clock = time.monotonic
+
+    def trace(frame, event, arg):
+        if clock() >= end and _interruptible(frame):
+            raise BudgetExceeded
+        return prev(frame, event, arg) if prev is not None else None
+    return trace
+
+
 _LOCAL = threading.local()
 
 
@@ -152,7 +126,7 @@ class Deadline:
     ``d.remaining()`` is the time left (``math.inf`` without a limit).
     """
 
-    __slots__ = ("seconds", "end", "timed_out", "_alarms")
+    __slots__ = ("seconds", "end", "timed_out", "_prev")
 
     def __init__(self, seconds: float | None):
         if seconds is not None:
@@ -163,7 +137,7 @@ class Deadline:
         self.seconds = seconds
         self.end = math.inf if seconds is None else time.monotonic() + seconds
         self.timed_out = False
-        self._alarms: list = []
+        self._prev: list = []
 
     def remaining(self) -> float:
         return max(0.0, self.end - time.monotonic())
@@ -181,14 +155,15 @@ class Deadline:
     def run(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)``, interrupted by :class:`BudgetExceeded` at the deadline.
 
-        Like ``with self: return fn(...)``, but the watchdog is disarmed in this
-        frame's ``finally``, where no interruption can slip in between
-        (Note [Interrupting SymPy]); the library's own steps run this way.
+        The same as ``with self: return fn(...)``; the library's own steps run this way.
         """
         if self.expired():
             self.timed_out = True
             raise BudgetExceeded
-        alarm = _WATCHDOG.arm(self.end) if _CAN_INTERRUPT and self.end < math.inf else None
+        if self.end == math.inf:
+            return fn(*args, **kwargs)
+        prev = sys.gettrace()
+        sys.settrace(_tracer_until(self.end, prev))
         try:
             return fn(*args, **kwargs)
         except BudgetExceeded:
@@ -196,30 +171,20 @@ class Deadline:
                 self.timed_out = True
             raise
         finally:
-            while alarm is not None:
-                try:
-                    _WATCHDOG.disarm(alarm)
-                    alarm = None
-                except BudgetExceeded:  # delivered while disarming: disarm again
-                    pass
+            sys.settrace(prev)
 
     def __enter__(self) -> "Deadline":
         if self.expired():
             self.timed_out = True
             raise BudgetExceeded
-        alarm = (_WATCHDOG.arm(self.end) if _CAN_INTERRUPT and self.end < math.inf
-                 else None)
-        self._alarms.append(alarm)
+        prev = sys.gettrace()
+        self._prev.append(prev)
+        if self.end < math.inf:
+            sys.settrace(_tracer_until(self.end, prev))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        alarm = self._alarms.pop()
-        while alarm is not None:
-            try:  # an exception delivered while disarming is this block's own: disarm again
-                _WATCHDOG.disarm(alarm)
-                break
-            except BudgetExceeded:
-                exc_type = BudgetExceeded
+        sys.settrace(self._prev.pop())
         if exc_type is not None and issubclass(exc_type, BudgetExceeded) and self.expired():
             self.timed_out = True
         return False
@@ -232,8 +197,9 @@ class Deadline:
 def deadline(seconds: float | None) -> Deadline:
     """A deadline ``seconds`` from now; ``with`` it, long SymPy work raises :class:`BudgetExceeded`.
 
-    ``None`` means no limit.  The exception interrupts pure-Python work in the
-    thread that entered the block (Note [Interrupting SymPy]).
+    ``None`` means no limit.  The exception interrupts SymPy's (pure-Python)
+    work in the thread that entered the block, on entry to one of its functions
+    (Note [Interrupting SymPy]); other code in the block runs on.
 
     >>> import sympy
     >>> d = deadline(0.05)
