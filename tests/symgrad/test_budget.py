@@ -225,6 +225,43 @@ def test_nested_deadlines_belong_to_their_block():
     assert inner.timed_out and not outer.timed_out
 
 
+def test_deadline_leaves_tracing_and_sympy_settings_as_they_were():
+    import sys
+
+    from sympy.core.parameters import global_parameters
+    before = sys.gettrace()
+    u = sympy.Symbol("u")
+    with pytest.raises(BudgetExceeded):
+        with deadline(0.05):
+            while True:   # interrupted somewhere in here, often inside evaluate(False)
+                with sympy.evaluate(False):
+                    sympy.expand(sympy.Add(u, u) ** 3)
+    assert sys.gettrace() is before and global_parameters.evaluate is True
+    assert sympy.Add(u, u) == 2 * u
+
+
+@pytest.mark.filterwarnings("ignore::symgrad.budget.SimplifyTimeout")
+def test_many_short_budgets_in_threads_leave_no_stray_exceptions():
+    u, v = sympy.symbols("u v")
+    e = (sympy.tanh(u * v + 1) ** 2 * u - u + sympy.exp(u) / (1 + sympy.exp(u))) * (u + v) ** 3
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(8):
+                tidy(e, ("fast", "auto", "full")[i % 3], 0.002 * (i + k))
+                sympy.expand((u + v + 1) ** 3)   # after the budget: must not be interrupted
+        except BaseException as exc:  # noqa: BLE001 - the test reports any escape
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and not any(t.is_alive() for t in threads)
+
+
 def test_sg_exports_the_warning():
     assert sg.SimplifyTimeout is SimplifyTimeout and issubclass(SimplifyTimeout, UserWarning)
     assert DEFAULT_TIMEOUT < 2
