@@ -333,3 +333,11 @@ def test_torch_func_parity():
     t_value, t_hv = torch.autograd.functional.hvp(tfn, tuple(t_in), (t_tan[1], t_tan[0]))
     same(value, t_value)
     same(hv, t_hv)
+
+
+def test_float32_stays_float32():
+    x = sg.tensor([0.5, -1.0, 2.0], dtype=sg.float32)
+    for jac in (F.jacrev(sg.sin)(x), F.jacfwd(sg.sin)(x), F.hessian(lambda x: (x ** 3).sum())(x)):
+        assert jac.dtype == sg.float32
+    np.testing.assert_allclose(F.jacfwd(sg.sin)(x).numpy(), np.diag(np.cos(x.numpy())),
+                               rtol=1e-6)

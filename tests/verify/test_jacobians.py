@@ -106,3 +106,14 @@ def test_errors():
         verify.check_jacobian(sg.sin, sg.symbol("s"))
     r = verify.check_jacobian(sg.exp, X, methods="jacfwd", fd=False)
     assert r.methods == ("jacfwd",) and r.fd is None and r.passed
+
+
+def test_matrix_inputs_and_labels():
+    W = np.array([[0.2, -0.5, 0.1], [1.1, 0.3, -0.2]])
+    f = lambda W, x: (sg.tanh(W @ x) ** 2).sum()  # noqa: E731
+    r = verify.check_hessian(f, W, np.array([0.6, -0.9, 0.3]))
+    assert r.passed and r.exact.shape == (9, 9) and r.shapes == [(2, 3), (3,)]
+    with perturbed(Op.TANH, "scale"):
+        bad = verify.check_hessian(f, W, np.array([0.6, -0.9, 0.3]), methods="hessian")
+    assert not bad.passed and bad.failures[0].startswith("hessian: d2f/dx0[")
+    assert "x0[0, " in bad.failures[0] or "x0[1, " in bad.failures[0]
