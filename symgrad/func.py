@@ -304,7 +304,9 @@ def grad(func: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callabl
     """The gradient function of a scalar-valued ``func``, as ``torch.func.grad``.
 
     ``grad(func)(*args)`` is d func / d args[argnums], shaped like that argument;
-    with a tuple ``argnums`` a tuple of gradients.  With ``has_aux=True``,
+    with a tuple ``argnums`` a tuple of gradients.  ``func`` must return a
+    one-element float tensor (shape ``()``, or ``(1,)`` as ``backward()`` accepts;
+    torch wants ``()``); other arguments (not in ``argnums``) may be anything.  With ``has_aux=True``,
     ``func`` returns ``(output, aux)`` and the result is ``(gradient, aux)``.
     Composes: ``grad(grad(f))`` is the second derivative.
 
