@@ -35,7 +35,7 @@ def test_non_ascii_digits_are_refused(text):
 
 
 def test_caret_gets_a_hint():
-    with pytest.raises(ParseError, match=r"powers are written \*\* \(x\*\*2\)"):
+    with pytest.raises(ParseError, match=r"use \*\* for powers \(x\*\*2\)"):
         sg.parse("x^2")
 
 
