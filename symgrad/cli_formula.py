@@ -276,6 +276,8 @@ def _exact_text(value: sympy.Expr, latex: bool, reason: str = "") -> str:
     if value in (sympy.oo, -sympy.oo):
         text = "inf" if value is sympy.oo else "-inf"
         return f"{text} ({reason})" if reason else text
+    if value.has(sympy.I):      # sqrt(-1): symgrad is real-valued
+        return "nan (not real: the value is complex)"
     if value.is_Integer and abs(value) > 10 ** 50:
         digits = len(str(abs(int(value)))) if abs(value) < 10 ** 4000 else \
             int(sympy.floor(sympy.log(abs(value), 10))) + 1

@@ -24,6 +24,7 @@ are refused.
 from __future__ import annotations
 
 import keyword
+import math
 import operator
 from typing import Any
 
@@ -298,6 +299,16 @@ def _pow(a, b, col):
     return a ** b
 
 
+def _checked(r: Any, col: int, sym: str) -> Any:
+    """A number computed from literals, refused if it overflows float64 (``1e308*10``)."""
+    if isinstance(r, int) and not isinstance(r, bool) and r.bit_length() > _MAX_INT_BITS:
+        r = float(r)
+    if isinstance(r, float) and not math.isfinite(r):
+        raise ParseError(f"number too large at column {col} ({sym!r}): the value overflows "
+                         "float64; use a smaller constant", col, sym)
+    return r
+
+
 def _literal_exponent(t: Any) -> Any:
     """The number ``c`` if ``t`` is ``base ** c`` with a literal ``c``, else None."""
     from numeric.ops import Op
@@ -315,8 +326,6 @@ def _named_constant(name: str, sg) -> Any:
     >>> sg.to_sympy(sg.parse("E**x + pi*x"))
     pi*x + exp(x)
     """
-    import math
-
     import sympy
 
     from numeric.node import Node
@@ -348,9 +357,7 @@ def _evaluate(rpn, shapes: dict, sg) -> Any:
                 b, a = stack.pop(), stack.pop()
                 sym = item[1]
                 r = _pow(a, b, col) if sym == "**" else _BINARY[sym][1](a, b)
-                if isinstance(r, int) and not isinstance(r, bool) and r.bit_length() > _MAX_INT_BITS:
-                    r = float(r)
-                stack.append(r)
+                stack.append(_checked(r, col, sym))
             else:  # call
                 _, name, kinds, _ = item
                 vals = stack[len(stack) - len(kinds):]
@@ -530,9 +537,7 @@ def _evaluate_mc(rpn, shapes: dict, sg) -> Any:
             elif kind == "bin":
                 (b, rb), (a, ra) = stack.pop(), stack.pop()
                 r, row = ev.binary(item[1], a, ra, b, rb, col)
-                if isinstance(r, int) and not isinstance(r, bool) and r.bit_length() > _MAX_INT_BITS:
-                    r = float(r)
-                stack.append((r, row))
+                stack.append((_checked(r, col, item[1]), row))
             else:  # call
                 _, name, kinds, _ = item
                 args = stack[len(stack) - len(kinds):]
