@@ -543,12 +543,11 @@ def _fn_name(counts: list[tuple[str, int]], order: int) -> str:
 def _code(expr: Any, leaves: dict, lang: str, name: str) -> str:
     """The source of a function computing ``expr`` from the variables (``sg.codegen``)."""
     import symgrad as sg
-    from symgrad.tensor import handle
 
     codegen = getattr(sg, "codegen", None)
     if codegen is None:
         raise CommandFailed(f"--code {lang} needs sg.codegen, which this symgrad build lacks")
-    args = [handle(leaves[n]) for n in sorted(leaves)]
+    args = [leaves[n] for n in sorted(leaves)]     # the formula's symbol tensors
     return str(codegen(expr, args, lang=lang, name=name)).rstrip("\n")
 
 
