@@ -168,15 +168,66 @@ def test_code_says_what_is_missing_before_the_merge(capsys):
     one_error(rc, err, 1, "--code numpy needs sg.codegen")
 
 
+def code_blocks(out: str) -> dict[str, str]:
+    """{label: the source printed after it} from ``symgrad diff --code`` output."""
+    blocks: dict[str, list[str]] = {}
+    current = None
+    for ln in out.splitlines():
+        head = ln.split(" = ", 1)[0]
+        if " = " in ln and not ln.startswith((" ", "\t")) and "/" in head or \
+                head.startswith("hessian("):
+            current = blocks.setdefault(head, [])
+        elif current is not None:
+            current.append(ln)
+    return {k: "\n".join(v) for k, v in blocks.items()}
+
+
 @pytest.mark.skipif(not HAS_CODEGEN, reason="sg.codegen lands with part 4 (codegen); "
                                             "runs after the merge")
-@pytest.mark.parametrize("argv", [["diff", "x**2*sin(y)"], LSQ_SYMBOLIC, LSQ_CONCRETE])
-def test_code_prints_a_python_function(argv, capsys):
+@pytest.mark.parametrize("argv,label,fn", [
+    (["diff", "x**2*sin(y)"], "df/dy", "df_dy"),
+    (LSQ_SYMBOLIC, "df/dw", "df_dw"),
+    (LSQ_CONCRETE, "df/dw", "df_dw"),
+    (LSQ_CONCRETE + ["--hessian"], "d2f/dw2", "hessian"),
+])
+def test_code_prints_a_function_that_computes_the_result(argv, label, fn, capsys):
+    import numpy as np
+
     rc, out, err = run(argv + ["--code", "numpy"], capsys)
     assert (rc, err) == (0, "")
-    code = out.split("\n", 1)[1]
-    assert "def " in code
-    compile(code, "<symgrad --code>", "exec")
+    namespace: dict = {}
+    exec(compile(code_blocks(out)[label], "<symgrad --code>", "exec"), namespace)
+    f = namespace[fn]
+    if argv[1] == "x**2*sin(y)":
+        assert np.isclose(f(1.5, 0.5), 1.5 ** 2 * np.cos(0.5))
+        return
+    X, w, y = (np.array(m.tolist(), dtype=float) for m in (Xv, wv, yv))
+    expected = 2 * X.T @ X if fn == "hessian" else 2 * X.T @ (X @ w.ravel() - y.ravel())
+    got = np.asarray(f(X, w.ravel(), y.ravel()), dtype=float)
+    np.testing.assert_allclose(got.reshape(expected.shape), expected)
+
+
+def _matrix_form_has_trace() -> bool:
+    A = sg.symbol("A", shape=("n", "n"))
+    try:
+        sg.diff(sg.trace(A), A, simplify=False)
+    except Exception:           # LoweringError before part 2's matrix-form linear algebra
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _matrix_form_has_trace(), reason="matrix forms of tr/det/inv/norm "
+                                                         "land with part 2 (matrix-ops)")
+@pytest.mark.parametrize("expr,wrt,expected", [
+    ("tr(A*X'*B*X*C)", "X", "df/dX = B*X*C*A + B.T*X*A.T*C.T"),
+    ("log(det(inv(X)))", "X", "df/dX = -X.T**(-1)"),
+    ("logdet(X)", "X", "df/dX = X.T**(-1)"),
+    ("norm2(A*x-y)^2", "x", "df/dx = 2*A.T*(A*x - y)"),
+])
+def test_matrixcalculus_examples_in_matrix_form(expr, wrt, expected, capsys):
+    rc, out, err = run(["diff", expr, "--notation", "matrixcalculus", "--wrt", wrt], capsys)
+    assert (rc, err) == (0, "")
+    assert out.strip() == expected
 
 
 # ------------------------------------------------------------------- --notation
