@@ -26,6 +26,7 @@ from __future__ import annotations
 import keyword
 import math
 import operator
+import sys
 from typing import Any
 
 from numeric.rules import RULES
@@ -39,6 +40,7 @@ MAX_NODES = 10_000
 MAX_DEPTH = 200
 MAX_EXPONENT = 10_000
 _MAX_INT_BITS = 4096
+_FLOAT_MAX = int(sys.float_info.max)
 
 #: whitelisted function names (looked up on the ``symgrad`` package at evaluation):
 #: the main ``sg.`` name of every op whose rule in numeric.rules says ``parse=True``
@@ -166,7 +168,7 @@ def _number(tok: str, col: int):
             return value
         if len(tok) > 1000:
             raise ValueError
-        return int(tok)
+        return _checked(int(tok), col, tok)
     except ParseError:
         raise
     except ValueError:
@@ -301,10 +303,11 @@ def _pow(a, b, col):
 
 def _checked(r: Any, col: int, sym: str) -> Any:
     """A number computed from literals, refused if it overflows float64 (``1e308*10``)."""
-    if isinstance(r, int) and not isinstance(r, bool) and r.bit_length() > _MAX_INT_BITS:
-        r = float(r)
+    if isinstance(r, int) and not isinstance(r, bool) and abs(r) > _FLOAT_MAX:
+        r = math.inf     # every number ends as a float64: refuse it now, not at float()
     if isinstance(r, float) and not math.isfinite(r):
-        raise ParseError(f"number too large at column {col} ({sym!r}): the value overflows "
+        shown = sym if len(sym) <= 20 else sym[:17] + "..."
+        raise ParseError(f"number too large at column {col} ({shown!r}): the value overflows "
                          "float64; use a smaller constant", col, sym)
     return r
 

@@ -218,3 +218,22 @@ def test_python_limits_never_leak(text, message):
         assert message is None or message in str(exc), str(exc)
     # any other exception (RecursionError, OverflowError, MemoryError, int-digits
     # ValueError) fails the test by propagating
+
+
+# ------------------------------------------------------------------ fuzz: no leaks
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIECES = ["x", "y", "A", "a", "n", "I", "pi", "0", "2", "9" * 400, "1e308", "0.5", "+", "-",
+          "*", "/", "**", "^", ".*", "./", ".^", "'", "(", ")", ",", "@", "sin(", "tr(",
+          "det(", "inv(", "sum(", "norm2(", "exp(", "log(", "10000", "x**10000"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(PIECES), max_size=12), st.sampled_from(["python", MC]))
+def test_random_text_parses_or_raises_parse_error_only(pieces, notation):
+    try:
+        f = sg.parse("".join(pieces), notation=notation)
+    except ParseError:
+        return
+    assert isinstance(f, sg.Tensor)
