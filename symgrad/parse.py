@@ -31,7 +31,7 @@ from typing import Any
 
 from numeric.rules import RULES
 
-__all__ = ["parse", "ParseError", "FUNCTIONS", "MC_FUNCTIONS", "NOTATIONS", "MAX_LENGTH",
+__all__ = ["parse", "ParseError", "FUNCTIONS", "LINALG_FUNCTIONS", "MC_FUNCTIONS", "NOTATIONS", "MAX_LENGTH",
            "MAX_NODES", "MAX_DEPTH", "MAX_EXPONENT"]
 
 MAX_LENGTH = 100_000
@@ -45,6 +45,10 @@ _FLOAT_MAX = int(sys.float_info.max)
 #: whitelisted function names (looked up on the ``symgrad`` package at evaluation):
 #: the main ``sg.`` name of every op whose rule in numeric.rules says ``parse=True``
 FUNCTIONS = frozenset(rule.sg[0] for rule in RULES if rule.parse)
+#: linear algebra read in the python notation too (functions over ops, not ops of their own)
+LINALG_FUNCTIONS = frozenset({"trace", "det", "logdet", "inverse", "outer", "transpose"})
+#: names of the other notation, with what to write instead
+_HINTS = {"tr": "trace", "inv": "inverse", "norm2": "norm", "norm1": "sum(abs(...))"}
 _KWARGS = frozenset({"dim", "keepdim", "min", "max"})
 _CONSTANTS = {"True": True, "False": False, "None": None}
 #: Note [ASCII digits]: str.isdigit() is true for Arabic-Indic and full-width digits too;
@@ -151,6 +155,9 @@ def _tokenize(text: str, mc: bool = False) -> list[tuple[str, str, int]]:
                              "where ^ is a power)", start + 1, c)
         else:
             what = "attribute access is not allowed:" if c == "." else "unexpected character"
+            if c == "'":
+                what = "a transpose x' is matrixcalculus notation (in python notation write " \
+                       "transpose(X, 0, 1) or x @ y); unexpected character"
             if c.isdigit():     # Note [ASCII digits]
                 what = "non-ASCII digit (write numbers with 0-9):"
             raise _err(what, c, start + 1)
@@ -180,7 +187,7 @@ def _to_rpn(toks, mc: bool = False):
     # the operator stack and whether an operand is expected -- is shared by every branch,
     # so splitting it into functions would only pass that state around.
     functions, binary, kwargs = (MC_FUNCTIONS, _MC_BINARY, frozenset()) if mc else \
-        (FUNCTIONS, _BINARY, _KWARGS)
+        (FUNCTIONS | LINALG_FUNCTIONS, _BINARY, _KWARGS)
     out: list[tuple] = []
     ops: list[tuple] = []      # ("(", col, frame|None) | ("bin", sym, col) | ("pre", sym, col)
     expect = True              # expecting an operand
@@ -203,7 +210,9 @@ def _to_rpn(toks, mc: bool = False):
                 out.append(("num", _number(tok, col), col))
             elif nxt[1] == "(" and nxt[0] == "op":
                 if tok not in functions:
-                    raise _err("unknown function", tok, col)
+                    hint = "" if mc or tok not in _HINTS else \
+                        f" (write {_HINTS[tok]}, or use the matrixcalculus notation)"
+                    raise ParseError(f"unknown function {tok!r} at column {col}{hint}", col, tok)
                 ops.append(("(", nxt[2], {"name": tok, "col": col, "kinds": [], "kw": None}))
                 i += 2
                 continue

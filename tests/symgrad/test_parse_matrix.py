@@ -4,6 +4,7 @@ Values are checked against numpy at concrete shapes; matrix forms of ops that
 part 2 (matrix-ops) teaches the matrix form (tr, det, inv, norm) are checked
 through their elementwise values here.
 """
+import re
 import time
 
 import numpy as np
@@ -37,6 +38,22 @@ def test_parse_takes_shapes_with_named_and_numbered_dims():
     assert str(sg.diff(f, leaf(f, "w"))) == "2*X.T*(X*w - y)"
     g = sg.parse("sum((X@w - y)**2)", {"X": (3, 2), "w": (2,), "y": (3,)})
     assert shapes_of(g) == {"X": (3, 2), "w": (2,), "y": (3,)}
+
+
+def test_python_notation_reads_linear_algebra():
+    f = sg.parse("logdet(P) + trace(A @ inverse(P)) + det(A) + sum(outer(x, y)) "
+                 "+ sum(transpose(A, 0, 1) @ x)", {k: np.shape(ENV[k]) for k in "APxy"})
+    expected = (np.log(np.linalg.det(SPD)) + np.trace(A @ np.linalg.inv(SPD))
+                + np.linalg.det(A) + np.outer(x, y).sum() + (A.T @ x).sum())
+    got = sg.evaluate(f, {k: ENV[k] for k in "APxy"}).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("text,hint", [("tr(X)", "write trace"), ("inv(X)", "write inverse"),
+                                       ("x'*x", "transpose(X, 0, 1)")])
+def test_other_notation_gets_a_hint(text, hint):
+    with pytest.raises(ParseError, match=re.escape(hint)):
+        sg.parse(text)
 
 
 def test_unknown_notation_is_refused():
