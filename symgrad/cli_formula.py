@@ -1,7 +1,12 @@
 """``symgrad diff`` and ``symgrad graph``: commands on a formula given as text.
 
-Formulas go through :func:`symgrad.parse` (no ``eval``; bounded length, nesting
-and exponents).  Work that could still explode -- the tenth derivative of a deep
+Formulas go through :func:`symgrad.parse` (no ``eval``; bounded length, node count,
+nesting and exponents), in the python notation or matrixcalculus.org's
+(``--notation matrixcalculus``).  ``--shape X=n,d`` makes a variable a vector or
+matrix: named dims give matrix-form results (``2*X.T*(X*w - y)``), numbered dims
+elementwise ones.  ``--hessian`` prints second derivatives (matrix form through
+``sg.hessian(..., form="matrix")``), ``--code numpy|jax|torch`` a function
+(``sg.codegen``).  Work that could still explode -- the tenth derivative of a deep
 composition -- runs under a wall-clock limit (``--timeout``, default 30 s) on
 platforms with ``SIGALRM``.
 
