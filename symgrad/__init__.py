@@ -99,3 +99,6 @@ from symgrad.graphviz import print_graph, to_dot  # noqa: E402
 # --- issue 11: linalg (torch.linalg's names as sg.linalg; LinAlgError as torch's)
 from symgrad import linalg  # noqa: E402
 from symgrad.errors import LinAlgError  # noqa: E402
+
+# --- issue 12: the matrix-form self-check raises it (symgrad/matrix_check.py)
+from symgrad.errors import MatrixFormMismatch  # noqa: E402
