@@ -44,7 +44,7 @@ from symgrad.matrix_form import Elementwise, Ones, diff_matrix, factor_matrix, t
 from symgrad.naming import known_name, leaf_name
 
 __all__ = ["HigherOrderError", "Diag", "Pointwise", "matrix_jacobian", "matrix_hessian",
-           "jacobian_wrt"]
+           "jacobian_wrt", "fuse_pointwise"]
 
 
 class HigherOrderError(LoweringError):
@@ -152,6 +152,89 @@ class Pointwise(Elementwise):
         return super()._latex(printer) if text is None else text
 
 
+# ---------------------------------------------------------------- fusing f(M) back
+
+_V = sympy.Dummy("v", real=True)
+
+
+def _pointwise(e, pw):
+    """(M, body over _V) when ``e`` is a function of the entries of one matrix M, else None.
+
+    ``M`` is None for a constant (``c*ones``); ``pw`` holds the arguments' answers.
+    """
+    if isinstance(e, ElementwiseApplyFunction):
+        lam = e.function
+        return e.expr, lam.expr.xreplace({lam.variables[0]: _V})
+    if isinstance(e, sympy.OneMatrix):
+        return None, sympy.S.One
+    if isinstance(e, MatMul) and any(not _is_mat(a) and a.free_symbols for a in e.args):
+        return None  # a scalar factor that is a symbol (2/N, an entry): left as it is
+    parts = [pw.get(a) if _is_mat(a) else (None, a) for a in e.args]
+    if any(p is None for p in parts):
+        return None
+    mats = {m for m, _ in parts if m is not None}
+    if len(mats) > 1:
+        return None
+    m = mats.pop() if mats else None
+    bodies = [b for _, b in parts]
+    if isinstance(e, MatAdd):
+        return m, sympy.Add(*bodies)
+    if isinstance(e, (HadamardProduct, MatMul)) and (
+            isinstance(e, HadamardProduct) or sum(_is_mat(a) for a in e.args) == 1):
+        return m, sympy.Mul(*bodies)
+    if isinstance(e, HadamardPower) and e.exp.is_number:
+        return m, bodies[0] ** e.exp
+    return None
+
+
+def fuse_pointwise(e):
+    """Sub-expressions that are one named function of one matrix, written as that function.
+
+    The lowering writes ``sigmoid(M)`` as ``(ones + exp(-M)).^-1``; read back, it
+    is ``sigmoid(M)`` again (an :class:`~symgrad.matrix_form.Elementwise`), and its
+    derivative reads ``sigmoid(M)*(1 - sigmoid(M))``.  Only fusions whose result
+    prints by name are made.  Iterative (explicit stacks).
+
+    >>> import sympy
+    >>> from symgrad.matrix_form import Ones
+    >>> M = sympy.MatrixSymbol("M", 3, 1)
+    >>> u = sympy.Dummy("u")
+    >>> fuse_pointwise(sympy.HadamardPower(Ones(3, 1) + Elementwise(sympy.Lambda(u, sympy.exp(-u)), M), -1))
+    sigmoid(M)
+    """
+    if not _is_mat(e):
+        return e
+    pw: dict = {}
+    stack = [(e, False)]
+    while stack:  # bottom-up: which nodes are pointwise in one matrix
+        node, ready = stack.pop()
+        if node in pw:
+            continue
+        kids = [a for a in node.args if _is_mat(a) and a not in pw] \
+            if not isinstance(node, (ElementwiseApplyFunction, MatrixSymbol)) else []
+        if not ready and kids:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids)
+            continue
+        try:
+            pw[node] = _pointwise(node, pw) if _is_mat(node) else None
+        except (TypeError, AttributeError):
+            pw[node] = None
+    table: dict = {}
+    todo = [e]
+    while todo:  # top-down: the largest named fusions
+        node = todo.pop()
+        got = pw.get(node)
+        if got is not None and got[0] is not None and not isinstance(node, ElementwiseApplyFunction):
+            fused = Elementwise(Lambda(_V, got[1]), got[0])
+            if fused._name() is not None:
+                table[node] = fused
+                continue
+        if not isinstance(node, (ElementwiseApplyFunction, MatrixSymbol)):
+            todo.extend(a for a in node.args if _is_mat(a))
+    return e.xreplace(table) if table else e
+
+
 # ---------------------------------------------------------------- the Jacobian engine
 
 class _NoRule(Exception):
@@ -192,7 +275,7 @@ def _mm(*args):
         elif isinstance(a, Identity):
             eye = a
         elif isinstance(a, Diag) and mats and isinstance(mats[-1], Diag):
-            mats[-1] = Diag(HadamardProduct(mats[-1].args[0], a.args[0]))
+            mats[-1] = Diag(_hadamard(mats[-1].args[0], a.args[0]))
         elif _is_mat(a):
             mats.append(a)
         else:
@@ -204,6 +287,16 @@ def _mm(*args):
     if coef == 1 and len(mats) == 1:
         return mats[0]
     return MatMul(*([coef] if coef != 1 else []), *mats)
+
+
+def _hadamard(a, b):
+    """a o b; two functions of the same matrix become one (``tanh(M)*(1 - tanh(M)**2)``)."""
+    if (isinstance(a, ElementwiseApplyFunction) and isinstance(b, ElementwiseApplyFunction)
+            and a.expr == b.expr):
+        fa, fb = a.function, b.function
+        body = fa.expr.xreplace({fa.variables[0]: _V}) * fb.expr.xreplace({fb.variables[0]: _V})
+        return Pointwise(Lambda(_V, body), a.expr)
+    return HadamardProduct(a, b)
 
 
 def _madd(terms):
@@ -448,7 +541,7 @@ def matrix_jacobian(f, x, *, simplify: bool = True, check: bool = True):
             g = diff_matrix(f, x, simplify=simplify)
             res = g.T if _is_mat(g) else g
     else:
-        e = to_matrix(f, wrt={id(x)})
+        e = fuse_pointwise(to_matrix(f, wrt={id(x)}))
         xs = _symbol_of(x, 1)
         if rx == 0:
             res = _scalar_derivative(e, xs)
@@ -500,7 +593,7 @@ def matrix_hessian(f, xs, *, simplify: bool = True, check: bool = True):
     syms = [_symbol_of(x, 2) for x in nodes]
     blocks = []
     for x, xi in zip(nodes, syms):
-        g = diff_matrix(f, x, simplify=False)
+        g = fuse_pointwise(diff_matrix(f, x, simplify=False))
         row = []
         for xj in syms:
             h = _scalar_derivative(g, xj) if not _is_mat(xj) else jacobian_wrt(g, xj)
