@@ -34,7 +34,9 @@ from numeric.graph import toposort
 from numeric.ops import RULE, Op
 from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, flat_steps, graph_order, leaf_array,
                                  lower, lower_node, real_world, variables)
+from symgrad.matrix_check import check_matrix
 from symgrad.matrix_form import diff_matrix, to_matrix
+from symgrad.matrix_hessian import matrix_hessian, matrix_jacobian
 from symgrad.naming import known_name
 from numeric.node import as_node, many
 
@@ -462,7 +464,6 @@ def diff(f, x, *, form: str | None = None, simplify: bool = True, check: bool = 
 def _checked(f, x, result, check: bool, order: int = 1):
     """``result`` after the matrix-form self-check (symgrad.matrix_check), unless skipped."""
     if check:
-        from symgrad.matrix_check import check_matrix
         check_matrix(f, x, result, order=order)
     return result
 
@@ -516,7 +517,6 @@ def jacobian(f, x, *, form: str | None = None, simplify: bool = True, check: boo
     """
     f, x = as_node(f), as_node(x)
     if _wants_matrix(f, form):
-        from symgrad.matrix_hessian import matrix_jacobian
         return matrix_jacobian(f, x, simplify=simplify, check=check)
     _, (arr,) = reverse_mode(f, [x], cse=False)
     m = arr.reshape(_size(f), _size(x))
@@ -539,7 +539,6 @@ def hessian(f, xs, *, form: str | None = None, simplify: bool = True, check: boo
     """
     f = as_node(f)
     if _wants_matrix(f, form):
-        from symgrad.matrix_hessian import matrix_hessian
         return matrix_hessian(f, xs, simplify=simplify, check=check)
     xs = _nodes(xs if many(xs) else [xs])
     if _size(f) != 1:

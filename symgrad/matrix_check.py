@@ -31,8 +31,12 @@ from sympy import MatrixExpr, MatrixSymbol
 
 from numeric.graph import toposort
 from numeric.node import as_node, many
+from symgrad import creation
+from symgrad.autograd import grad
 from symgrad.errors import MatrixFormMismatch
+from symgrad.lower_sympy import lower
 from symgrad.naming import leaf_name
+from symgrad.tensor import _apply, handle
 
 __all__ = ["check_matrix", "clear_cache"]
 
@@ -84,9 +88,6 @@ def _rebuild(order_nodes, xs, dims, values, symbolic: bool):
 
     Returns ``(output, [leaves standing for xs])``.
     """
-    import symgrad as sg
-    from symgrad.tensor import _apply, handle
-
     made: dict = {}
     wrt = {id(x) for x in xs}
     for n in order_nodes:
@@ -94,13 +95,13 @@ def _rebuild(order_nodes, xs, dims, values, symbolic: bool):
             if n.role == "symbol":
                 shape = tuple(_concrete(tuple(n.shape), dims))
                 if symbolic:
-                    t = sg.symbol(leaf_name(n), shape=shape, requires_grad=id(n) in wrt)
+                    t = creation.symbol(leaf_name(n), shape=shape, requires_grad=id(n) in wrt)
                 else:
-                    t = sg.tensor(values[leaf_name(n)], dtype=sg.float64,
-                                  requires_grad=id(n) in wrt, name=leaf_name(n))
+                    t = creation.tensor(values[leaf_name(n)], dtype=np.float64,
+                                        requires_grad=id(n) in wrt, name=leaf_name(n))
             elif id(n) in wrt and not symbolic:
-                t = sg.tensor(np.asarray(n.data, dtype=np.float64), requires_grad=True,
-                              name=leaf_name(n))
+                t = creation.tensor(np.asarray(n.data, dtype=np.float64), requires_grad=True,
+                                    name=leaf_name(n))
             else:
                 t = handle(n, n.data)
             made[id(n)] = t
@@ -121,9 +122,6 @@ def _draw_values(order_nodes, dims, rng, positive: bool) -> dict:
 
 
 def _numeric(f, xs, order: int) -> np.ndarray:
-    from symgrad.autograd import grad
-    import symgrad as sg
-
     if order == 1:
         if f.numel() == 1:
             return np.concatenate([g.numpy().ravel() for g in grad(f, xs)])
@@ -131,7 +129,7 @@ def _numeric(f, xs, order: int) -> np.ndarray:
         for k in range(f.numel()):
             seed = np.zeros(f.shape)
             seed.reshape(-1)[k] = 1.0
-            (g,) = grad(f, xs, grad_outputs=sg.tensor(seed), retain_graph=True)
+            (g,) = grad(f, xs, grad_outputs=creation.tensor(seed), retain_graph=True)
             rows.append(g.numpy().ravel())
         return np.array(rows)
     gs = grad(f, xs, create_graph=True)
@@ -140,7 +138,7 @@ def _numeric(f, xs, order: int) -> np.ndarray:
         for k in range(gi.numel()):
             seed = np.zeros(gi.shape)
             seed.reshape(-1)[k] = 1.0
-            hs = grad(gi, xs, grad_outputs=sg.tensor(seed), retain_graph=True,
+            hs = grad(gi, xs, grad_outputs=creation.tensor(seed), retain_graph=True,
                       allow_unused=True)
             rows.append(np.concatenate([np.zeros(x.numel()) if h is None else h.numpy().ravel()
                                         for h, x in zip(hs, xs)]))
@@ -148,24 +146,33 @@ def _numeric(f, xs, order: int) -> np.ndarray:
 
 
 def _elementwise(f, xs, order: int, point: dict) -> np.ndarray:
-    from symgrad.closed_form import hessian, reverse_mode
-    from symgrad.lower_sympy import leaf_array
+    """The derivative of the elementwise lowering by plain ``sympy.diff``, at ``point``.
 
-    if order == 1:
-        _, arrays = reverse_mode(f, xs, cse=False)
-        flat = [e for a in arrays for e in np.asarray(a, dtype=object).ravel()]
-    else:
-        flat = list(hessian(f, xs, form="elementwise", simplify=False, check=False))
+    Independent of both the matrix rules and symgrad's symbolic reverse mode: the
+    graph at concrete shapes is lowered to one SymPy expression per entry, and
+    SymPy differentiates those.
+    """
+    f = as_node(f)
+    leaves = [n for n in toposort([f]) if n.op is None and leaf_name(n) in point]
+    bindings = {id(n): np.asarray(point[leaf_name(n)], dtype=float) for n in leaves}
+    wrt = {id(as_node(x)) for x in xs}
+    arr, arrays = lower(f, wrt, bindings)
+    syms = [e for x in xs for e in arrays[id(as_node(x))].ravel()]
     subs = {}
-    for n in toposort([as_node(f)]):
-        if n.op is None and n.role != "constant":
-            name = leaf_name(n)
-            if name in point:
-                syms = leaf_array(n, {id(n)})
-                for s, v in zip(syms.ravel(), np.asarray(point[name]).ravel()):
-                    subs[s] = sympy.Float(float(v), 30)
-    return np.array([complex(sympy.sympify(e).xreplace(subs).evalf(20)).real
-                     for e in flat], dtype=float)
+    for n in leaves:
+        for sym, v in zip(arrays[id(n)].ravel(), bindings[id(n)].ravel()):
+            if isinstance(sym, sympy.Symbol):
+                subs[sym] = sympy.Float(float(v), 30)
+    outs = [sympy.sympify(e) for e in np.asarray(arr, dtype=object).ravel()]
+    if order == 2:
+        outs = [sympy.diff(outs[0], s) for s in syms]
+    flat = [sympy.diff(e, s) for e in outs for s in syms]
+    return np.array([_number(e.xreplace(subs)) for e in flat], dtype=float)
+
+
+def _number(e) -> float:
+    # kinks (DiracDelta, Heaviside) are evaluated away from 0, where they are 0 or 1
+    return complex(sympy.sympify(e).evalf(20)).real
 
 
 def _matrix_value(result, dims: dict, point: dict) -> np.ndarray:

@@ -40,7 +40,8 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from numeric.node import as_node, many
 from symgrad.lower_sympy import LoweringError, flat_steps
-from symgrad.matrix_form import Elementwise, Ones, diff_matrix, factor_matrix, to_matrix
+from symgrad.matrix_check import check_matrix
+from symgrad.matrix_form import Elementwise, Entry, Ones, diff_matrix, factor_matrix, to_matrix
 from symgrad.naming import known_name, leaf_name
 
 __all__ = ["HigherOrderError", "Diag", "Pointwise", "matrix_jacobian", "matrix_hessian",
@@ -308,7 +309,6 @@ def _madd(terms):
 
 def _entry(m):
     """A 1 x 1 matrix product as a scalar (the matrix form's ``Entry``)."""
-    from symgrad.matrix_form import Entry
     return Entry(m, 0, 0)
 
 
@@ -497,8 +497,8 @@ def _symbol_of(x, order):
     name = leaf_name(x)
     if not shape:
         return sympy.Symbol(name)
-    from symgrad.matrix_form import _mshape
-    return MatrixSymbol(name, *_mshape(shape))
+    return MatrixSymbol(name, *[sympy.Symbol(d) if isinstance(d, str) else sympy.Integer(d)
+                                for d in (shape if len(shape) == 2 else (shape[0], 1))])
 
 
 def _tidy(e, simplify):
@@ -548,7 +548,6 @@ def matrix_jacobian(f, x, *, simplify: bool = True, check: bool = True):
         else:
             res = _tidy(jacobian_wrt(e, xs), simplify)
     if check:
-        from symgrad.matrix_check import check_matrix
         check_matrix(f, x, res, order=1)
     return res
 
@@ -606,6 +605,5 @@ def matrix_hessian(f, xs, *, simplify: bool = True, check: bool = True):
             blocks = [[h if _is_mat(h) else h * Identity(1) for h in r] for r in blocks]
         res = sympy.BlockMatrix(blocks)
     if check:
-        from symgrad.matrix_check import check_matrix
         check_matrix(f, nodes[0] if single else nodes, res, order=2)
     return res
