@@ -59,6 +59,9 @@ class HigherOrderError(LoweringError):
 class Diag(DiagMatrix):
     """The diagonal matrix of a vector, printed ``diag(v)`` (SymPy's ``DiagMatrix``).
 
+    Inside ``diag(...)`` a product of vectors is entrywise (a Hadamard product):
+    ``diag(a*tanh(B*x))``; LaTeX writes it ``\\circ``.
+
     >>> import sympy
     >>> Diag(sympy.MatrixSymbol("v", 3, 1))
     diag(v)
@@ -73,7 +76,12 @@ class Diag(DiagMatrix):
         return Diag(arg)
 
     def _sympystr(self, printer):
-        return f"diag({printer._print(self.args[0])})"
+        arg = self.args[0]
+        if isinstance(arg, HadamardProduct):  # entrywise inside diag(): a*f(M)
+            return "diag({})".format("*".join(
+                printer.parenthesize(a, sympy.printing.precedence.PRECEDENCE["Mul"])
+                for a in arg.args))
+        return f"diag({printer._print(arg)})"
 
     def _latex(self, printer):
         return rf"\operatorname{{diag}}\left({printer._print(self.args[0])}\right)"
@@ -124,6 +132,9 @@ def _one_minus(e):
     return e
 
 
+_LATEX_NAMES = ("exp", "log", "sin", "cos", "tan", "tanh")
+
+
 class Pointwise(Elementwise):
     """An elementwise derivative ``f'(M)``, printed with ``f``'s name where it has one.
 
@@ -141,7 +152,10 @@ class Pointwise(Elementwise):
             return None
         e, names = got
         inner = printer._print(self.expr)
-        stand = {d: sympy.Symbol(template.format(name=n, arg=inner)) for d, n in names.items()}
+        stand = {d: sympy.Symbol(template.format(name=n, arg=inner)
+                                 .replace(r"\operatorname{%s}" % n, "\\" + n)
+                                 if n in _LATEX_NAMES else template.format(name=n, arg=inner))
+                 for d, n in names.items()}
         return printer._print(e.xreplace(stand))
 
     def _sympystr(self, printer):
@@ -277,6 +291,10 @@ def _mm(*args):
             eye = a
         elif isinstance(a, Diag) and mats and isinstance(mats[-1], Diag):
             mats[-1] = Diag(_hadamard(mats[-1].args[0], a.args[0]))
+        elif isinstance(a, Diag) and mats and _is_ones(mats[-1], row=True):
+            mats[-1] = _col(a.args[0]).T        # ones(1, n)*diag(v) = v.T
+        elif _is_ones(a, row=False) and mats and isinstance(mats[-1], Diag):
+            mats[-1] = _col(mats[-1].args[0])   # diag(v)*ones(n, 1) = v
         elif _is_mat(a):
             mats.append(a)
         else:
@@ -288,6 +306,10 @@ def _mm(*args):
     if coef == 1 and len(mats) == 1:
         return mats[0]
     return MatMul(*([coef] if coef != 1 else []), *mats)
+
+
+def _is_ones(m, *, row: bool) -> bool:
+    return isinstance(m, sympy.OneMatrix) and (m.shape[0] == 1 if row else m.shape[1] == 1)
 
 
 def _hadamard(a, b):

@@ -9,7 +9,7 @@ import sympy
 import symgrad as sg
 from symgrad import closed_form, matrix_form, matrix_hessian
 from symgrad.errors import MatrixFormMismatch, SymgradError
-from symgrad.matrix_check import _PASSED, check_matrix, clear_cache
+from symgrad.matrix_check import _PASSED, MatrixCheckSkipped, check_matrix, clear_cache
 from numeric.ops import Op
 
 N, D = sympy.symbols("N d")
@@ -160,4 +160,30 @@ def test_data_leaves_and_constants():
     c = sg.tensor([1.0, -1.0, 0.5])          # an unnamed data leaf: its values
     h = sg.hessian((sg.exp(Y @ v) * c).sum(), v, form="matrix")
     assert "Y.T" in str(h)
+    assert len(_PASSED) == 1
+
+
+def test_no_finite_point_warns_and_returns(lin):
+    X, w, y = lin
+    with pytest.warns(MatrixCheckSkipped, match="no random point gave finite values"):
+        g = sg.diff(sg.log(-(w * w).sum() - 1), w)
+    assert "w" in str(g)
+    assert len(_PASSED) == 0                      # not cached: asked again, checked again
+
+
+def test_a_reference_that_cannot_be_built_warns(lin, monkeypatch):
+    from symgrad import matrix_check
+
+    def broken(*args):
+        raise RuntimeError("no numeric kernel")
+
+    monkeypatch.setattr(matrix_check, "_numeric", broken)
+    X, w, y = lin
+    with pytest.warns(MatrixCheckSkipped, match="RuntimeError: no numeric kernel"):
+        assert str(sg.hessian(((X @ w - y) ** 2).sum(), w)) == "2*X.T*X"
+
+
+def test_constant_gradient_hessian_is_checked(lin):
+    X, w, y = lin
+    assert sg.hessian(sg.relu(X @ w).sum(), w) == sympy.ZeroMatrix(D, D)
     assert len(_PASSED) == 1

@@ -146,3 +146,16 @@ def test_jacobian_wrt_and_fuse_directly():
     assert str(jacobian_wrt(x.T * A * x, x)) in ("x.T*(A + A.T)", "x.T*A.T + x.T*A",
                                                  "x.T*A + x.T*A.T")
     assert fuse_pointwise(A) is A
+
+
+def test_ridge_blocks_and_readable_products(lin):
+    X, w, y = lin
+    lam = sg.symbol("lam")
+    f = ((X @ w - y) ** 2).sum() + lam * (w * w).sum()
+    assert str(sg.hessian(f, w)) == "2*(lam*I + X.T*X)"
+    h = sg.hessian(f, [w, lam])
+    assert str(h.blocks[0, 1]) == "2*w" and str(h.blocks[1, 0]) == "2*w.T"
+    a, B = sg.symbol("a", shape=("h",)), sg.symbol("B", shape=("h", "d"))
+    h = sg.hessian(a @ sg.tanh(B @ w), w)
+    assert str(h) == "-2*B.T*diag(a*tanh(B*w)*(1 - tanh(B*w)**2))*B"
+    assert r"a \circ \tanh" in sg.latex(h)
