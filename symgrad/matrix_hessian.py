@@ -93,7 +93,7 @@ _S = sympy.Dummy("s")
 
 
 def _readable_body(body, u):
-    """(expression over stand-in symbols, {stand-in: (name, is_sigmoid)}) or None.
+    """(expression over stand-in symbols, {stand-in: function name}) or None.
 
     ``exp(u)/(exp(u) + 1)``'s derivative reads ``s*(1 - s)`` with ``s = sigmoid(u)``;
     ``1 - tanh(u)**2`` reads as is with ``tanh(u)`` standing for ``tanh(M)``.
@@ -352,7 +352,10 @@ def _children(e, x):
             raise _NoRule(e)
         return [e.parent]
     if not _is_mat(e) and isinstance(e, sympy.Expr):
-        return [a.parent for a in _dependent_entries(e, x)]
+        entries = _dependent_entries(e, x)
+        if e.xreplace({a: sympy.Dummy() for a in entries}).has(x):
+            raise _NoRule(e)  # x inside something else (a trace, a determinant)
+        return [a.parent for a in entries]
     raise _NoRule(e)
 
 
@@ -487,13 +490,8 @@ def _sympy_jacobian(e, x):
         raise LoweringError(f"SymPy's matrix derivative of {e} with respect to {x} is not a "
                             f"matrix ({type(d).__name__}); use form='elementwise' with "
                             "concrete shapes")
-    # SymPy's convention for a column e is d e.T/d x (n x m): transpose to Jacobian layout
-    rows = _vec_rows(e)
-    if d.shape == (x.shape[0], rows) and d.shape != (rows, x.shape[0]):
-        return d.T
-    if d.shape == (x.shape[0], rows) and _is_mat(e) and e.shape[1] == 1:
-        return d.T
-    return d
+    # SymPy writes derivatives in denominator layout (d(A*x)/dx = A.T, n x m): transpose
+    return d.T if d.shape == (x.shape[0], _vec_rows(e)) else d
 
 
 # ---------------------------------------------------------------- the public entry points
@@ -513,7 +511,7 @@ def _order_text(k: int) -> str:
     return {3: "3rd", 4: "4th"}.get(k, f"{k}th")
 
 
-def _symbol_of(x, order):
+def _symbol_of(x):
     """The SymPy leaf standing for ``x`` in the lowered expressions."""
     shape = tuple(x.shape)
     name = leaf_name(x)
@@ -564,7 +562,7 @@ def matrix_jacobian(f, x, *, simplify: bool = True, check: bool = True):
             res = g.T if _is_mat(g) else g
     else:
         e = fuse_pointwise(to_matrix(f, wrt={id(x)}))
-        xs = _symbol_of(x, 1)
+        xs = _symbol_of(x)
         if rx == 0:
             res = _scalar_derivative(e, xs)
         else:
@@ -611,7 +609,7 @@ def matrix_hessian(f, xs, *, simplify: bool = True, check: bool = True):
                 f"{_dims_text(shape)}; matrix form writes results of order <= 2: use "
                 "form='elementwise' with concrete shapes, or take the Hessian with respect "
                 "to a vector (one column or row of the matrix, as its own symbol)")
-    syms = [_symbol_of(x, 2) for x in nodes]
+    syms = [_symbol_of(x) for x in nodes]
     blocks = []
     for x, xi in zip(nodes, syms):
         g = fuse_pointwise(diff_matrix(f, x, simplify=False))

@@ -159,3 +159,14 @@ def test_ridge_blocks_and_readable_products(lin):
     h = sg.hessian(a @ sg.tanh(B @ w), w)
     assert str(h) == "-2*B.T*diag(a*tanh(B*w)*(1 - tanh(B*w)**2))*B"
     assert r"a \circ \tanh" in sg.latex(h)
+
+
+def test_unknown_structure_goes_to_sympy():
+    # a trace has no structural rule here: SymPy's matrix derivative, in Jacobian layout
+    A, x = sympy.MatrixSymbol("A", 3, 3), sympy.MatrixSymbol("x", 3, 1)
+    j = jacobian_wrt(sympy.Trace(A * x * x.T), x)
+    assert j.shape == (1, 3)
+    Av, xv = RNG.normal(size=(3, 3)), RNG.normal(size=(3, 1))
+    got = np.array(j.xreplace({A: sympy.ImmutableMatrix(Av), x: sympy.ImmutableMatrix(xv)})
+                   .doit().as_explicit().evalf(), dtype=float)
+    np.testing.assert_allclose(got, xv.T @ (Av + Av.T))
