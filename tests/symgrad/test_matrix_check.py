@@ -187,3 +187,11 @@ def test_constant_gradient_hessian_is_checked(lin):
     X, w, y = lin
     assert sg.hessian(sg.relu(X @ w).sum(), w) == sympy.ZeroMatrix(D, D)
     assert len(_PASSED) == 1
+
+
+def test_formula_that_cannot_be_evaluated_is_a_mismatch(lin):
+    X, w, y = lin
+    bad = sympy.MatMul(Xs, Xs, ws)      # N x d times N x d: accepted while N, d are symbols
+    with pytest.raises(MatrixFormMismatch, match="cannot be evaluated") as e:
+        check_matrix(((X @ w - y) ** 2).sum(), w, bad)
+    assert e.value.got is None
