@@ -472,6 +472,7 @@ def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool
              check: bool = True):
     """Gradients of a scalar ``f`` with respect to each leaf in ``xs`` (a list).
 
+    ``form=`` and ``check=`` as for :func:`diff` (matrix forms are checked first).
     ``cse=True`` returns ``(replacements, gradients)`` like ``sympy.cse``: shared
     intermediates ``[(Symbol, expr), ...]`` and the gradient expressions over them,
     O(N) operations for a graph of N nodes.
