@@ -346,6 +346,9 @@ def _children(e, x):
             raise _NoRule(e)
         return [e.base]
     if isinstance(e, ElementwiseApplyFunction):
+        lam = e.function
+        if not isinstance(lam, Lambda) or len(lam.variables) != 1:
+            raise _NoRule(e)  # e.g. a function class of a newer op: SymPy's derivative
         return [e.expr]
     if isinstance(e, MatrixElement):
         if tuple(e.parent.shape) != (1, 1):
