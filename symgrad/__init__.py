@@ -102,3 +102,5 @@ from symgrad.errors import LinAlgError  # noqa: E402
 
 # --- issue 12: function transforms as in torch.func (numeric witnesses for exact objects)
 from symgrad import func  # noqa: E402
+# --- issue 12: the matrix-form self-check raises it (symgrad/matrix_check.py)
+from symgrad.errors import MatrixFormMismatch  # noqa: E402

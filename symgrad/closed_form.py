@@ -34,7 +34,9 @@ from numeric.graph import toposort
 from numeric.ops import RULE, Op
 from symgrad.lower_sympy import (SCALAR_FORMS, as_sympy, flat_steps, graph_order, leaf_array,
                                  lower, lower_node, real_world, variables)
+from symgrad.matrix_check import check_matrix
 from symgrad.matrix_form import diff_matrix, to_matrix
+from symgrad.matrix_hessian import matrix_hessian, matrix_jacobian
 from symgrad.naming import known_name
 from numeric.node import as_node, many
 
@@ -439,12 +441,13 @@ def _finish(arr: np.ndarray, simplify: bool):
     return as_sympy(out)
 
 
-def diff(f, x, *, form: str | None = None, simplify: bool = True):
+def diff(f, x, *, form: str | None = None, simplify: bool = True, check: bool = True):
     """The exact derivative of ``f`` with respect to the leaf ``x`` (SymPy).
 
     The result has shape ``f.shape + x.shape`` (a size-1 result is a scalar
     expression).  ``form="matrix"`` (automatic when a leaf has symbolic dims)
-    gives an index-free matrix expression.
+    gives an index-free matrix expression, checked numerically before it is
+    returned (``check=False`` skips; Note [Matrix self-check] in symgrad/matrix_check.py).
 
     >>> import symgrad as sg
     >>> x = sg.tensor([5.0], requires_grad=True, name="x")
@@ -453,14 +456,23 @@ def diff(f, x, *, form: str | None = None, simplify: bool = True):
     """
     f, x = as_node(f), as_node(x)
     if _wants_matrix(f, form):
-        return diff_matrix(f, x, simplify=simplify)
+        return _checked(f, x, diff_matrix(f, x, simplify=simplify), check)
     _, (arr,) = reverse_mode(f, [x], cse=False)
     return _finish(arr, simplify)
 
 
-def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool = False):
+def _checked(f, x, result, check: bool, order: int = 1):
+    """``result`` after the matrix-form self-check (symgrad.matrix_check), unless skipped."""
+    if check:
+        check_matrix(f, x, result, order=order)
+    return result
+
+
+def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool = False,
+             check: bool = True):
     """Gradients of a scalar ``f`` with respect to each leaf in ``xs`` (a list).
 
+    ``form=`` and ``check=`` as for :func:`diff` (matrix forms are checked first).
     ``cse=True`` returns ``(replacements, gradients)`` like ``sympy.cse``: shared
     intermediates ``[(Symbol, expr), ...]`` and the gradient expressions over them,
     O(N) operations for a graph of N nodes.
@@ -480,7 +492,7 @@ def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool
     if _wants_matrix(f, form):
         if cse:
             raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
-        out = [diff_matrix(f, x, simplify=simplify) for x in xs]
+        out = [_checked(f, x, diff_matrix(f, x, simplify=simplify), check) for x in xs]
         return out[0] if single else out
     reps, arrays = reverse_mode(f, xs, cse=cse)
     if cse:
@@ -490,8 +502,12 @@ def gradient(f, xs, *, form: str | None = None, simplify: bool = True, cse: bool
     return out[0] if single else out
 
 
-def jacobian(f, x, *, simplify: bool = True) -> sympy.Matrix:
+def jacobian(f, x, *, form: str | None = None, simplify: bool = True, check: bool = True):
     """The Jacobian matrix d(flattened f)/d(flattened x), of shape (f.numel, x.numel).
+
+    ``form="matrix"`` (automatic when a leaf has symbolic dims) gives a matrix
+    expression such as ``A`` or ``2*diag(x)``, checked before it is returned
+    (:func:`symgrad.matrix_hessian.matrix_jacobian`).
 
     >>> import symgrad as sg
     >>> x = sg.symbol("x", shape=(2,))
@@ -501,13 +517,19 @@ def jacobian(f, x, *, simplify: bool = True) -> sympy.Matrix:
     [  x_1, x_0]])
     """
     f, x = as_node(f), as_node(x)
+    if _wants_matrix(f, form):
+        return matrix_jacobian(f, x, simplify=simplify, check=check)
     _, (arr,) = reverse_mode(f, [x], cse=False)
     m = arr.reshape(_size(f), _size(x))
     return sympy.Matrix([[_tidy(sympy.sympify(e), simplify) for e in row] for row in m])
 
 
-def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
+def hessian(f, xs, *, form: str | None = None, simplify: bool = True, check: bool = True):
     """The Hessian of a scalar ``f`` over the flattened leaves ``xs`` (a Matrix).
+
+    ``form="matrix"`` (automatic when a leaf has symbolic dims) gives a matrix
+    expression such as ``2*X.T*X``, checked before it is returned
+    (:func:`symgrad.matrix_hessian.matrix_hessian`).
 
     >>> import symgrad as sg
     >>> x, y = sg.symbol("x"), sg.symbol("y")
@@ -517,6 +539,8 @@ def hessian(f, xs, *, simplify: bool = True) -> sympy.Matrix:
     [2*x,   0]])
     """
     f = as_node(f)
+    if _wants_matrix(f, form):
+        return matrix_hessian(f, xs, simplify=simplify, check=check)
     xs = _nodes(xs if many(xs) else [xs])
     if _size(f) != 1:
         raise ValueError(f"hessian() needs a scalar f, got shape {_shape(f)}; call .sum() first")
