@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy import (HadamardPower, HadamardProduct, ImmutableMatrix,
                    Lambda, MatMul, MatrixExpr, MatrixSymbol, OneMatrix)
@@ -327,7 +328,8 @@ class Norm(sympy.Expr):
 
 def _dim(d):
     if isinstance(d, str):  # "N*d": a product of dims (reshape's flattened size)
-        return sympy.Mul(*[sympy.Symbol(p.strip()) for p in d.split("*")])
+        return sympy.Mul(*[sympy.Integer(p) if p.strip().isdigit() else sympy.Symbol(p.strip())
+                           for p in d.split("*")])
     return sympy.Integer(d)
 
 
@@ -360,6 +362,8 @@ def _leaf(node, wrt):
     v = np.asarray(node.data)
     if v.ndim == 0:
         return exact(v.item())
+    if v.ndim == 2 and v.shape[0] == v.shape[1] and np.array_equal(v, np.eye(v.shape[0])):
+        return sympy.Identity(v.shape[0])
     rows = v.reshape(v.shape[0], -1) if v.ndim == 2 else v.reshape(-1, 1)
     return ImmutableMatrix([[exact(x.item()) for x in r] for r in rows])
 
@@ -726,6 +730,135 @@ def _softmax_adjoint(node, g, x):
     return _add([g, -_had(s, spread(inner))], (n, m))
 
 
+# ---------------------------------------------------------------- diag and kron
+#
+# Note [Recognised patterns]
+#     ``sg.diag`` and ``sg.kron`` are composed of index and reshape ops (verify/opdb.py
+#     ``COMPOSED``).  The matrix form reads the patterns back: a ``GETITEM`` of the main
+#     diagonal is ``DiagonalOf(X)``, the ``SCATTER_ADD`` that builds a diagonal matrix is
+#     ``DiagMatrix(x)``, and kron's reshape-multiply-reshape (through rank-4
+#     intermediates, which the matrix form otherwise refuses) is ``KroneckerProduct``.
+
+class Diagonal(DiagonalOf):
+    """SymPy's ``DiagonalOf`` (the diagonal of a square matrix, as a column) whose
+    ``doit()`` also works on explicit matrices (SymPy's fails on an ``ImmutableMatrix``).
+
+    >>> import sympy
+    >>> Diagonal(sympy.ImmutableMatrix([[1, 2], [3, 4]])).doit()
+    Matrix([
+    [1],
+    [4]])
+    """
+
+    def doit(self, **hints):
+        M = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
+        if isinstance(M, sympy.MatrixBase):
+            return sympy.ImmutableMatrix([[M[i, i]] for i in range(min(M.shape))])
+        return Diagonal(M)
+
+    def _sympystr(self, printer):
+        return f"DiagonalOf({printer._print(self.arg)})"
+
+
+def _is_main_diagonal(index, n) -> bool:
+    if not (isinstance(index, tuple) and len(index) == 3 and index[0] is Ellipsis):
+        return False
+    rows, cols = (np.asarray(i) for i in index[1:])
+    return (rows.ndim == 1 and isinstance(n, int) and rows.shape == (n,)
+            and np.array_equal(rows, np.arange(n)) and np.array_equal(cols, np.arange(n)))
+
+
+def _diag_kind(node):
+    """'diagonal' (matrix -> its diagonal), 'diagmatrix' (vector -> matrix) or None."""
+    attrs = node.attrs or {}
+    if node.op is Op.GETITEM and len(node.inputs[0].shape) == 2:
+        n, m = node.inputs[0].shape
+        if n == m and _is_main_diagonal(attrs.get("index"), n):
+            return "diagonal"
+    if node.op is Op.SCATTER_ADD and len(node.inputs[0].shape) == 1:
+        n = node.inputs[0].shape[0]
+        if tuple(attrs.get("shape", ())) == (n, n) and _is_main_diagonal(attrs.get("index"), n):
+            return "diagmatrix"
+    return None
+
+
+def _diag_matrix(v):
+    c, m = _split(v)
+    return c * sympy.Identity(m.shape[0]) if isinstance(m, OneMatrix) else DiagMatrix(v)
+
+
+def _kron_parts(node):
+    """(a node, b node) when ``node`` is ``sg.kron(a, b)`` of rank <= 2 operands, else None."""
+    if node.op is not Op.RESHAPE or len(node.shape) > 2:
+        return None
+    prod = node.inputs[0]
+    if prod.op is not Op.MUL or len(prod.shape) != 4:
+        return None
+    ra, rb = prod.inputs
+    if ra.op is not Op.RESHAPE or rb.op is not Op.RESHAPE:
+        return None
+    sa, sb = tuple(ra.shape), tuple(rb.shape)
+    if sa[1] != 1 or sa[3] != 1 or sb[0] != 1 or sb[2] != 1:
+        return None
+    a, b = ra.inputs[0], rb.inputs[0]
+    if len(a.shape) > 2 or len(b.shape) > 2:
+        return None
+    return a, b
+
+
+def _kron_operand(v, node):
+    """A kron operand as the matrix kron pads it to: a 1-D one next to a 2-D one is a row."""
+    return v.T if len(node.shape) == 1 and _is_mat(v) else v
+
+
+class KronGrad(MatrixExpr):
+    """Adjoint of a Kronecker product ``A ⊗ B`` for one factor, given the other.
+
+    ``KronGrad(G, B, 0)`` is the gradient for ``A`` of ``<G, A ⊗ B>``: its ``(i, j)``
+    entry is ``<G_ij, B>``, ``G_ij`` the ``(i, j)`` block of ``G`` (printed
+    ``<G, _ ⊗ B>``); ``KronGrad(G, A, 1)`` is ``sum_ij A_ij G_ij`` (``<G, A ⊗ _>``).
+
+    >>> import sympy
+    >>> G, B = sympy.MatrixSymbol("G", 2, 2), sympy.MatrixSymbol("B", 1, 2)
+    >>> KronGrad(G, B, 0).as_explicit()[1, 0]
+    B[0, 0]*G[1, 0] + B[0, 1]*G[1, 1]
+    """
+
+    def __new__(cls, G, other, side):
+        return MatrixExpr.__new__(cls, G, other, sympy.Integer(side))
+
+    @property
+    def shape(self):
+        G, other = self.args[:2]
+        return (sympy.sympify(G.shape[0]) / other.shape[0], sympy.sympify(G.shape[1]) / other.shape[1])
+
+    def _entry(self, i, j, **kwargs):
+        G, other, side = self.args
+        p, q = self.shape if int(side) == 1 else other.shape
+        if int(side) == 0:
+            return sympy.Add(*[G[i * p + k, j * q + m] * other[k, m]
+                               for k in range(int(p)) for m in range(int(q))])
+        n, m_ = other.shape
+        return sympy.Add(*[other[a, b] * G[a * p + i, b * q + j]
+                           for a in range(int(n)) for b in range(int(m_))])
+
+    def doit(self, **hints):
+        args = [a.doit(**hints) if hasattr(a, "doit") else a for a in self.args]
+        out = KronGrad(*args)
+        if any(isinstance(a, sympy.MatrixBase) for a in args[:2]) and _concrete(out.shape):
+            return out.as_explicit()
+        return out
+
+    def _sympystr(self, printer):
+        G, other = (printer._print(a) for a in self.args[:2])
+        return f"<{G}, _ ⊗ {other}>" if int(self.args[2]) == 0 else f"<{G}, {other} ⊗ _>"
+
+    def _latex(self, printer):
+        G, other = (printer._print(a) for a in self.args[:2])
+        inner = rf"\cdot \otimes {other}" if int(self.args[2]) == 0 else rf"{other} \otimes \cdot"
+        return rf"\left\langle {G}, {inner} \right\rangle"
+
+
 # ---------------------------------------------------------------- forward
 
 def _reduce_matrix(x, shape, axis, keepdims):
@@ -754,6 +887,9 @@ def _forward(node, vals, shapes):
     out_shape = _mshape(node.shape)
     if op in _LINALG:
         return _forward_linalg(node, vals, shapes)
+    kind = _diag_kind(node)
+    if kind is not None:
+        return Diagonal(vals[0]) if kind == "diagonal" else _diag_matrix(vals[0])
     if op in SCALAR_FORMS:
         ins_np = [tuple(i.shape) for i in node.inputs]
         if _outer_pair(node, ins_np):
@@ -794,7 +930,15 @@ def _walk(f, wrt=None):
     for node in order:
         if node.op is None:
             vals[id(node)] = _leaf(node, wrt)
+        elif len(node.shape) > 2:
+            vals[id(node)] = None   # only inside a recognised pattern (kron)
+        elif (kron := _kron_parts(node)) is not None:
+            a, b = (_kron_operand(vals[id(k)], k) for k in kron)
+            vals[id(node)] = sympy.KroneckerProduct(a, b)
         else:
+            for i in node.inputs:
+                if vals[id(i)] is None:
+                    _mshape(i.shape)  # raises: rank > 2
             vals[id(node)] = _forward(node, [vals[id(i)] for i in node.inputs],
                                       [_mshape(i.shape) for i in node.inputs])
     return order, vals
@@ -809,6 +953,7 @@ def to_matrix(t, wrt=None):
     X*w
     """
     t = as_node(t)
+    _mshape(t.shape)
     return _walk(t, wrt)[1][id(t)]
 
 
@@ -843,6 +988,9 @@ def _backward_rule(node, g, vals, shapes):
         return [(0, g * Ones(1, m))]
     if op in _LINALG:
         return _backward_linalg(node, g, vals, shapes)
+    kind = _diag_kind(node)
+    if kind is not None:
+        return [(0, _diag_matrix(g) if kind == "diagonal" else Diagonal(g))]
     ins_np = [tuple(i.shape) for i in node.inputs]
     if _outer_pair(node, ins_np):
         col, row = _outer_factors(node, vals, ins_np)
@@ -868,6 +1016,19 @@ def _backward_rule(node, g, vals, shapes):
         if d != 0:
             ga = _had(g, _elementwise_expr(d, env, out_shape))
             out.append((k, _unview(ga, ins_np[k], node.shape) if shapes[k] else ga))
+    return out
+
+
+def _kron_backward(node, g, vals, shapes):
+    a, b = (_kron_operand(v, k) for v, k in zip(vals, _kron_parts(node)))
+    out = []
+    for k, other in enumerate((b, a)):
+        c, G = _split(g)
+        if isinstance(G, sympy.Identity) and other.shape[0] == other.shape[1]:
+            ga = c * sympy.Trace(other) * sympy.Identity(G.shape[0] / other.shape[0])
+        else:
+            ga = KronGrad(g, other, k)
+        out.append((k, ga.T if ga.shape != vals[k].shape else ga))
     return out
 
 
@@ -1012,9 +1173,11 @@ def diff_matrix(f, x, *, simplify: bool = True):
                 adj[id(node)] = terms or []
             continue
         g = _add(terms, _mshape(node.shape))
-        ins = node.inputs
+        kron = _kron_parts(node)
+        ins = kron if kron is not None else node.inputs
         shapes = [_mshape(i.shape) for i in ins]
-        for k, ga in _backward_rule(node, g, [vals[id(i)] for i in ins], shapes):
+        rule = _kron_backward if kron is not None else _backward_rule
+        for k, ga in rule(node, g, [vals[id(i)] for i in ins], shapes):
             if id(ins[k]) in needs:
                 adj.setdefault(id(ins[k]), []).append(_unbroadcast(ga, shapes[k]))
     terms = adj.get(id(x), [])

@@ -321,7 +321,14 @@ def kron(input: Any, other: Any) -> Tensor:
     ra = _apply(Op.RESHAPE, (a,), {"shape": tuple(d for n in sa for d in (n, 1))})
     rb = _apply(Op.RESHAPE, (b,), {"shape": tuple(d for n in sb for d in (1, n))})
     prod = _apply(Op.MUL, (ra, rb), {})
-    return _apply(Op.RESHAPE, (prod,), {"shape": tuple(x * y for x, y in zip(sa, sb))})
+    return _apply(Op.RESHAPE, (prod,), {"shape": tuple(_times(x, y) for x, y in zip(sa, sb))})
+
+
+def _times(x: Any, y: Any) -> Any:
+    """A product of dims; symbolic ones (``"N"``) multiply as strings (``"N*2"``)."""
+    if isinstance(x, builtins.int) and isinstance(y, builtins.int):
+        return x * y
+    return y if x == 1 else x if y == 1 else f"{x}*{y}"
 
 
 # ----------------------------------------------------------------------------- einsum

@@ -55,7 +55,7 @@ def _matrix_value(g, leaves, values):
 def _check(build, leaves: dict, wrt: str, known: str, *, seed=0, **kinds):
     """(a) printed matrix form == ``known``; (b) == elementwise sg.diff; (c) == backward."""
     sym = {n: sg.symbol(n, shape=s) for n, s in leaves.items()}
-    g = sg.diff(build(**sym), sym[wrt])
+    g = sg.diff(build(**sym), sym[wrt], form="matrix")
     rng = np.random.default_rng(seed)
     values = {n: _value(n, s, rng, kinds) for n, s in leaves.items()}
     got = _matrix_value(g, leaves, values).reshape(_size(leaves[wrt]))
@@ -166,6 +166,21 @@ CASES = [
     ("MLP relu dW", lambda W, x, v: v @ sg.relu(W @ x), {"W": ("h", "d"), "x": ("d",),
                                                          "v": ("h",)},
      "W", "(HadamardProduct([W*x > 0], v))*x.T"),
+    # diag, eye, kron (concrete dims: sg.diag builds index arrays)
+    ("sum(X∘diag(x))", lambda X, x: (X * sg.diag(x)).sum(), {"X": (3, 3), "x": (3,)}, "x",
+     "DiagonalOf(X)"),
+    ("x'diag(X)", lambda X, x: x @ sg.diag(X), {"X": (3, 3), "x": (3,)}, "X", "DiagMatrix(x)"),
+    ("sum(diag(X))", lambda X: sg.diag(X).sum(), {"X": (3, 3)}, "X", "I"),
+    ("tr((X + 2I)X)", lambda X: sg.trace((X + 2 * sg.eye(3)) @ X), {"X": (3, 3)}, "X",
+     "2*(I + X.T)"),
+    ("tr(A⊗B) wrt A", lambda A, B: sg.trace(sg.kron(A, B)), {"A": M, "B": ("K", "K")}, "A",
+     "Trace(B)*I"),
+    ("sum(C∘(A⊗B)) wrt A", lambda A, B, C: (C * sg.kron(A, B)).sum(),
+     {"A": (2, 2), "B": (3, 2), "C": (6, 4)}, "A", "<C, _ ⊗ B>"),
+    ("sum(C∘(A⊗B)) wrt B", lambda A, B, C: (C * sg.kron(A, B)).sum(),
+     {"A": (2, 2), "B": (3, 2), "C": (6, 4)}, "B", "<C, A ⊗ _>"),
+    ("sum(D∘(v⊗B)) wrt v", lambda v, B, D: (D * sg.kron(v, B)).sum(),
+     {"v": (2,), "B": (3, 2), "D": (3, 4)}, "v", "<D, _ ⊗ B>.T"),
     # reshape and vec
     ("vec(X)'v", lambda X, v: (X.T.reshape(v.shape) * v).sum(), {"X": R, "v": ("d*N",)}, "X",
      "unvec(v, N, d)"),
