@@ -30,6 +30,8 @@ def _value(name, shape, rng, kinds):
         return r @ r.T + shape[0] * np.eye(shape[0])
     if name in kinds.get("positive", ()):
         return rng.uniform(0.5, 2.0, shape)
+    if name in kinds.get("mask", ()):
+        return rng.random(shape) < 0.5
     if name in kinds.get("onehot", ()):
         v = np.zeros(shape)
         v[rng.integers(shape[0])] = 1.0
@@ -42,7 +44,7 @@ def _matrix_value(g, leaves, values):
     reps = {}
     for name, shape in leaves.items():
         sym = sg.to_sympy(sg.symbol(name, shape=shape), form="matrix")
-        v = values[name]
+        v = np.asarray(values[name], dtype=float)
         reps[sym] = sympy.Float(float(v)) if v.ndim == 0 else \
             sympy.ImmutableMatrix(v.reshape(v.shape[0], -1))
     e = g.xreplace(reps).subs({sympy.Symbol(k): v for k, v in DIMS.items()})
@@ -66,7 +68,7 @@ def _check(build, leaves: dict, wrt: str, known: str, *, seed=0, **kinds):
     for n, leaf in conc.items():
         elems = sg.to_sympy(leaf)
         elems = [elems] if not _size(leaves[n]) else list(sympy.flatten(elems))
-        at.update(zip(elems, np.ravel(values[n]).tolist()))
+        at.update(zip(elems, np.ravel(values[n]).astype(float).tolist()))
     elementwise = np.array(sympy.Array(ge).xreplace(at).tolist() if _size(leaves[wrt])
                            else ge.xreplace(at), dtype=float)
     np.testing.assert_allclose(got, elementwise.reshape(got.shape), rtol=1e-9, atol=1e-9)
@@ -159,6 +161,23 @@ CASES = [
                                                                     "b": V}, "w", "X.T*[X*w > b]"),
     ("y'minimum(x, 1/2)", lambda x, y: (y * sg.minimum(x, 0.5)).sum(), {"x": V, "y": V}, "x",
      "HadamardProduct([1/2 > x], y)"),
+    ("relu as maximum(X, 0)", lambda X: sg.maximum(X, 0.0).sum(), {"X": R}, "X", "[X > 0]"),
+    ("sum(X∘minimum(X, Z))", lambda X, Z: (X * sg.minimum(X, Z)).sum(), {"X": R, "Z": R}, "X",
+     "HadamardProduct([X >= Z], Z) + 2*(HadamardProduct([Z > X], X))"),
+    ("where(m, x, 2x)", lambda m, x, y: (y * sg.where(m, x, 2 * x)).sum(),
+     {"m": V, "x": V, "y": V}, "x", "2*(HadamardProduct(-m + ones(N, 1), y)) + "
+                                    "HadamardProduct(m, y)"),
+    # softmax family over the rows or columns of a matrix
+    ("sum(logsumexp(X, 1))", lambda X: sg.logsumexp(X, 1).sum(), {"X": ("N", "K")}, "X",
+     "softmax(X, axis=1)"),
+    ("sum(logsumexp(X, 0))", lambda X: sg.logsumexp(X, 0).sum(), {"X": ("N", "K")}, "X",
+     "softmax(X)"),
+    ("sum(T∘log_softmax(X, 1))", lambda X, T: (T * sg.log_softmax(X, 1)).sum(),
+     {"X": ("N", "K"), "T": ("N", "K")}, "X",
+     "-(HadamardProduct(T*ones(K, K), softmax(X, axis=1))) + T"),
+    ("sum(T∘softmax(X, 0))", lambda X, T: (T * sg.softmax(X, 0)).sum(),
+     {"X": ("N", "K"), "T": ("N", "K")}, "X",
+     "HadamardProduct(T - ones(N, N)*(HadamardProduct(T, softmax(X))), softmax(X))"),
     # an MLP layer
     ("MLP layer dW", lambda W, x, v: (v * sg.tanh(W @ x)).sum(), {"W": ("h", "d"),
                                                                  "x": ("d",), "v": ("h",)},
@@ -193,7 +212,7 @@ _KINDS = {
     "log det(inv(X))": {"spd": ("X",)}, "det(AX)": {"spd": ("A", "X")},
     "tr(inv(X)A)": {"spd": ("X",)}, "a'inv(X)b": {"spd": ("X",)},
     "sum(solve(A, x))": {"spd": ("A",)}, "y'solve(A, x) wrt A": {"spd": ("A",)},
-    "softmax cross-entropy": {"onehot": ("t",)},
+    "softmax cross-entropy": {"onehot": ("t",)}, "where(m, x, 2x)": {"mask": ("m",)},
 }
 
 
