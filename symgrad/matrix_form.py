@@ -649,8 +649,15 @@ def _forward_linalg(node, vals, shapes):
         return _add([_had(views[k], _pick(op, views, k)) for k in range(2)], _mshape(out_np))
     if op is Op.WHERE:
         c, a, b = views
-        return _add([_had(c, a), _had(_add([1, -c], _mshape(out_np)), b)], _mshape(out_np))
+        return _add([_had(c, a), _had(_not(c, out_np), b)], _mshape(out_np))
     raise AssertionError(op)
+
+
+def _not(c, out_np):
+    """``1 - c`` of a 0/1 condition (explicit when the condition is data)."""
+    if isinstance(c, sympy.MatrixBase):
+        return c.applyfunc(lambda v: 1 - v)
+    return _add([1, -c], _mshape(out_np))
 
 
 def _pick(op, views, k):
@@ -698,7 +705,7 @@ def _backward_linalg(node, g, vals, shapes):
     if op is Op.WHERE:
         c = views[0]
         return [(1, _unview(_had(g, c), ins_np[1], out_np)),
-                (2, _unview(_had(g, _add([1, -c], _mshape(out_np))), ins_np[2], out_np))]
+                (2, _unview(_had(g, _not(c, out_np)), ins_np[2], out_np))]
     raise AssertionError(op)
 
 
@@ -1142,6 +1149,7 @@ def _tidy(e, simplify, dims=()):
             e = factor_matrix(e)
         else:  # Note [Plain leaves]: simplify over real leaves and positive integer dims
             to_real, to_plain = real_world(e, dims=dims)
+            # budget: part 1 (symgrad.budget.tidy) bounds this simplify at merge
             e = sympy.simplify(e.xreplace(to_real)).xreplace(to_plain)
     return e
 
