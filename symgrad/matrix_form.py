@@ -322,7 +322,9 @@ class Norm(sympy.Expr):
         return f"norm{self.p}({printer._print(self.args[0])})"
 
     def _latex(self, printer, exp=None):
-        out = rf"\left\|{printer._print(self.args[0])}\right\|_{{{self.p}}}"
+        M = self.args[0]
+        sub = "F" if self.p == 2 and M.shape[1] != 1 and M.shape[0] != 1 else self.p
+        out = rf"\left\|{printer._print(M)}\right\|_{{{sub}}}"
         return out if exp is None else rf"{out}^{{{exp}}}"
 
 
