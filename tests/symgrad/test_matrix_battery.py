@@ -200,6 +200,23 @@ CASES = [
      {"A": (2, 2), "B": (3, 2), "C": (6, 4)}, "B", "<C, A ⊗ _>"),
     ("sum(D∘(v⊗B)) wrt v", lambda v, B, D: (D * sg.kron(v, B)).sum(),
      {"v": (2,), "B": (3, 2), "D": (3, 4)}, "v", "<D, _ ⊗ B>.T"),
+    ("multinomial logistic", lambda X, W, T: -(T * sg.log_softmax(X @ W, 1)).sum(),
+     {"X": R, "W": ("d", "K"), "T": ("N", "K")}, "W",
+     "-X.T*(HadamardProduct(-T*ones(K, K), softmax(X*W, axis=1)) + T)"),
+    ("2-layer MLP dW1", lambda W1, b1, W2, x, y: ((W2 @ sg.tanh(W1 @ x + b1) - y) ** 2).sum(),
+     {"W1": ("h", "d"), "b1": ("h",), "W2": ("K", "h"), "x": ("d",), "y": ("K",)}, "W1",
+     "(HadamardProduct(W2.T*(2*W2*tanh(W1*x + b1) - 2*y), "
+     "-HadamardPower(tanh(W1*x + b1), 2) + ones(h, 1)))*x.T"),
+    ("2-layer relu MLP db1",
+     lambda W1, b1, W2, x, y: ((W2 @ sg.relu(W1 @ x + b1) - y) ** 2).sum(),
+     {"W1": ("h", "d"), "b1": ("h",), "W2": ("K", "h"), "x": ("d",), "y": ("K",)}, "b1",
+     "HadamardProduct(W2.T*(2*W2*(HadamardProduct(W1*x + b1, [W1*x + b1 > 0])) - 2*y), "
+     "[W1*x + b1 > 0])"),
+    ("batched relu MLP dW1",
+     lambda W1, b1, W2, X, Y: ((sg.relu(X @ W1.T + b1) @ W2.T - Y) ** 2).mean(),
+     {"W1": ("h", "d"), "b1": ("h",), "W2": ("K", "h"), "X": R, "Y": ("N", "K")}, "W1",
+     "(HadamardProduct((1/(K*N))*W2.T*(2*W2*(HadamardProduct(W1*X.T + b1*ones(1, N), "
+     "[W1*X.T + b1*ones(1, N) > 0])) - 2*Y.T), [W1*X.T + b1*ones(1, N) > 0]))*X"),
     # reshape and vec
     ("vec(X)'v", lambda X, v: (X.T.reshape(v.shape) * v).sum(), {"X": R, "v": ("d*N",)}, "X",
      "unvec(v, N, d)"),
@@ -212,7 +229,7 @@ _KINDS = {
     "log det(inv(X))": {"spd": ("X",)}, "det(AX)": {"spd": ("A", "X")},
     "tr(inv(X)A)": {"spd": ("X",)}, "a'inv(X)b": {"spd": ("X",)},
     "sum(solve(A, x))": {"spd": ("A",)}, "y'solve(A, x) wrt A": {"spd": ("A",)},
-    "softmax cross-entropy": {"onehot": ("t",)}, "where(m, x, 2x)": {"mask": ("m",)},
+    "softmax cross-entropy": {"onehot": ("t",)}, "multinomial logistic": {"positive": ("T",)}, "where(m, x, 2x)": {"mask": ("m",)},
 }
 
 
