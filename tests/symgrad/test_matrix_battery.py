@@ -142,6 +142,8 @@ CASES = [
     ("logsumexp", lambda z: sg.logsumexp(z, 0), {"z": ("K",)}, "z", "softmax(z)"),
     ("logsumexp(Wx)", lambda W, x: sg.logsumexp(W @ x, 0), {"W": ("K", "d"), "x": ("d",)},
      "x", "W.T*softmax(W*x)"),
+    ("logsumexp(X) over all entries", lambda X: sg.logsumexp(X, (0, 1)), {"X": ("N", "K")},
+     "X", "1/(ones(1, N)*exp(X)*ones(K, 1))[0, 0]*exp(X)"),
     ("t'softmax(z)", lambda z, t: (t * sg.softmax(z, 0)).sum(), {"z": ("K",), "t": ("K",)},
      "z", "HadamardProduct((-(ones(1, K)*(HadamardProduct(t, softmax(z))))[0, 0])*ones(K, 1) + t, "
           "softmax(z))"),
