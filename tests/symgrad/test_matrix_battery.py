@@ -156,6 +156,15 @@ CASES = [
      "2*(HadamardProduct(x, y))"),
     ("sum(exp(Xw))", lambda X, w: sg.exp(X @ w).sum(), {"X": R, "w": ("d",)}, "w",
      "X.T*exp(X*w)"),
+    # broadcasting: a vector is a row of a matrix, an (N, 1) column spreads along rows
+    ("sum((X + b)^2) wrt the row b", lambda X, b: ((X + b) ** 2).sum(), {"X": R, "b": ("d",)},
+     "b", "2*(b*ones(1, N) + X.T)*ones(N, 1)"),
+    ("sum(T∘(c + b)) wrt the column c", lambda T, c, b: (T * (c + b)).sum(),
+     {"T": R, "c": ("N", 1), "b": ("d",)}, "c", "T*ones(d, 1)"),
+    ("sum(T∘X/c)", lambda T, X, c: (T * (X / c)).sum(), {"T": R, "X": R, "c": ("N", 1)}, "c",
+     "-(HadamardProduct(HadamardPower(c*ones(1, d), -2), T, X))*ones(d, 1)"),
+    ("sum(T∘exp(X - b))", lambda T, X, b: (T * sg.exp(X - b)).sum(),
+     {"T": R, "X": R, "b": ("d",)}, "b", "-(HadamardProduct(exp(-b*ones(1, N) + X.T), T.T))*ones(N, 1)"),
     # kinks: relu, maximum, minimum, where
     ("relu", lambda X, w: sg.relu(X @ w).sum(), {"X": R, "w": ("d",)}, "w",
      "X.T*[X*w > 0]"),
@@ -231,7 +240,7 @@ _KINDS = {
     "log det(inv(X))": {"spd": ("X",)}, "det(AX)": {"spd": ("A", "X")},
     "tr(inv(X)A)": {"spd": ("X",)}, "a'inv(X)b": {"spd": ("X",)},
     "sum(solve(A, x))": {"spd": ("A",)}, "y'solve(A, x) wrt A": {"spd": ("A",)},
-    "softmax cross-entropy": {"onehot": ("t",)}, "multinomial logistic": {"positive": ("T",)}, "where(m, x, 2x)": {"mask": ("m",)},
+    "softmax cross-entropy": {"onehot": ("t",)}, "sum(T∘X/c)": {"positive": ("c",)}, "multinomial logistic": {"positive": ("T",)}, "where(m, x, 2x)": {"mask": ("m",)},
 }
 
 
