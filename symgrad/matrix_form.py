@@ -152,11 +152,21 @@ class Softmax(MatrixExpr):
         return rf"\operatorname{{softmax}}{extra}\left({printer._print(self.args[0])}\right)"
 
 
-class Indicator(MatrixExpr):
-    """The 0/1 matrix ``[A > B]`` (``strict``) or ``[A >= B]``, entry by entry.
+_STEPS = {  # the 0/1 step functions of an indicator, on the difference A - B
+    ">": sympy.Piecewise((1, _U > 0), (0, True)),
+    ">=": sympy.Piecewise((1, _U >= 0), (0, True)),
+    "!=": sympy.Piecewise((1, sympy.Ne(_U, 0)), (0, True)),
+}
+
+
+class Indicator(Elementwise):
+    """The 0/1 matrix ``[A > B]`` (``strict``), ``[A >= B]``, or ``[A != 0]``, entry by entry.
 
     ``A`` or ``B`` may be a scalar (compared with every entry of the other).
-    ``maximum(A, B) = A∘[A > B] + B∘[B >= A]``, ``relu(X) = X∘[X > 0]``.
+    ``maximum(A, B) = A∘[A > B] + B∘[B >= A]``, ``relu(X) = X∘[X > 0]``,
+    ``where(m, A, B) = [m != 0]∘A + [m == 0]∘B``.  It is the step function applied
+    to each entry of ``A - B`` (an :class:`Elementwise`, so SymPy's rules and
+    ``.as_explicit()`` read it), printed as the comparison.
 
     >>> import sympy
     >>> x = sympy.MatrixSymbol("x", 2, 1)
@@ -164,43 +174,47 @@ class Indicator(MatrixExpr):
     ([x > 0], Piecewise((1, x[1, 0] > 0), (0, True)))
     """
 
-    def __new__(cls, A, B, strict=True):
-        return MatrixExpr.__new__(cls, sympy.sympify(A), sympy.sympify(B),
-                                  sympy.true if strict else sympy.false)
+    def __new__(cls, A, B=None, strict=True):
+        if isinstance(A, Lambda):   # SymPy rebuilding from args: (function, expr)
+            return super().__new__(cls, A, B)
+        rel = strict if isinstance(strict, str) else ">" if strict else ">="
+        A, B = sympy.sympify(A), sympy.sympify(B if B is not None else 0)
+        shape = A.shape if _is_mat(A) else B.shape
+        diff = _add([A, -B] if B != 0 else [A], shape)
+        return super().__new__(cls, Lambda(_U, _STEPS[rel]), diff)
 
-    @property
-    def shape(self):
-        A, B = self.args[:2]
-        return A.shape if _is_mat(A) else B.shape
+    def _rel(self) -> str:
+        lam = self.function
+        body = lam.expr.xreplace({lam.variables[0]: _U})
+        return next(r for r, step in _STEPS.items() if step == body)
 
-    @property
-    def strict(self) -> bool:
-        return bool(self.args[2])
+    def _sides(self, printer):
+        """(left, right) of the comparison: the positive and negated negative terms."""
+        e = self.expr
+        terms = e.args if isinstance(e, sympy.MatAdd) else (e,)
+        pos, neg = [], []
+        for t in terms:
+            c, _ = _coef_factors(t)
+            (neg if c.could_extract_minus_sign() else pos).append(t)
+        if not neg or not pos:
+            return printer._print(e), "0"
 
-    def _entry(self, i, j, **kwargs):
-        A, B = (a[i, j] if _is_mat(a) else a for a in self.args[:2])
-        rel = A > B if self.strict else A >= B
-        return sympy.Piecewise((1, rel), (0, True))
+        def side(ts):
+            ts = [c if fs and isinstance(fs[0], OneMatrix) and len(fs) == 1 else t
+                  for t in ts for c, fs in [_coef_factors(t)]]
+            return printer._print(sympy.Add(*ts) if all(not _is_mat(t) for t in ts)
+                                  else sympy.MatAdd(*ts) if len(ts) > 1 else ts[0])
 
-    def doit(self, **hints):
-        A, B = (a.doit(**hints) if hasattr(a, "doit") else a for a in self.args[:2])
-        out = Indicator(A, B, self.strict)
-        if any(isinstance(a, sympy.MatrixBase) for a in (A, B)):
-            return out.as_explicit()
-        return out
-
-    def _eval_transpose(self):
-        A, B = (a.T if _is_mat(a) else a for a in self.args[:2])
-        return Indicator(A, B, self.strict)
+        return side(pos), side([-t for t in neg])
 
     def _sympystr(self, printer):
-        rel = ">" if self.strict else ">="
-        return f"[{printer._print(self.args[0])} {rel} {printer._print(self.args[1])}]"
+        left, right = self._sides(printer)
+        return f"[{left} {self._rel()} {right}]"
 
     def _latex(self, printer):
-        rel = ">" if self.strict else r"\geq"
-        return (rf"\mathbb{{1}}\left[{printer._print(self.args[0])} {rel} "
-                rf"{printer._print(self.args[1])}\right]")
+        left, right = self._sides(printer)
+        rel = {">": ">", ">=": r"\geq", "!=": r"\neq"}[self._rel()]
+        return rf"\mathbb{{1}}\left[{left} {rel} {right}\right]"
 
 
 class Vec(MatrixExpr):
@@ -651,8 +665,16 @@ def _forward_linalg(node, vals, shapes):
         return _add([_had(views[k], _pick(op, views, k)) for k in range(2)], _mshape(out_np))
     if op is Op.WHERE:
         c, a, b = views
+        c = _truth(c)
         return _add([_had(c, a), _had(_not(c, out_np), b)], _mshape(out_np))
     raise AssertionError(op)
+
+
+def _truth(c):
+    """A condition as 0/1 entries: data masks are already; a symbol ``m`` is ``[m != 0]``."""
+    if isinstance(c, sympy.MatrixBase) or not _is_mat(c):
+        return c
+    return Indicator(c, 0, "!=")
 
 
 def _not(c, out_np):
@@ -705,7 +727,7 @@ def _backward_linalg(node, g, vals, shapes):
         return [(k, _unview(_had(g, _pick(op, views, k)), ins_np[k], out_np))
                 for k in range(2)]
     if op is Op.WHERE:
-        c = views[0]
+        c = _truth(views[0])
         return [(1, _unview(_had(g, c), ins_np[1], out_np)),
                 (2, _unview(_had(g, _not(c, out_np)), ins_np[2], out_np))]
     raise AssertionError(op)

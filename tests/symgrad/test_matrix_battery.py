@@ -176,8 +176,8 @@ CASES = [
     ("sum(X∘minimum(X, Z))", lambda X, Z: (X * sg.minimum(X, Z)).sum(), {"X": R, "Z": R}, "X",
      "HadamardProduct([X >= Z], Z) + 2*(HadamardProduct([Z > X], X))"),
     ("where(m, x, 2x)", lambda m, x, y: (y * sg.where(m, x, 2 * x)).sum(),
-     {"m": V, "x": V, "y": V}, "x", "2*(HadamardProduct(-m + ones(N, 1), y)) + "
-                                    "HadamardProduct(m, y)"),
+     {"m": V, "x": V, "y": V}, "x", "2*(HadamardProduct(-[m != 0] + ones(N, 1), y)) + "
+                                    "HadamardProduct([m != 0], y)"),
     # softmax family over the rows or columns of a matrix
     ("sum(logsumexp(X, 1))", lambda X: sg.logsumexp(X, 1).sum(), {"X": ("N", "K")}, "X",
      "softmax(X, axis=1)"),
