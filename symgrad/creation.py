@@ -138,6 +138,11 @@ def eye(n: int, m: Optional[int] = None, *, dtype: Any = None, requires_grad: bo
     tensor([[1., 0.],
             [0., 1.]])
     """
+    if isinstance(n, str) or isinstance(m, str):
+        raise TypeError(f"eye: sizes must be integers, got {n!r}" + (f", {m!r}" if m else "")
+                        + "; an identity of symbolic size has no values to hold. Use "
+                        "concrete sizes (sg.eye(3) lowers to I in form='matrix'); in "
+                        "symbolic matrix results the identity appears as I (Identity(N))")
     return _leaf(np.eye(n, m, dtype=_dt.as_dtype(dtype)), requires_grad, name)
 
 
