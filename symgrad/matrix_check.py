@@ -35,7 +35,7 @@ from numeric.node import as_node, many
 from symgrad import creation
 from symgrad.autograd import grad
 from symgrad.errors import MatrixFormMismatch
-from symgrad.lower_sympy import lower
+from symgrad.lower_sympy import flat_steps, lower, real_world
 from symgrad.naming import leaf_name
 from symgrad.tensor import _apply, handle
 
@@ -76,7 +76,13 @@ def _signature(order_nodes: list, xs: list) -> tuple:
 def _concrete(value, dims: dict):
     """``value`` with string dims replaced by numbers (attrs: tuples, lists, strings)."""
     if isinstance(value, str):
-        return dims.get(value, value)
+        if value in dims:
+            return dims[value]
+        names = re.findall(r"[A-Za-z_]\w*", value)
+        if names and all(n in dims for n in names) and re.fullmatch(r"[\w\s*+()-]+", value):
+            # a dim made of dims ("N*d" from reshape, "N*2" from kron)
+            return int(sympy.sympify(value, locals={n: sympy.Integer(dims[n]) for n in names}))
+        return value
     if isinstance(value, tuple):
         return tuple(_concrete(v, dims) for v in value)
     if isinstance(value, list):
@@ -169,9 +175,15 @@ def _elementwise(f, xs, order: int, point: dict) -> np.ndarray:
             if isinstance(sym, sympy.Symbol):
                 subs[sym] = sympy.Float(float(v), 30)
     outs = [sympy.sympify(e) for e in np.asarray(arr, dtype=object).ravel()]
+    # over real stand-ins (Note [Plain leaves]): SymPy leaves d|x|/dx, d sign(x)/dx
+    # unevaluated for a plain x, and a Derivative cannot take a number in its place
+    to_real, _ = real_world(*outs, *syms)
+    outs = [e.xreplace(to_real) for e in outs]
+    syms = [s.xreplace(to_real) for s in syms]
+    subs = {to_real.get(s, s): v for s, v in subs.items()}
     if order == 2:
         outs = [sympy.diff(outs[0], s) for s in syms]
-    flat = [sympy.diff(e, s) for e in outs for s in syms]
+    flat = [flat_steps(sympy.diff(e, s)) for e in outs for s in syms]
     return np.array([_number(e.xreplace(subs)) for e in flat], dtype=float)
 
 
@@ -271,8 +283,8 @@ def check_matrix(f, x, result, *, order: int = 1, draws: int = 2, seed: int = 0)
            re.sub(r"dummy_index=\d+", "", sympy.srepr(result)))
     if key in _PASSED:
         return
-    names = sorted({d for n in order_nodes if n.op is None for d in n.shape
-                    if isinstance(d, str)})
+    names = sorted({name for n in order_nodes if n.op is None for d in n.shape
+                    if isinstance(d, str) for name in re.findall(r"[A-Za-z_]\w*", d)})
     kind = _kind(f, xs, order)
     checked = 0
     for draw in range(draws):
