@@ -477,8 +477,14 @@ class Entry(MatrixElement):
 
     Unlike SymPy's ``MatrixElement``, ``doit()`` keeps it whole while dims are
     symbolic instead of writing an index ``Sum`` (``MatrixExpr.__mul__`` calls
-    ``doit``), so formulas stay index-free: ``exp((ones(1, N)*X*w)[0, 0])``.  Once
-    the dims are numbers (``.subs({N: 3, d: 2}).doit()``) it becomes the explicit entry.
+    ``doit``), so formulas stay index-free.  A sum of all entries (``ones(1, N)*X*w``)
+    prints ``sum(X*w)``; other entries print ``(w.T*w)[0, 0]``.  Once the dims are
+    numbers (``.subs({N: 3, d: 2}).doit()``) it becomes the explicit entry.
+
+    >>> import symgrad as sg
+    >>> X, w = sg.symbol("X", shape=("N", "d")), sg.symbol("w", shape=("d",))
+    >>> sg.to_sympy(sg.exp((X @ w).sum()), form="matrix")
+    exp(sum(X*w))
     """
 
     def doit(self, **hints):
@@ -488,6 +494,36 @@ class Entry(MatrixElement):
         if all(n.is_Integer for m in parent.atoms(MatrixSymbol, OneMatrix) for n in m.shape):
             return parent.as_explicit()[0, 0]
         return Entry(parent, 0, 0)
+
+    def summed(self):
+        """``M`` when this entry is the sum of all entries of ``M`` (``ones*M*ones``), else None."""
+        p = self.parent
+        if not isinstance(p, MatMul):
+            return None
+        args = [a for a in p.args if _is_mat(a)]
+        if len(args) < 2 or any(not _is_mat(a) for a in p.args):
+            return None
+        if isinstance(args[0], OneMatrix) and args[0].shape[0] == 1:
+            args = args[1:]
+        else:
+            return None
+        if len(args) > 1 and isinstance(args[-1], OneMatrix) and args[-1].shape[1] == 1:
+            args = args[:-1]
+        elif args[-1].shape[1] != 1:
+            return None
+        return args[0] if len(args) == 1 else MatMul(*args)
+
+    def _sympystr(self, printer):
+        inner = self.summed()
+        if inner is None:
+            return printer._print_MatrixElement(self)
+        return f"sum({printer._print(inner)})"
+
+    def _latex(self, printer):
+        inner = self.summed()
+        if inner is None:
+            return printer._print_MatrixElement(self)
+        return f"\\operatorname{{sum}}\\left({printer._print(inner)}\\right)"
 
 
 def _scalar(e):

@@ -138,14 +138,14 @@ CASES = [
      "1/norm2(A*x)*A.T*A*x"),
     # softmax family
     ("softmax cross-entropy", lambda z, t: -(t * sg.log_softmax(z, 0)).sum(),
-     {"z": ("K",), "t": ("K",)}, "z", "(ones(1, K)*t)[0, 0]*softmax(z) - t"),
+     {"z": ("K",), "t": ("K",)}, "z", "sum(t)*softmax(z) - t"),
     ("logsumexp", lambda z: sg.logsumexp(z, 0), {"z": ("K",)}, "z", "softmax(z)"),
     ("logsumexp(Wx)", lambda W, x: sg.logsumexp(W @ x, 0), {"W": ("K", "d"), "x": ("d",)},
      "x", "W.T*softmax(W*x)"),
     ("logsumexp(X) over all entries", lambda X: sg.logsumexp(X, (0, 1)), {"X": ("N", "K")},
-     "X", "1/(ones(1, N)*exp(X)*ones(K, 1))[0, 0]*exp(X)"),
+     "X", "1/sum(exp(X))*exp(X)"),
     ("t'softmax(z)", lambda z, t: (t * sg.softmax(z, 0)).sum(), {"z": ("K",), "t": ("K",)},
-     "z", "HadamardProduct((-(ones(1, K)*(HadamardProduct(t, softmax(z))))[0, 0])*ones(K, 1) + t, "
+     "z", "HadamardProduct((-sum(HadamardProduct(t, softmax(z))))*ones(K, 1) + t, "
           "softmax(z))"),
     # products
     ("outer: sum(A∘xy')", lambda A, x, y: (A * sg.outer(x, y)).sum(), {"A": M, "x": V, "y": V},

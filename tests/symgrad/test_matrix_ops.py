@@ -58,7 +58,7 @@ def test_key_results_in_latex():
         r"M^{T} \mathbb{1}\left[M w > 0\right]"
     t = sg.symbol("t", shape=("K",))
     assert sympy.latex(sg.diff(-(t * sg.log_softmax(z, 0)).sum(), z)) == \
-        r"{\left(\mathbf{1}_{1 \times K} t\right)}_{0,0} \operatorname{softmax}\left(z\right) - t"
+        r"\operatorname{sum}\left(t\right) \operatorname{softmax}\left(z\right) - t"
 
 
 def test_softmax_and_logsumexp_axes():
@@ -67,7 +67,7 @@ def test_softmax_and_logsumexp_axes():
     assert str(_m(sg.logsumexp(S, 1))) == "log(exp(S)*ones(K, 1))"
     assert str(_m(sg.logsumexp(S, 0))) == "log(exp(S.T)*ones(N, 1))"
     assert _m(sg.logsumexp(S, 0, keepdim=True)).shape == (1, K)
-    assert str(_m(sg.logsumexp(z, 0))) == "log((ones(1, K)*exp(z))[0, 0])"
+    assert str(_m(sg.logsumexp(z, 0))) == "log(sum(exp(z)))"
 
 
 def test_classes_become_explicit_at_concrete_dims():
