@@ -31,7 +31,7 @@ import sympy
 from sympy import MatrixExpr, MatrixSymbol
 
 from numeric.graph import toposort
-from numeric.node import as_node, many
+from numeric.node import IDENTITY, as_node, many
 from symgrad import creation
 from symgrad.autograd import grad
 from symgrad.errors import MatrixFormMismatch
@@ -106,6 +106,8 @@ def _rebuild(order_nodes, xs, dims, values, symbolic: bool):
                 else:
                     t = creation.tensor(values[leaf_name(n)], dtype=np.float64,
                                         requires_grad=id(n) in wrt, name=leaf_name(n))
+            elif n.literal == IDENTITY:
+                t = creation.eye(_concrete(n.shape[0], dims))
             elif id(n) in wrt and not symbolic:
                 t = creation.tensor(np.asarray(n.data, dtype=np.float64), requires_grad=True,
                                     name=leaf_name(n))

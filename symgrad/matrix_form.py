@@ -28,7 +28,7 @@ from numeric.ops import Op
 from symgrad.lower_sympy import (SCALAR_FORMS, LoweringError, exact, flat_steps, graph_order,
                                  is_variable, real_world)
 from symgrad.naming import known_name, leaf_name
-from numeric.node import as_node
+from numeric.node import IDENTITY, as_node
 
 __all__ = ["to_matrix", "diff_matrix"]
 
@@ -368,6 +368,8 @@ def _is_mat(e) -> bool:
 
 def _leaf(node, wrt):
     shape = _mshape(node.shape)
+    if node.literal == IDENTITY:
+        return sympy.Identity(shape[0])
     if node.literal is not None:
         value = exact(node.literal)
         return value if not shape else value * Ones(*shape)
@@ -1157,7 +1159,10 @@ def _factor_add(terms):
     common = _common_scalar([c for c, _ in parts])
     if not left and not right and common == 1:
         return sympy.MatAdd(*terms)
-    inner = sympy.MatAdd(*[_matmul([c / common] + f) for c, f in parts])
+    inner = [_matmul([c / common] + f) for c, f in parts]
+    # (I + A) + (I + A.T) -> 2*I + A + A.T: sums left inside by the factoring are merged
+    inner = sympy.MatAdd(*[t for e in inner for t in (e.args if isinstance(e, sympy.MatAdd)
+                                                      else (e,))]).doit(deep=False)
     return _matmul([common] + left + [inner] + right)
 
 

@@ -117,7 +117,24 @@ def test_refusals_name_the_fix():
     T = sg.symbol("T", shape=("N", "N", "N"))
     with pytest.raises(LoweringError, match="rank <= 2"):
         sg.diff(T.sum(), T)
-    with pytest.raises(TypeError, match="eye: sizes must be integers.*Identity"):
-        sg.eye("N")
+    with pytest.raises(TypeError, match="symbolic identity is square"):
+        sg.eye("N", "d")
+    with pytest.raises(TypeError, match="a name such as 'N'"):
+        sg.eye("N+1")
     with pytest.raises(ValueError, match="need concrete sizes"):
         sg.diag(x)
+
+
+def test_symbolic_eye_is_the_identity():
+    """sg.eye("N") lowers to Identity(N); the self-check rebuilds it as np.eye at each draw."""
+    A = sg.symbol("A", shape=("N", "N"))
+    v = sg.symbol("v", shape=("N",))
+    e = sg.eye("N")
+    assert e.shape == ("N", "N") and e.node.role == "constant"
+    assert str(_m(e)) == "I"
+    assert str(sg.diff(v @ (A + sg.eye("N")) @ v, v)) == "(2*I + A + A.T)*v"
+    assert str(sg.diff(sg.trace(A @ sg.eye("N")), A)) == "I"
+    assert str(sg.diff(sg.logdet(A + 2 * sg.eye("N")), A)) == "(2*I + A.T)**(-1)"
+    X, w, lam = sg.symbol("X", shape=("n", "d")), sg.symbol("w", shape=("d",)), sg.symbol("lam")
+    ridge = ((X @ w) ** 2).sum() + lam * (w @ sg.eye("d") @ w)
+    assert str(sg.hessian(ridge, w)) == "2*(lam*I + X.T*X)"
