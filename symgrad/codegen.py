@@ -310,13 +310,13 @@ class _MatrixCode:
         return code
 
     def _print_DiagMatrix(self, e):  # a vector's entries on a diagonal
-        return f"{self._fn('diag')}({self._wrap(e.arg)}.reshape(-1))"
+        return f"{self._fn('diag')}({self._wrap(e.args[0])}.reshape(-1))"
 
     def _print_DiagonalMatrix(self, e):  # a matrix with its off-diagonal entries zeroed
-        return f"{self._wrap(e.arg)}*{self._eye(*e.shape)}"
+        return f"{self._wrap(e.args[0])}*{self._eye(*e.shape)}"
 
     def _print_DiagonalOf(self, e):
-        return f"{self._fn('diagonal')}({self._print(e.arg)}).reshape(-1, 1)"
+        return f"{self._fn('diagonal')}({self._print(e.args[0])}).reshape(-1, 1)"
 
     def _eye(self, rows, cols=None):
         cols = rows if cols is None else cols
@@ -354,7 +354,7 @@ class _MatrixCode:
 
     def _apply(self, function, matrix) -> str:
         from symgrad.matrix_form import Elementwise
-        arg = self._wrap(matrix)
+        arg = self._print(matrix)
         name = Elementwise(function, matrix)._name() if isinstance(function, sympy.Lambda) \
             else getattr(function, "__name__", None)
         code = self._print_named(name, arg) if name else None
@@ -363,7 +363,7 @@ class _MatrixCode:
         u = sympy.Dummy("u")
         body = function(u) if not isinstance(function, sympy.Lambda) \
             else function.expr.xreplace({function.variables[0]: u})
-        self._inline[u] = arg
+        self._inline[u] = self._wrap(matrix)
         try:
             return self._print(body)
         finally:
@@ -425,7 +425,7 @@ class _JaxCode(_MatrixCode, JaxPrinter):
 
 
 class _TorchCode(_MatrixCode, TorchPrinter):
-    """PyTorch; created matrices take the dtype of the first matrix argument."""
+    """PyTorch; created arrays take the dtype of the first array argument."""
 
     _mod = "torch"
 
@@ -440,10 +440,10 @@ class _TorchCode(_MatrixCode, TorchPrinter):
         cols = rows if cols is None else cols
         return f"{self._fn('eye')}({self._dims(rows, cols)}, dtype={self._dtype()})"
 
-    def _print_Pow(self, e, rational=False):
+    def _print_Pow(self, e, **settings):
         if e.free_symbols <= self._ints:  # dims are Python ints; torch.pow wants a tensor
-            return PythonCodePrinter._print_Pow(self, e, rational=rational)
-        return super()._print_Pow(e, rational=rational)
+            return PythonCodePrinter._print_Pow(self, e)
+        return super()._print_Pow(e)
 
     def _print_named(self, name, arg):
         if name == "sigmoid":
@@ -507,7 +507,7 @@ def _python(outs: _Outputs, args: list[_Arg], lang: str, name: str, cse: bool) -
         reps, exprs = _cse(reps, exprs)
     for s, _ in reps:
         names.add(s)
-    like = next((a.name for a in args if a.kind == "matrix"), None)
+    like = next((a.name for a in args if a.kind != "scalar"), None)  # torch: its dtype
     printer = _PRINTERS[lang]({"fully_qualified_modules": True, "inline": True,
                                "allow_unknown_functions": False})
     printer._setup(names, lambdas, like)
@@ -533,7 +533,10 @@ def _python(outs: _Outputs, args: list[_Arg], lang: str, name: str, cse: bool) -
         body.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
     else:
         body.append(f"return [{', '.join(results)}]")
-    imports = sorted({m for m in printer.module_imports} | _base_imports(lang))
+    imports = {m for m in printer.module_imports} | _base_imports(lang)
+    if any("builtins." in line for line in body):  # SymPy prints index sums builtins.sum
+        imports.add("builtins")
+    imports = sorted(imports)
     params = ", ".join(a.name for a in args)
     lines = [f"import {m}" for m in imports] + ["", "", f"def {name}({params}):"]
     lines += [_INDENT + line for line in body]
