@@ -65,7 +65,7 @@ _LAZY = {
     "diff": "symgrad.closed_form", "gradient": "symgrad.closed_form",
     "hessian": "symgrad.closed_form", "jacobian": "symgrad.closed_form",
     "latex": "symgrad.printing", "lambdify": "symgrad.printing",
-    "codegen": "symgrad.codegen",
+    "codegen": "symgrad.code_out",
 }
 
 

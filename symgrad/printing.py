@@ -52,7 +52,7 @@ _COUNTER = itertools.count()
 
 def lambdify(formula: Any, args: Sequence[Any], *, cse: bool = True,
              backend: str = "numpy") -> Callable[..., Any]:
-    """A function evaluating ``formula``: the source :func:`symgrad.codegen.codegen` writes.
+    """A function evaluating ``formula``: the source :func:`symgrad.code_out.codegen` writes.
 
     ``formula`` is a SymPy expression, a Matrix/Array of expressions, a matrix-form
     result (``2*X.T*(X*w - y)``), a list/tuple of these (``sg.gradient``'s output),
@@ -69,7 +69,7 @@ def lambdify(formula: Any, args: Sequence[Any], *, cse: bool = True,
     >>> float(f(0.0))
     1.0
     """
-    from symgrad.codegen import _generate
+    from symgrad.code_out import _generate
     if backend == "c":
         raise ValueError("lambdify makes Python callables (backend 'numpy', 'jax' or "
                          "'torch'); for C source use sg.codegen(..., lang='c')")

@@ -1,5 +1,8 @@
 """Code out: ``sg.codegen`` writes a closed form as a numpy, JAX, PyTorch or C function.
 
+(The module is ``code_out``, not ``codegen``: importing a submodule named like the
+function would replace ``sg.codegen`` with the module.)
+
 The formula is printed by SymPy's code printers (``SciPyPrinter``, ``JaxPrinter``,
 ``TorchPrinter``, ``C99CodePrinter``), extended here for matrix expressions (``@``,
 ``.T``, ``linalg.inv``, named elementwise functions such as ``sigmoid``) and for
@@ -511,7 +514,12 @@ def _python(outs: _Outputs, args: list[_Arg], lang: str, name: str, cse: bool) -
     printer = _PRINTERS[lang]({"fully_qualified_modules": True, "inline": True,
                                "allow_unknown_functions": False})
     printer._setup(names, lambdas, like)
-    body = _prologue(args, names, lang, printer)
+    everything = list(exprs) + [v for _, v in reps]
+    used = set().union(*(e.free_symbols for e in everything))
+    # DiagonalMatrix prints an eye of its shape, which its args do not name
+    used |= {d for e in everything for a in sympy.preorder_traversal(e)
+             if isinstance(a, sympy.DiagonalMatrix) for d in a.shape}
+    body = _prologue(args, names, lang, printer, used)
     _check_free(outs, reps, exprs, args, names)
     for s, v in reps:
         body.append(f"{names.of[s]} = {printer.doprint(v)}")
@@ -557,7 +565,7 @@ def _convert(lang: str, printer) -> str:
             "torch": "torch.as_tensor"}[lang]
 
 
-def _prologue(args, names: _Names, lang: str, printer) -> list[str]:
+def _prologue(args, names: _Names, lang: str, printer, used: set) -> list[str]:
     """Argument conversion, vector reshapes, dims from shapes, array unpacking."""
     conv = _convert(lang, printer)
     lines = []
@@ -577,7 +585,7 @@ def _prologue(args, names: _Names, lang: str, printer) -> list[str]:
         if a.kind != "matrix":
             continue
         for k, d in enumerate(a.sym.shape):
-            if isinstance(d, sympy.Symbol) and d not in names.of:
+            if isinstance(d, sympy.Symbol) and d in used and d not in names.of:
                 lines.append(f"{names.add(d)} = {a.name}.shape[{k}]")
                 printer._ints.add(d)
     return lines
