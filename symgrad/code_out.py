@@ -250,7 +250,9 @@ class _MatrixCode:
                   sympy.Determinant, sympy.Trace, sympy.KroneckerProduct, sympy.DiagMatrix,
                   sympy.Transpose, MatrixElement, ElementwiseApplyFunction, _Applied,
                   sympy.ImmutableMatrix)
-        if isinstance(e, atomic) and not (isinstance(e, sympy.Number) and e < 0):
+        calls = {"Softmax", "Indicator", "Vec", "Unvec", "KronGrad", "Norm"}  # part 2's
+        if isinstance(e, atomic) and not (isinstance(e, sympy.Number) and e < 0) \
+                or type(e).__name__ in calls:
             return s
         return f"({s})"
 
@@ -268,6 +270,8 @@ class _MatrixCode:
             return mats
         if coef == -1:
             return f"-{mats}"
+        if coef.is_Number and coef < 0:
+            return f"-{self.parenthesize(-coef, PRECEDENCE['Mul'])}*{mats}"
         return f"{self.parenthesize(coef, PRECEDENCE['Mul'])}*{mats}"
 
     def _print_MatAdd(self, e):
@@ -401,6 +405,47 @@ class _MatrixCode:
                 for a in e.args)
         return f"{self._fn('bitwise_and')}({x}, {y})"
 
+    # part 2's classes (symgrad.matrix_form), by name: Softmax, Indicator, Vec, Unvec,
+    # Norm, KronGrad (Diagonal is a DiagonalOf) --------------------------------------
+    def _print_Softmax(self, e):
+        return self._softmax(self._print(e.args[0]), int(e.args[1]))
+
+    def _softmax(self, code: str, axis: int) -> str:
+        return f"{self._module_format('scipy.special.softmax')}({code}, axis={axis})"
+
+    def _print_Indicator(self, e):
+        rel = ">" if bool(e.args[2]) else ">="
+        cond = f"{self._wrap(e.args[0])} {rel} {self._wrap(e.args[1])}"
+        return self._as_float(cond)
+
+    def _as_float(self, cond: str) -> str:
+        return f"{self._fn('where')}({cond}, 1.0, 0.0)"
+
+    def _print_Vec(self, e):  # columns stacked: column-major, so transpose first
+        return f"{self._wrap(e.args[0])}.T.reshape(-1, 1)"
+
+    def _print_Unvec(self, e):
+        v, rows, cols = e.args
+        return f"{self._wrap(v)}.reshape({self._print(cols)}, {self._print(rows)}).T"
+
+    def _print_Norm(self, e):
+        M = self._print(e.args[0])
+        if int(e.args[1]) == 1:
+            return f"{self._fn('sum')}({self._fn('abs')}({M}))"
+        return f"{self._fn('sqrt')}({self._fn('sum')}({self._wrap(e.args[0])}**2))"
+
+    def _print_KronGrad(self, e):
+        # <G, _ (x) B>: entry (i, j) is <block (i, j) of G, B>; <G, A (x) _>: sum_ab A_ab G_ab
+        G, other = (self._print(a) for a in e.args[:2])
+        if int(e.args[2]) == 0:
+            spec, blocks = "ikjm,km->ij", ("G.shape[0] // B.shape[0], B.shape[0], "
+                                           "G.shape[1] // B.shape[1], B.shape[1]")
+        else:
+            spec, blocks = "aibj,ab->ij", ("B.shape[0], G.shape[0] // B.shape[0], "
+                                           "B.shape[1], G.shape[1] // B.shape[1]")
+        return (f"(lambda G, B: {self._fn('einsum')}('{spec}', G.reshape({blocks}), B))"
+                f"({G}, {other})")
+
     def _print_MatrixExpr(self, e):
         raise ValueError(f"codegen cannot print the matrix expression {type(e).__name__} "
                          f"({e}); write it with SymPy's standard matrix classes")
@@ -419,6 +464,9 @@ class _JaxCode(_MatrixCode, JaxPrinter):
         if name in ("sigmoid", "softplus"):
             return f"{self._module_format('jax.nn.' + name)}({arg})"
         return None
+
+    def _softmax(self, code, axis):
+        return f"{self._module_format('jax.nn.softmax')}({code}, axis={axis})"
 
     def _print_ImmutableDenseMatrix(self, e):
         rows = ", ".join("[" + ", ".join(self._print(x) for x in r) + "]" for r in e.tolist())
@@ -454,6 +502,12 @@ class _TorchCode(_MatrixCode, TorchPrinter):
         if name == "softplus":  # torch's softplus switches to x above 20: use the exact form
             return f"{self._fn('logaddexp')}({self._fn('zeros_like')}({arg}), {arg})"
         return None
+
+    def _softmax(self, code, axis):
+        return f"{self._fn('softmax')}({code}, dim={axis})"
+
+    def _as_float(self, cond):
+        return f"({cond}).to({self._dtype()})"
 
     def _print_ImmutableDenseMatrix(self, e):
         rows = ", ".join("[" + ", ".join(self._print(x) for x in r) + "]" for r in e.tolist())
