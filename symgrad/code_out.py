@@ -208,6 +208,26 @@ class _Names:
 
 # ---------------------------------------------------------------- printers
 
+def _via_sigmoid(body, u):
+    """``(polynomial in s, s)`` when ``body`` is one in ``s = sigmoid(u)``, else None.
+
+    ``exp(k*u) = (s/(1 - s))**k``: a sigmoid derivative such as
+    ``exp(u)/(exp(u) + 1)**2`` becomes ``s*(1 - s)``, which cannot overflow.
+    """
+    if not body.has(sympy.exp):
+        return None
+    s = sympy.Dummy("s")
+    try:
+        e = body.replace(lambda a: isinstance(a, sympy.exp) and (a.args[0] / u).is_Rational,
+                         lambda a: (s / (1 - s)) ** (a.args[0] / u))
+        e = sympy.factor(sympy.cancel(e))
+    except (TypeError, ValueError, sympy.PolynomialError):
+        return None
+    if u in e.free_symbols or not e.is_polynomial(s):
+        return None
+    return e, s
+
+
 class _MatrixCode:
     """Matrix-expression printing shared by the numpy, JAX and PyTorch printers.
 
@@ -370,11 +390,17 @@ class _MatrixCode:
         u = sympy.Dummy("u")
         body = function(u) if not isinstance(function, sympy.Lambda) \
             else function.expr.xreplace({function.variables[0]: u})
-        self._inline[u] = self._wrap(matrix)
+        inline = {u: self._wrap(matrix)}
+        sig = _via_sigmoid(body, u)
+        if sig is not None:  # exp(u)/(exp(u) + 1)**2 -> s*(1 - s): no overflow
+            body, s = sig
+            inline = {s: self._print_named("sigmoid", arg)}
+        self._inline.update(inline)
         try:
-            return self._print(body)
+            return self.parenthesize(body, PRECEDENCE["Atom"])  # a call, or (a + b)
         finally:
-            del self._inline[u]
+            for k in inline:
+                del self._inline[k]
 
     def _print_ElementwiseApplyFunction(self, e):
         return self._apply(e.function, e.expr)
