@@ -649,11 +649,13 @@ def _prologue(args, names: _Names, lang: str, printer, used: set) -> list[str]:
     """Argument conversion, vector reshapes, dims from shapes, array unpacking."""
     conv = _convert(lang, printer)
     lines = []
-    for a in args:
+    # arrays first: in torch, scalars then take the first array's dtype (float64 stays)
+    for a in sorted(args, key=lambda a: a.kind == "scalar"):
         n = a.name
         if a.kind == "scalar":
             if lang == "torch":
-                lines.append(f"{n} = {conv}({n})")
+                like = f", dtype={printer._like}.dtype" if printer._like else ""
+                lines.append(f"{n} = {conv}({n}{like})")
         elif a.kind == "matrix":  # Note [Vectors in generated code]
             shape = "(-1, 1)" if a.vector else "(1, -1)" if a.row else None
             lines.append(f"{n} = {conv}({n})" + (f".reshape{shape}" if shape else ""))

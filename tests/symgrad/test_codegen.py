@@ -299,6 +299,21 @@ def test_scalar_args_stay_vectorised_and_names_are_valid_python():
                                [2.0, 2 * np.e + 2])
 
 
+def test_torch_scalar_args_take_the_array_dtype():
+    torch = pytest.importorskip("torch")
+    X, w, y = ls_leaves()
+    lam = sg.symbol("lam")
+    ridge = least_squares(X, w, y) + lam * (w @ w)
+    fn = sg.lambdify(sg.diff(ridge, w), [lam, X, w, y], backend="torch")
+    Xv, wv, yv = data(8)
+    got = fn(0.1, *(torch.tensor(v) for v in (Xv, wv, yv)))
+    assert got.dtype == torch.float64
+    X_, y_ = sg.tensor(Xv), sg.tensor(yv)
+    w_ = sg.tensor(wv, requires_grad=True)
+    (least_squares(X_, w_, y_) + 0.1 * (w_ @ w_)).backward()
+    np.testing.assert_allclose(got.numpy(), w_.grad.numpy(), rtol=1e-12)
+
+
 # ------------------------------------------------------------------ C
 
 def c_gradient():
