@@ -14,6 +14,9 @@ Note [Vectors in generated code]
     functions take such an argument as a 1-D array (an (n, 1) array works too),
     reshape it to a column inside, and return any result whose matrix shape is
     (r, 1) as a 1-D array of length r, so ``grad(X, w, y)`` has ``w``'s shape.
+    The exception: when the arguments with r rows and one column are all 2-D
+    ``(r, 1)`` leaf tensors, the result keeps that 2-D shape (a gradient for a
+    column ``c`` of shape ``(N, 1)`` is ``(N, 1)``).
     A scalar result (``Entry``, a trace, a determinant) is a 0-d value.  Symbolic
     dims (``N``, ``d``) are read from the arguments' shapes at call time.
 
@@ -139,8 +142,9 @@ class _Arg:
     columns are 1).
     """
 
-    def __init__(self, kind, sym=None, elems=None):
+    def __init__(self, kind, sym=None, elems=None, column2d=False):
         self.kind, self.sym, self.elems = kind, sym, elems
+        self.column2d = column2d   # a 2-D (n, 1) leaf tensor, not a 1-D vector
         self.name = ""
 
     @property
@@ -165,7 +169,8 @@ def _arg(a, matrix: bool) -> _Arg:
             ms = _mshape(shape)
             if not ms:
                 return _Arg("scalar", sympy.Symbol(leaf_name(node)))
-            return _Arg("matrix", MatrixSymbol(leaf_name(node), *ms))
+            return _Arg("matrix", MatrixSymbol(leaf_name(node), *ms),
+                        column2d=len(shape) == 2 and ms[1] == 1)
         arr = leaf_array(node, {id(node)})
         if arr.size == 1:
             return _Arg("scalar", arr.reshape(()).item())
@@ -270,7 +275,7 @@ class _MatrixCode:
                   sympy.Determinant, sympy.Trace, sympy.KroneckerProduct, sympy.DiagMatrix,
                   sympy.Transpose, MatrixElement, ElementwiseApplyFunction, _Applied,
                   sympy.ImmutableMatrix)
-        calls = {"Softmax", "Indicator", "Vec", "Unvec", "KronGrad", "Norm"}  # part 2's
+        calls = {"Softmax", "Vec", "Unvec", "KronGrad", "Norm"}  # part 2's
         if isinstance(e, atomic) and not (isinstance(e, sympy.Number) and e < 0) \
                 or type(e).__name__ in calls:
             return s
@@ -397,6 +402,10 @@ class _MatrixCode:
             inline = {s: self._print_named("sigmoid", arg)}
         self._inline.update(inline)
         try:
+            if isinstance(body, sympy.Piecewise) and len(body.args) == 2 \
+                    and body.args[1].cond == sympy.true \
+                    and all(arm.expr.is_Number for arm in body.args):  # a step: [M > 0]
+                return self._step(self._print(body.args[0].cond), *(a.expr for a in body.args))
             return self.parenthesize(body, PRECEDENCE["Atom"])  # a call, or (a + b)
         finally:
             for k in inline:
@@ -431,21 +440,17 @@ class _MatrixCode:
                 for a in e.args)
         return f"{self._fn('bitwise_and')}({x}, {y})"
 
-    # part 2's classes (symgrad.matrix_form), by name: Softmax, Indicator, Vec, Unvec,
-    # Norm, KronGrad (Diagonal is a DiagonalOf) --------------------------------------
+    # part 2's classes (symgrad.matrix_form), by name: Softmax, Vec, Unvec, Norm,
+    # KronGrad (Diagonal is a DiagonalOf; Indicator an Elementwise step) ----------------
     def _print_Softmax(self, e):
         return self._softmax(self._print(e.args[0]), int(e.args[1]))
 
     def _softmax(self, code: str, axis: int) -> str:
         return f"{self._module_format('scipy.special.softmax')}({code}, axis={axis})"
 
-    def _print_Indicator(self, e):
-        rel = ">" if bool(e.args[2]) else ">="
-        cond = f"{self._wrap(e.args[0])} {rel} {self._wrap(e.args[1])}"
-        return self._as_float(cond)
-
-    def _as_float(self, cond: str) -> str:
-        return f"{self._fn('where')}({cond}, 1.0, 0.0)"
+    def _step(self, cond: str, a, b) -> str:
+        """Entrywise ``a if cond else b`` for numbers a, b (an indicator matrix)."""
+        return f"{self._fn('where')}({cond}, {float(a)!r}, {float(b)!r})"
 
     def _print_Vec(self, e):  # columns stacked: column-major, so transpose first
         return f"{self._wrap(e.args[0])}.T.reshape(-1, 1)"
@@ -532,8 +537,8 @@ class _TorchCode(_MatrixCode, TorchPrinter):
     def _softmax(self, code, axis):
         return f"{self._fn('softmax')}({code}, dim={axis})"
 
-    def _as_float(self, cond):
-        return f"({cond}).to({self._dtype()})"
+    def _step(self, cond, a, b):
+        return f"{self._fn('where')}({cond}, {float(a)!r}, {float(b)!r}).to({self._dtype()})"
 
     def _print_ImmutableDenseMatrix(self, e):
         rows = ", ".join("[" + ", ".join(self._print(x) for x in r) + "]" for r in e.tolist())
@@ -610,7 +615,7 @@ def _python(outs: _Outputs, args: list[_Arg], lang: str, name: str, cse: bool) -
         elif item[0] == "matrix":
             e = outs.exprs[item[1]]
             code = printer.doprint(exprs[item[1]])
-            results.append(f"({code}).reshape(-1)" if e.shape[1] == 1 else code)
+            results.append(f"({code}).reshape(-1)" if _as_1d(e, args) else code)
         else:
             body.extend(_array_lines(f"_o{k}", item[1], [printer.doprint(exprs[i])
                                                           for i in item[2]], lang, printer))
@@ -629,6 +634,15 @@ def _python(outs: _Outputs, args: list[_Arg], lang: str, name: str, cse: bool) -
     lines = [f"import {m}" for m in imports] + ["", "", f"def {name}({params}):"]
     lines += [_INDENT + line for line in body]
     return "\n".join(lines) + "\n", printer.implemented
+
+
+def _as_1d(e, args) -> bool:
+    """Note [Vectors in generated code]: an (r, 1) result is 1-D unless the only
+    arguments with r rows and one column are 2-D (r, 1) tensors."""
+    if e.shape[1] != 1:
+        return False
+    columns = [a for a in args if a.kind == "matrix" and a.vector and a.sym.shape[0] == e.shape[0]]
+    return not columns or not all(a.column2d for a in columns)
 
 
 def _array_name(a: _Arg) -> str:
