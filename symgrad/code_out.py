@@ -25,8 +25,16 @@ Note [Elementwise functions in generated code]
     ``body`` with ``u`` replaced by ``M``'s code: numpy, JAX and PyTorch functions act
     entrywise, so ``exp(u)/(exp(u) + 1)`` over ``M`` is the entrywise sigmoid.  The
     named forms use the libraries' stable kernels (``scipy.special.expit``,
-    ``numpy.logaddexp``).  During CSE the function is hidden behind a stand-in
-    (``_Applied``) so ``sympy.cse`` cannot pull the bound variable out of the body.
+    ``numpy.logaddexp``), and a body that is a polynomial in ``sigmoid(u)`` (the
+    sigmoid's derivatives, ``exp(u)/(exp(u) + 1)**2 = s*(1 - s)``) is written through
+    it (``_via_sigmoid``), so large entries do not overflow to ``inf/inf``.  A 0/1 step
+    (symgrad's indicator ``[A > B]``) is ``where(A - B > 0, 1.0, 0.0)``.  During CSE the
+    function is hidden behind a stand-in (``_Applied``) so ``sympy.cse`` cannot pull
+    the bound variable out of the body.
+
+The other classes of symgrad's matrix form (``Softmax``, ``Vec``, ``Unvec``, ``Norm``,
+``KronGrad`` in :mod:`symgrad.matrix_form`; ``Diag``/``Diagonal`` through SymPy's
+``DiagMatrix``/``DiagonalOf``) are printed by class name.
 """
 from __future__ import annotations
 
@@ -578,7 +586,8 @@ def _cse(reps, exprs):
 # ---------------------------------------------------------------- the Python function
 
 def _python(outs: _Outputs, args: list[_Arg], lang: str, name: str, cse: bool) -> str:
-    names = _Names(reserved={name, "numpy", "scipy", "jax", "torch", "math", "_o"})
+    names = _Names(reserved={name, "numpy", "scipy", "jax", "torch", "math", "builtins",
+                             "_e", *(f"_o{k}" for k in range(len(outs.items)))})
     for a in args:
         a.name = names.add(a.sym, a.sym.name) if a.kind != "array" \
             else names.add(sympy.Dummy(), _array_name(a))
@@ -654,14 +663,14 @@ def _base_imports(lang: str) -> set:
     return {"numpy": {"numpy"}, "jax": {"jax.numpy"}, "torch": {"torch"}}[lang]
 
 
-def _convert(lang: str, printer) -> str:
+def _convert(lang: str) -> str:
     return {"numpy": "numpy.asarray", "jax": "jax.numpy.asarray",
             "torch": "torch.as_tensor"}[lang]
 
 
 def _prologue(args, names: _Names, lang: str, printer, used: set) -> list[str]:
     """Argument conversion, vector reshapes, dims from shapes, array unpacking."""
-    conv = _convert(lang, printer)
+    conv = _convert(lang)
     lines = []
     # arrays first: in torch, scalars then take the first array's dtype (float64 stays)
     for a in sorted(args, key=lambda a: a.kind == "scalar"):
