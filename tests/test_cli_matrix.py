@@ -2,26 +2,16 @@
 
 In-process through :func:`symgrad.cli.main`. Elementwise results are read back with
 SymPy and compared with the Matrix Cookbook's formulas at exact points.
-
-Pending on other parts (the tests below say so when they skip):
-- ``sg.hessian(..., form="matrix")`` (part 3, matrix-higher): the matrix-form Hessian
-  test runs once ``"form" in inspect.signature(sg.hessian).parameters``;
-- ``sg.codegen`` (part 4, codegen): the ``--code`` output tests run once it exists;
-- matrix forms of tr/det/logdet/inv/norm (part 2, matrix-ops): checked elementwise here.
 """
 from __future__ import annotations
 
-import inspect
 import time
 
 import pytest
 import sympy
 
-import symgrad as sg
 from symgrad import cli
 
-HAS_FORM = "form" in inspect.signature(sg.hessian).parameters
-HAS_CODEGEN = hasattr(sg, "codegen")
 LSQ = ["diff", "sum((X@w - y)**2)", "--wrt", "w"]
 LSQ_SYMBOLIC = LSQ + ["--shape", "X=n,d", "--shape", "w=d", "--shape", "y=n"]
 LSQ_CONCRETE = LSQ + ["--shape", "X=3,2", "--shape", "w=2", "--shape", "y=3"]
@@ -137,18 +127,10 @@ def test_elementwise_hessian_size_is_bounded(capsys):
     one_error(rc, err, 2, "more than 10000")
 
 
-@pytest.mark.skipif(not HAS_FORM, reason="sg.hessian(form='matrix') lands with part 3 "
-                                         "(matrix-higher); runs after the merge")
 def test_matrix_hessian_of_least_squares(capsys):
     rc, out, err = run(LSQ_SYMBOLIC + ["--hessian"], capsys)
     assert (rc, err) == (0, "")
     assert out.strip() == "d2f/dw2 = 2*X.T*X"
-
-
-@pytest.mark.skipif(HAS_FORM, reason="sg.hessian has form= now: the matrix Hessian test runs")
-def test_matrix_hessian_says_what_is_missing_before_the_merge(capsys):
-    rc, _, err = run(LSQ_SYMBOLIC + ["--hessian"], capsys)
-    one_error(rc, err, 1, "needs sg.hessian(..., form='matrix')")
 
 
 def test_matrix_hessian_takes_one_variable(capsys):
@@ -160,12 +142,6 @@ def test_matrix_hessian_takes_one_variable(capsys):
 def test_code_refuses_unknown_languages(capsys):
     rc, _, err = run(["diff", "x**2", "--code", "fortran"], capsys)
     one_error(rc, err, 2, "invalid choice: 'fortran' (choose from 'numpy', 'jax', 'torch')")
-
-
-@pytest.mark.skipif(HAS_CODEGEN, reason="sg.codegen exists now: the --code output tests run")
-def test_code_says_what_is_missing_before_the_merge(capsys):
-    rc, _, err = run(["diff", "x**2", "--code", "numpy"], capsys)
-    one_error(rc, err, 1, "--code numpy needs sg.codegen")
 
 
 def code_blocks(out: str) -> dict[str, str]:
@@ -182,8 +158,6 @@ def code_blocks(out: str) -> dict[str, str]:
     return {k: "\n".join(v) for k, v in blocks.items()}
 
 
-@pytest.mark.skipif(not HAS_CODEGEN, reason="sg.codegen lands with part 4 (codegen); "
-                                            "runs after the merge")
 @pytest.mark.parametrize("argv,label,fn", [
     (["diff", "x**2*sin(y)"], "df/dy", "df_dy"),
     (LSQ_SYMBOLIC, "df/dw", "df_dw"),
@@ -207,17 +181,6 @@ def test_code_prints_a_function_that_computes_the_result(argv, label, fn, capsys
     np.testing.assert_allclose(got.reshape(expected.shape), expected)
 
 
-def _matrix_form_has_trace() -> bool:
-    A = sg.symbol("A", shape=("n", "n"))
-    try:
-        sg.diff(sg.trace(A), A, simplify=False)
-    except Exception:           # LoweringError before part 2's matrix-form linear algebra
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _matrix_form_has_trace(), reason="matrix forms of tr/det/inv/norm "
-                                                         "land with part 2 (matrix-ops)")
 @pytest.mark.parametrize("expr,wrt,expected", [
     ("tr(A*X'*B*X*C)", "X", "df/dX = B*X*C*A + B.T*X*A.T*C.T"),
     ("log(det(inv(X)))", "X", "df/dX = -X.T**(-1)"),

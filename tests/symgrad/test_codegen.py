@@ -182,10 +182,7 @@ def test_logistic_hessian_matches_differences_of_backward(backend):
 
 def test_matrix_hessians_from_sg_hessian():
     X, w, y = ls_leaves()
-    try:
-        H = sg.hessian(logistic(X, w, y), w, form="matrix")
-    except TypeError:
-        pytest.skip("sg.hessian(..., form='matrix') is not in this tree (part 3)")
+    H = sg.hessian(logistic(X, w, y), w, form="matrix")
     Xv, wv, yv = data(4)
     np.testing.assert_allclose(sg.lambdify(H, [X, w, y])(Xv, wv, yv),
                                finite_difference_hessian(logistic, Xv, wv, yv),
@@ -380,16 +377,11 @@ def test_bad_input_is_named():
 # ------------------------------------------------------------------ the matrix battery
 
 def battery():
-    """Part 2's matrix-calculus battery (tests/symgrad/test_matrix_battery.py), if present."""
-    try:
-        from tests.symgrad import test_matrix_battery as b
-    except ImportError:
-        return []
+    """The matrix-calculus battery's cases (tests/symgrad/test_matrix_battery.py)."""
+    from tests.symgrad import test_matrix_battery as b
     return b.CASES
 
 
-@pytest.mark.skipif(not battery(), reason="the matrix battery (test_matrix_battery.py) "
-                                          "is not in this tree")
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_every_battery_gradient_codegens_and_matches_backward(backend):
     """Each battery case's matrix form (trace, det, inverse, softmax, indicators, kron,
