@@ -21,7 +21,8 @@ Fields:
 ``role``     a leaf's role: ``"symbol"`` (no value), ``"data"`` (an array the
              user gave), ``"constant"`` (a Python number in an expression);
              ``None`` for op nodes
-``literal``  a constant's exact Python number (``2``, ``0.5``), else None
+``literal``  a constant's exact Python number (``2``, ``0.5``), or :data:`IDENTITY` for
+             ``sg.eye("N")`` (an identity of symbolic size, no data), else None
 ``data``     a data or constant leaf's array (shared with its tensor), else None
 
 Note [Leaf roles]
@@ -67,6 +68,10 @@ NO_ATTRS = MappingProxyType({})
 ROLES = ("symbol", "data", "constant")
 
 _tuple_new = tuple.__new__
+#: the ``literal`` of an identity matrix of symbolic size (``sg.eye("N")``): no data,
+#: lowered to ``Identity(N)`` in matrix form
+IDENTITY = "identity"
+
 _FIELDS = ("op", "inputs", "attrs", "shape", "dtype", "name", "role", "literal", "data",
            "name_cell")
 
@@ -114,7 +119,7 @@ class Node(tuple):
         """
         if role not in ROLES:
             raise ValueError(f"leaf role must be one of {ROLES}, got {role!r}")
-        if role == "symbol":
+        if role == "symbol" or literal == IDENTITY:
             if data is not None:
                 raise ValueError("a symbol leaf has no value; use role 'data' for arrays")
             shape, dtype = tuple(shape), np.dtype(dtype)

@@ -65,6 +65,7 @@ _LAZY = {
     "diff": "symgrad.closed_form", "gradient": "symgrad.closed_form",
     "hessian": "symgrad.closed_form", "jacobian": "symgrad.closed_form",
     "latex": "symgrad.printing", "lambdify": "symgrad.printing",
+    "codegen": "symgrad.code_out",
     "SimplifyTimeout": "symgrad.budget", "TooDeepError": "symgrad.closed_form",
 }
 
@@ -100,3 +101,8 @@ from symgrad.graphviz import print_graph, to_dot  # noqa: E402
 # --- issue 11: linalg (torch.linalg's names as sg.linalg; LinAlgError as torch's)
 from symgrad import linalg  # noqa: E402
 from symgrad.errors import LinAlgError  # noqa: E402
+
+# --- issue 12: function transforms as in torch.func (numeric witnesses for exact objects)
+from symgrad import func  # noqa: E402
+# --- issue 12: the matrix-form self-check raises it (symgrad/matrix_check.py)
+from symgrad.errors import MatrixFormMismatch  # noqa: E402

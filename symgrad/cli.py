@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="closed-form partial derivatives of a formula",
                        description="Exact partial derivatives of EXPR (parsed safely, no eval) "
                                    "with SymPy; optionally evaluated exactly and in float64.",
-                       epilog='example: symgrad diff "x**2*sin(y)" --wrt x,y --at x=1,y=2')
+                       epilog='examples: symgrad diff "x**2*sin(y)" --wrt x,y --at x=1,y=2; '
+                              'symgrad diff "sum((X@w - y)**2)" --wrt w --shape X=n,d '
+                              '--shape w=d --shape y=n; symgrad diff "x\'*A*x" '
+                              '--notation matrixcalculus')
     cli_formula.add_arguments(p)
     p.set_defaults(func=cli_formula.run)
 

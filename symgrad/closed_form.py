@@ -38,7 +38,9 @@ from numeric.ops import RULE, Op
 from symgrad.lower_sympy import (SCALAR_FORMS, _add_terms, _gather_terms, _sum_chain_links,
                                  as_sympy, flat_steps, graph_order, leaf_array, lower, lower_node,
                                  real_world, variables)
+from symgrad.matrix_check import check_matrix
 from symgrad.matrix_form import diff_matrix, to_matrix
+from symgrad.matrix_hessian import matrix_hessian, matrix_jacobian
 from symgrad.naming import known_name
 from numeric.node import as_node, many
 
@@ -530,20 +532,33 @@ def _done(results: list, d: Deadline, what: str) -> list:
     return [mark(r, d.timed_out) for r in results]
 
 
-def _matrix(f, xs, strategy: str, d: Deadline) -> list:
+def _matrix_simplify(strategy: str):
+    """``simplify=`` for the matrix-form functions (``if simplify:`` there)."""
+    return False if strategy == "none" else strategy
+
+
+def _matrix(f, xs, strategy: str, d: Deadline, check: bool) -> list:
     with _Active(d):  # matrix_form's simplification runs under this call's deadline
-        return [diff_matrix(f, x, simplify=False if strategy == "none" else strategy)
+        return [_checked(f, x, diff_matrix(f, x, simplify=_matrix_simplify(strategy)), check)
                 for x in xs]
+
+
+def _checked(f, x, result, check: bool, order: int = 1):
+    """``result`` after the matrix-form self-check (symgrad.matrix_check), unless skipped."""
+    if check:
+        check_matrix(f, x, result, order=order)
+    return result
 
 
 @_bounded_depth
 def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None = None,
-         cse: bool = False):
+         cse: bool = False, check: bool = True):
     """The exact derivative of ``f`` with respect to the leaf ``x`` (SymPy).
 
     The result has shape ``f.shape + x.shape`` (a size-1 result is a scalar
     expression).  ``form="matrix"`` (automatic when a leaf has symbolic dims)
-    gives an index-free matrix expression.
+    gives an index-free matrix expression, checked numerically before it is
+    returned (``check=False`` skips; Note [Matrix self-check] in symgrad/matrix_check.py).
 
     ``simplify``: ``True`` (``"auto"``), ``False``, ``"fast"`` or ``"full"``
     (:func:`symgrad.budget.tidy`).  ``timeout``: seconds for the whole call
@@ -569,7 +584,7 @@ def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None 
         reps, (arr,) = reverse_mode(f, [x], cse=True)
         return reps, as_sympy(arr)
     if _wants_matrix(f, form):
-        out = _matrix(f, [x], strategy, d)[0]
+        out = _matrix(f, [x], strategy, d, check)[0]
     else:
         _, (arr,) = reverse_mode(f, [x], cse=False)
         out = as_sympy(_finish([arr], strategy, d)[0])
@@ -578,9 +593,10 @@ def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None 
 
 @_bounded_depth
 def gradient(f, xs, *, form: str | None = None, simplify=True, cse: bool = False,
-             timeout: float | None = None):
+             timeout: float | None = None, check: bool = True):
     """Gradients of a scalar ``f`` with respect to each leaf in ``xs`` (a list).
 
+    ``form=`` and ``check=`` as for :func:`diff` (matrix forms are checked first).
     ``cse=True`` returns ``(replacements, gradients)`` like ``sympy.cse``: shared
     intermediates ``[(Symbol, expr), ...]`` and the gradient expressions over them,
     O(N) operations for a graph of N nodes (not simplified).  ``simplify`` and
@@ -602,7 +618,7 @@ def gradient(f, xs, *, form: str | None = None, simplify=True, cse: bool = False
     if _wants_matrix(f, form):
         if cse:
             raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
-        out = _done(_matrix(f, xs, strategy, d), d, "sg.gradient")
+        out = _done(_matrix(f, xs, strategy, d, check), d, "sg.gradient")
         return out[0] if single else out
     reps, arrays = reverse_mode(f, xs, cse=cse)
     if cse:
@@ -613,10 +629,14 @@ def gradient(f, xs, *, form: str | None = None, simplify=True, cse: bool = False
 
 
 @_bounded_depth
-def jacobian(f, x, *, simplify=True, timeout: float | None = None) -> sympy.Matrix:
+def jacobian(f, x, *, form: str | None = None, simplify=True, timeout: float | None = None,
+             check: bool = True):
     """The Jacobian matrix d(flattened f)/d(flattened x), of shape (f.numel, x.numel).
 
-    ``simplify`` and ``timeout`` as in :func:`diff`; the Matrix carries ``timed_out``.
+    ``form="matrix"`` (automatic when a leaf has symbolic dims) gives a matrix
+    expression such as ``A`` or ``2*diag(x)``, checked before it is returned
+    (:func:`symgrad.matrix_hessian.matrix_jacobian`).  ``simplify`` and
+    ``timeout`` as in :func:`diff`; a Matrix carries ``timed_out``.
 
     >>> import symgrad as sg
     >>> x = sg.symbol("x", shape=(2,))
@@ -627,16 +647,24 @@ def jacobian(f, x, *, simplify=True, timeout: float | None = None) -> sympy.Matr
     """
     f, x = as_node(f), as_node(x)
     strategy, d = _budget(simplify, timeout)
+    if _wants_matrix(f, form):
+        with _Active(d):
+            out = matrix_jacobian(f, x, simplify=_matrix_simplify(strategy), check=check)
+        return _done([out], d, "sg.jacobian")[0]
     _, (arr,) = reverse_mode(f, [x], cse=False)
     m = _finish([arr.reshape(_size(f), _size(x))], strategy, d)[0]
     return _done([sympy.Matrix(m.tolist())], d, "sg.jacobian")[0]
 
 
 @_bounded_depth
-def hessian(f, xs, *, simplify=True, timeout: float | None = None) -> sympy.Matrix:
+def hessian(f, xs, *, form: str | None = None, simplify=True, timeout: float | None = None,
+            check: bool = True):
     """The Hessian of a scalar ``f`` over the flattened leaves ``xs`` (a Matrix).
 
-    ``simplify`` and ``timeout`` as in :func:`diff`; the Matrix carries ``timed_out``.
+    ``form="matrix"`` (automatic when a leaf has symbolic dims) gives a matrix
+    expression such as ``2*X.T*X``, checked before it is returned
+    (:func:`symgrad.matrix_hessian.matrix_hessian`).  ``simplify`` and
+    ``timeout`` as in :func:`diff`; a Matrix carries ``timed_out``.
 
     >>> import symgrad as sg
     >>> x, y = sg.symbol("x"), sg.symbol("y")
@@ -646,8 +674,12 @@ def hessian(f, xs, *, simplify=True, timeout: float | None = None) -> sympy.Matr
     [2*x,   0]])
     """
     f = as_node(f)
-    xs = _nodes(xs if many(xs) else [xs])
     strategy, d = _budget(simplify, timeout)
+    if _wants_matrix(f, form):
+        with _Active(d):
+            out = matrix_hessian(f, xs, simplify=_matrix_simplify(strategy), check=check)
+        return _done([out], d, "sg.hessian")[0]
+    xs = _nodes(xs if many(xs) else [xs])
     if _size(f) != 1:
         raise ValueError(f"hessian() needs a scalar f, got shape {_shape(f)}; call .sum() first")
     _, arrays = reverse_mode(f, xs, cse=False)

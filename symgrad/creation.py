@@ -20,6 +20,7 @@ import numpy as np
 
 from symgrad import dtypes as _dt
 from symgrad.errors import DtypeError
+from numeric.node import IDENTITY, Node
 from symgrad.tensor import Tensor, _data_leaf, handle, symbolic_node, to_array
 
 _RNG = [np.random.default_rng()]
@@ -138,7 +139,31 @@ def eye(n: int, m: Optional[int] = None, *, dtype: Any = None, requires_grad: bo
     tensor([[1., 0.],
             [0., 1.]])
     """
+    if isinstance(n, str) or isinstance(m, str):
+        return _symbolic_eye(n, m, dtype)
     return _leaf(np.eye(n, m, dtype=_dt.as_dtype(dtype)), requires_grad, name)
+
+
+def _symbolic_eye(n: Any, m: Any, dtype: Any) -> Tensor:
+    """``sg.eye("N")``: the identity of symbolic size, a constant without values.
+
+    Like a symbol it builds graphs for the closed forms (``Identity(N)`` in matrix
+    form, e.g. ridge regression's ``X.T*X + lam*I``); it has no entries to compute with.
+
+    >>> import symgrad as sg
+    >>> x, A = sg.symbol("x", shape=("N",)), sg.symbol("A", shape=("N", "N"))
+    >>> sg.diff(x @ (A + sg.eye("N")) @ x, x)
+    (2*I + A + A.T)*x
+    """
+    if m is not None and m != n:
+        raise TypeError(f"eye: a symbolic identity is square, got sizes {n!r}, {m!r}; use "
+                        "eye('N') (or concrete sizes for a rectangular one)")
+    for d in (n,):
+        if not isinstance(d, str) or not d.isidentifier():
+            raise TypeError(f"eye: a symbolic size is a name such as 'N', got {d!r}")
+    node = Node.leaf("constant", None, literal=IDENTITY, shape=(n, n),
+                     dtype=_dt.as_dtype(dtype))
+    return handle(node, None)
 
 
 def manual_seed(seed: int) -> None:

@@ -62,9 +62,35 @@ class OptimizerError(SymgradError, ValueError):
     """
 
 
+class MatrixFormMismatch(SymgradError, AssertionError):
+    """A matrix-form derivative disagrees with the elementwise form or numeric's gradient.
+
+    Raised by the self-check every matrix-form result goes through
+    (:mod:`symgrad.matrix_check`) instead of printing a wrong formula.  It is an
+    ``AssertionError``: the inputs were valid and nothing overflowed, a
+    consistency invariant of symgrad itself failed (a wrong matrix rule), as with
+    ``verify``'s ``GradientMismatchError``, also an ``AssertionError``; not an
+    ``ArithmeticError``, which means the arithmetic of an input went wrong.
+    Fields: ``kind`` ("gradient", "Jacobian", "Hessian"), ``formula``, ``witness``
+    (which reference disagreed), ``dims`` (the concrete dims), ``got`` and
+    ``expected`` (flat arrays), ``max_abs_err``.
+
+    >>> issubclass(MatrixFormMismatch, AssertionError), MatrixFormMismatch("x").witness
+    (True, None)
+    """
+
+    def __init__(self, message: str, *, kind: str = "", formula=None, witness=None,
+                 dims=None, got=None, expected=None, max_abs_err: float = float("nan")):
+        super().__init__(message)
+        self.kind, self.formula, self.witness, self.dims = kind, formula, witness, dims
+        self.got, self.expected, self.max_abs_err = got, expected, max_abs_err
+
+
 __all__ = [
     "SymgradError", "ShapeError", "DtypeError", "GradientError", "GraphFreedError",
     "SymbolicValueError", "OptimizerError",
 ]
 # --- issue 11: linalg
 __all__ += ["LinAlgError"]
+# --- issue 12: matrix-form self-check
+__all__ += ["MatrixFormMismatch"]

@@ -5,15 +5,15 @@ objects are printed by SymPy's own printers.
 """
 from __future__ import annotations
 
+import itertools
+import linecache
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import sympy
 
 from symgrad.closed_form import to_sympy
-from numeric.node import Node, as_node, many
+from numeric.node import Node
 from symgrad.tensor import Tensor
-from symgrad.lower_sympy import leaf_array
 
 __all__ = ["latex", "sstr", "lambdify"]
 
@@ -47,24 +47,21 @@ def sstr(expr_or_tensor: Any) -> str:
     return sympy.sstr(_as_sympy(expr_or_tensor))
 
 
-def _arg(a):
-    """A lambdify argument: leaf tensor -> its symbol (or nested list of element symbols)."""
-    if _is_node(a):
-        arr = leaf_array(a, {id(as_node(a))})
-        return arr.reshape(()).item() if arr.size == 1 else arr.tolist()
-    return a
+_COUNTER = itertools.count()
 
 
-#: lambdify's modules: numpy, and scipy.special for what numpy lacks (erfc, erfinv)
-_MODULES = ["numpy", "scipy"]
+def lambdify(formula: Any, args: Sequence[Any], *, cse: bool = True,
+             backend: str = "numpy") -> Callable[..., Any]:
+    """A function evaluating ``formula``: the source :func:`symgrad.code_out.codegen` writes.
 
-
-def lambdify(formula: Any, args: Sequence[Any]) -> Callable[..., Any]:
-    """A numpy function evaluating ``formula`` (SymPy object, tensor, or cse pair).
-
-    ``args`` are leaf tensors (shaped leaves take one array argument each) or
-    SymPy symbols.  Arrays of expressions give numpy arrays of their shape;
-    a ``(replacements, exprs)`` pair from ``gradient(..., cse=True)`` gives a list.
+    ``formula`` is a SymPy expression, a Matrix/Array of expressions, a matrix-form
+    result (``2*X.T*(X*w - y)``), a list/tuple of these (``sg.gradient``'s output),
+    a ``(replacements, exprs)`` pair from ``cse=True``, or a tensor.  ``args`` are
+    leaf tensors (a shaped leaf takes one array), SymPy Symbols or MatrixSymbols.
+    ``backend`` is "numpy" (default), "jax" or "torch"; ``cse=True`` evaluates
+    shared subexpressions once.  Arrays of expressions give arrays of their shape;
+    vectors in matrix form are 1-D arrays in and out.  The generated source is the
+    function's ``source`` attribute.
 
     >>> import symgrad as sg
     >>> x = sg.symbol("x")
@@ -72,28 +69,18 @@ def lambdify(formula: Any, args: Sequence[Any]) -> Callable[..., Any]:
     >>> float(f(0.0))
     1.0
     """
-    if not many(args):
-        args = [args]
-    syms = [_arg(a) for a in args]
-    if many(formula) and len(formula) == 2 and isinstance(formula[0], list):
-        reps, exprs = formula
-        several = isinstance(exprs, (list, tuple))
-        items = list(exprs) if several else [exprs]
-        flat_fn = sympy.lambdify(syms, items, modules=_MODULES,
-                                 cse=lambda es: (list(reps), list(es)))
-        return (lambda *vals: flat_fn(*vals)) if several else (lambda *vals: flat_fn(*vals)[0])
-    if _is_node(formula):
-        formula = to_sympy(formula, wrt=[a for a in args if _is_node(a)])
-    if isinstance(formula, (sympy.NDimArray, sympy.MatrixBase, np.ndarray)):
-        shape = tuple(np.shape(np.asarray(formula.tolist(), dtype=object))) \
-            if not isinstance(formula, np.ndarray) else formula.shape
-        flat = list(np.asarray(formula.tolist() if not isinstance(formula, np.ndarray)
-                               else formula, dtype=object).ravel())
-        fn = sympy.lambdify(syms, flat, modules=_MODULES)
-
-        def array_fn(*vals):
-            out = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in fn(*vals)])
-            stacked = np.stack(out) if out else np.zeros(0)
-            return stacked.reshape(shape + stacked.shape[1:])
-        return array_fn
-    return sympy.lambdify(syms, formula, modules=_MODULES)
+    from symgrad.code_out import _generate
+    if backend == "c":
+        raise ValueError("lambdify makes Python callables (backend 'numpy', 'jax' or "
+                         "'torch'); for C source use sg.codegen(..., lang='c')")
+    if backend not in ("numpy", "jax", "torch"):
+        raise ValueError(f"backend must be 'numpy', 'jax' or 'torch'; got {backend!r}")
+    source, implemented = _generate(formula, args, backend, "f", cse)
+    filename = f"<symgrad.lambdify-{next(_COUNTER)}>"
+    # the source in linecache, so tracebacks through the generated function show its lines
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = dict(implemented)
+    exec(compile(source, filename, "exec"), namespace)
+    fn = namespace["f"]
+    fn.source = source
+    return fn

@@ -136,9 +136,9 @@ def test_diff_of_a_pole_constant_evaluates_to_inf(capsys):
     # log(0) folds to SymPy's zoo, which numpy's printer does not know
     rc, out, err = run(["diff", "log(0)*x", "--at", "x=1"], capsys)
     assert (rc, err) == (0, "")
-    # issue 12: the value at the point says what zoo means
+    # issue 12: the value at the point is an infinity with a reason, not zoo
     assert out.splitlines() == ["df/dx = zoo",
-                                "  at x=1: exact undefined (a division by zero), float64 inf"]
+                                "  at x=1: exact ±inf (division by zero), float64 inf"]
 
 
 @pytest.mark.parametrize("expr,first", [
@@ -157,7 +157,7 @@ def test_diff_formula_may_start_with_a_minus(expr, first, capsys):
 def test_diff_at_a_pole_prints_infinity_not_an_error(capsys):
     rc, out, _ = run(["diff", "log(x)", "--at", "x=0"], capsys)
     assert rc == 0
-    assert out.splitlines()[1] == "  at x=0: exact undefined (a division by zero), float64 inf"
+    assert out.splitlines()[1] == "  at x=0: exact ±inf (division by zero), float64 inf"
 
 
 HOSTILE = [
@@ -218,7 +218,8 @@ def test_diff_constant_is_refused(capsys):
 
 
 def test_diff_gives_up_after_the_time_limit(capsys):
-    deep = "sin(" * 150 + "x" + ")" * 150
+    # 60 levels: deep enough to be slow, under the depth SymPy's recursion handles
+    deep = "sin(" * 60 + "x" + ")" * 60
     start = time.perf_counter()
     rc, _, err = run(["diff", deep, "--order", "10", "--timeout", "1"], capsys)
     assert time.perf_counter() - start < 20

@@ -25,8 +25,8 @@ def public_names(module, prefix):
 
 @pytest.mark.parametrize("module,prefix", [
     (sg, "sg"), (sg.optim, "sg.optim"), (sg.nn, "sg.nn"), (verify, "verify"),
-    (verify.strategies, "verify.strategies"),
-], ids=["sg", "sg.optim", "sg.nn", "verify", "verify.strategies"])
+    (verify.strategies, "verify.strategies"), (sg.func, "sg.func"),
+], ids=["sg", "sg.optim", "sg.nn", "verify", "verify.strategies", "sg.func"])
 def test_every_public_name_is_in_the_api_reference(module, prefix):
     text = (DOCS / "api.md").read_text(encoding="utf-8")
     missing = [n for n in public_names(module, prefix)

@@ -138,6 +138,10 @@ def slogdet(input: Any) -> SlogdetResult:
 # ----------------------------------------------------------------------------- diagonals
 def _diag_index(n1: int, n2: int, offset: int) -> tuple:
     """Row and column indices of the ``offset`` diagonal of an ``n1 x n2`` matrix."""
+    if not (isinstance(n1, builtins.int) and isinstance(n2, builtins.int)):
+        raise ShapeError(f"diag/diagonal/diag_embed need concrete sizes, got {n1!r} x "
+                         f"{n2!r}: the diagonal is an index array. Give the symbol concrete "
+                         "dims (form='matrix' still gives DiagonalOf(X) / DiagMatrix(x))")
     length = builtins.max(0, builtins.min(n1 + builtins.min(offset, 0),
                                           n2 - builtins.max(offset, 0)))
     i = np.arange(length, dtype=np.int64)
@@ -185,7 +189,8 @@ def diag_embed(input: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
     ndim = t.ndim + 1
     d1, d2 = _two_dims("diag_embed", dim1, dim2, ndim)
     offset = builtins.int(offset)
-    m = t.shape[-1] + builtins.abs(offset)
+    n = t.shape[-1]
+    m = n + builtins.abs(offset) if isinstance(n, builtins.int) else n
     rows, cols = _diag_index(m, m, offset)
     square = _apply(Op.SCATTER_ADD, (t,), {"shape": tuple(t.shape[:-1]) + (m, m),
                                            "index": (Ellipsis, rows, cols)})
@@ -321,7 +326,14 @@ def kron(input: Any, other: Any) -> Tensor:
     ra = _apply(Op.RESHAPE, (a,), {"shape": tuple(d for n in sa for d in (n, 1))})
     rb = _apply(Op.RESHAPE, (b,), {"shape": tuple(d for n in sb for d in (1, n))})
     prod = _apply(Op.MUL, (ra, rb), {})
-    return _apply(Op.RESHAPE, (prod,), {"shape": tuple(x * y for x, y in zip(sa, sb))})
+    return _apply(Op.RESHAPE, (prod,), {"shape": tuple(_times(x, y) for x, y in zip(sa, sb))})
+
+
+def _times(x: Any, y: Any) -> Any:
+    """A product of dims; symbolic ones (``"N"``) multiply as strings (``"N*2"``)."""
+    if isinstance(x, builtins.int) and isinstance(y, builtins.int):
+        return x * y
+    return y if x == 1 else x if y == 1 else f"{x}*{y}"
 
 
 # ----------------------------------------------------------------------------- einsum
