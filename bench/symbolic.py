@@ -86,6 +86,8 @@ def _case_list():
     Xn, wn, yn = sym("X", ("n", "d")), sym("w", ("d",)), sym("y", ("n",))
     X2, W1, W2, y2 = sym("X", (2, 3)), sym("W1", (3, 3)), sym("W2", (3, 1)), sym("y", (2, 1))
     A, v = sym("A", ("d", "d")), sym("v", ("d",))
+    P, Q, R = sym("P", ("d", "d")), sym("Q", ("d", "d")), sym("R", ("d", "d"))
+    z, t = sym("z", ("K",)), sym("t", ("K",))
 
     def logistic(X_, w_, y_):
         z = X_ @ w_
@@ -98,6 +100,13 @@ def _case_list():
         ("least squares gradient, matrix form",
          lambda: sg.diff(((Xn @ wn - yn) ** 2).sum(), wn)),
         ("quadratic form v.T A v, matrix form", lambda: sg.diff((v * (A @ v)).sum(), v)),
+        ("d/dX tr(A X B), matrix form", lambda: sg.diff(sg.trace(P @ Q @ R), Q)),
+        ("d/dX log det X, matrix form", lambda: sg.diff(sg.logdet(Q), Q)),
+        ("softmax cross-entropy, matrix form",
+         lambda: sg.diff(-(t * sg.log_softmax(z, 0)).sum(), z)),
+        ("least squares Hessian, matrix form",
+         lambda: sg.hessian(((Xn @ wn - yn) ** 2).sum(), wn)),
+        ("logistic Hessian, matrix form", lambda: sg.hessian(logistic(Xn, wn, yn), wn)),
         ("sum(relu(X@w)), X (3,2)", lambda: sg.diff(sg.relu(X @ w).sum(), w)),
         ("MLP dW1, tanh, X (2,3)",
          lambda: sg.diff(((sg.tanh(X2 @ W1) @ W2 - y2) ** 2).sum(), W1)),
@@ -111,6 +120,8 @@ _QUICK = ("d/dx a@tanh(B@x), (2,),(2,3),(3,)", "logistic loss gradient, matrix f
 
 def cases(quick: bool = False) -> list[dict]:
     """One row per closed form: seconds with default settings, timed out?, operations.
+
+    Default settings include the matrix forms' numerical self-check (``check=True``).
 
     >>> rows = cases(quick=True)
     >>> [r["case"] for r in rows] == list(_QUICK), all(r["default_s"] < 10 for r in rows)
@@ -129,8 +140,13 @@ def cases(quick: bool = False) -> list[dict]:
         timed_out = any(issubclass(c.category, sg.SimplifyTimeout) for c in caught)
         out = out[0] if isinstance(out, list) else out
         rows.append({"case": name, "default_s": elapsed, "timed_out": timed_out,
-                     "ops": sympy.count_ops(out)})
+                     "ops": sympy.count_ops(out), "result": _short(out)})
     return rows
+
+
+def _short(e, width: int = 40) -> str:
+    text = str(e).replace("\n", " ")
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def format_table(rows: list[dict]) -> str:
