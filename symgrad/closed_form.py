@@ -528,7 +528,7 @@ def _finish(arrs: list, strategy: str, d: Deadline, dims=()) -> list:
 def _done(results: list, d: Deadline, what: str) -> list:
     """Warn once if ``d`` ran out, and mark the results that can carry ``timed_out``."""
     if d.timed_out:
-        warn_timeout(d, what, stacklevel=4)
+        warn_timeout(d, what, stacklevel=5)  # past _done, the call and _bounded_depth
     return [mark(r, d.timed_out) for r in results]
 
 

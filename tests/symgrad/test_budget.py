@@ -109,6 +109,13 @@ def test_timeout_zero_returns_the_unsimplified_form_and_says_so():
     assert g.timed_out is True and g == sg.diff(f.sum(), x, simplify=False)
 
 
+def test_the_warning_points_at_the_caller():
+    x = sg.symbol("x", shape=(2,))
+    with pytest.warns(SimplifyTimeout) as caught:
+        sg.jacobian(x ** 2 * (sg.sin(x) ** 2 + sg.cos(x) ** 2), x, timeout=0)
+    assert caught[0].filename == __file__
+
+
 def test_scalar_results_signal_by_warning_only():
     x = sg.symbol("x")
     f = x ** 2 * (sg.sin(x) ** 2 + sg.cos(x) ** 2)
