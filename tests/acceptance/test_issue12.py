@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-import warnings
 
 import numpy as np
 import pytest
@@ -58,28 +57,8 @@ def _agrees_with_numeric(build, shapes, wrt, exact):
                                rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", list(STALLS))
-def test_the_stalling_cases_return_correct_results_quickly(case):
-    """Issue: 113 s, 22 s, 18 s, > 60 s before; now within the default budget."""
-    build, shapes, wrt = STALLS[case]
-    leaves = _symbols(shapes)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sg.SimplifyTimeout)
-        d = sg.diff(build(**leaves), leaves[wrt])
-    assert time.perf_counter() - t0 < 30   # a stall guard, not a benchmark (bench/ times it)
-    _agrees_with_numeric(build, shapes, wrt, d)
-
-
-def test_the_logistic_hessian_returns_quickly():
-    build, shapes, wrt = STALLS["logistic"]
-    leaves = _symbols(shapes)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sg.SimplifyTimeout)
-        H = sg.hessian(build(**leaves), [leaves[wrt]])
-    assert time.perf_counter() - t0 < 30
-    assert H.shape == (3, 3) and sympy.simplify(H - H.T) == sympy.zeros(3, 3)
+# the issue's stalls (113 s, 22 s, 18 s, > 60 s) returning within the default budget, with
+# values checked against backward(), are tests/symgrad/test_budget.py's first six tests
 
 
 def test_simplify_rejects_unknown_strategies():
@@ -127,10 +106,7 @@ def test_a_deep_chain_says_how_to_get_its_derivative():
     assert _evaluate_cse(reps, d, 0.3) == pytest.approx(expected, rel=1e-9)
 
 
-def test_a_chain_of_ten_thousand_levels_lowers_with_intermediates():
-    x, y, expected = _chain(10_000)
-    reps, d = sg.diff(y, x, cse=True)
-    assert _evaluate_cse(reps, d, 0.3) == pytest.approx(expected, rel=1e-9)
+# 10^4-deep chains of sin and of additions: tests/symgrad/test_budget.py
 
 
 # ------------------------------------------------------------------ 2. linear algebra
