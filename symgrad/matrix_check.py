@@ -32,7 +32,7 @@ from sympy import MatrixExpr, MatrixSymbol
 
 from numeric.graph import toposort
 from numeric.node import IDENTITY, as_node, many
-from symgrad import creation
+from symgrad import budget, creation
 from symgrad.autograd import grad
 from symgrad.errors import MatrixFormMismatch
 from symgrad.lower_sympy import flat_steps, lower, real_world
@@ -43,6 +43,8 @@ __all__ = ["check_matrix", "clear_cache", "MatrixCheckSkipped"]
 
 #: relative tolerance of the comparison (float64 values of formulas of a few operations)
 RTOL = 1e-6
+#: seconds the check may take at least (more if the call has more left of its budget)
+CHECK_SECONDS = 2.0
 _PASSED: dict = {}
 _CACHE_MAX = 2048
 
@@ -289,21 +291,31 @@ def check_matrix(f, x, result, *, order: int = 1, draws: int = 2, seed: int = 0)
                     if isinstance(d, str) for name in re.findall(r"[A-Za-z_]\w*", d)})
     kind = _kind(f, xs, order)
     checked = 0
+    # the check has the call's remaining time, and at least CHECK_SECONDS of its own:
+    # a formula cut short by the simplification budget is still checked
+    active = budget.current()
+    limit = CHECK_SECONDS if active is None else max(active.remaining(), CHECK_SECONDS)
+    clock = budget.deadline(limit)
     for draw in range(draws):
         dims = {d: 2 + (k + draw) % 2 for k, d in enumerate(names)}
         rng = np.random.default_rng(seed + 7919 * draw)
-        # budget: once symgrad.budget lands (issue 12, part 1), run the draws under
-        # budget.deadline(...); BudgetExceeded then skips the check with the warning below
         try:
-            found = _witnesses(order_nodes, xs, order, dims, rng)
-            if found is None:
-                continue
-            point, witnesses = found
-            try:
-                got = _matrix_value(result, dims, point)
-            except (ValueError, TypeError, IndexError, AttributeError) as err:
-                # a formula that cannot be evaluated (SymPy's ShapeError on a wrong shape)
-                got, problem = None, f"cannot be evaluated ({type(err).__name__}: {err})"
+            with clock:
+                found = _witnesses(order_nodes, xs, order, dims, rng)
+                if found is None:
+                    continue
+                point, witnesses = found
+                try:
+                    got = _matrix_value(result, dims, point)
+                except (ValueError, TypeError, IndexError, AttributeError) as err:
+                    # a formula that cannot be evaluated (SymPy's ShapeError on a wrong shape)
+                    got, problem = None, f"cannot be evaluated ({type(err).__name__}: {err})"
+        except budget.BudgetExceeded:
+            warnings.warn(MatrixCheckSkipped(
+                f"the matrix-form {kind} {result} was not checked: the check ran out of its "
+                f"{limit:.3g} s budget; pass check=False to skip it, or form='elementwise' "
+                "with concrete shapes"), stacklevel=3)
+            return
         except Exception as err:  # a reference that cannot be built is no verdict
             warnings.warn(MatrixCheckSkipped(
                 f"the matrix-form {kind} {result} was not checked: evaluating at concrete "

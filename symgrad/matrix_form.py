@@ -92,6 +92,22 @@ class Elementwise(ElementwiseApplyFunction):
             else f"\\operatorname{{{name}}}"
         return f"{op}\\left({printer._print(self.expr)}\\right)"
 
+    def doit(self, **hints):
+        """SymPy's ``doit`` without fusing ``f(g(M))`` into one Lambda while dims are symbolic.
+
+        SymPy merges nested elementwise functions on every ``doit`` (which every matrix
+        ``*`` calls), substituting into a growing Lambda each time: cubic in the depth
+        of a chain (a 60-deep ``sin`` chain took 9 s).  Kept nested, ``sin(sin(X))``
+        stays readable and each ``doit`` is one walk; explicit matrices still apply
+        the function entrywise.
+        """
+        expr = self.expr.doit(**hints) if hints.get("deep", True) else self.expr
+        if isinstance(expr, sympy.MatrixBase):
+            return expr.applyfunc(self.function)
+        if expr is self.expr:
+            return self
+        return type(self)(self.function, expr)
+
 
 # ---------------------------------------------------------------- linear-algebra classes
 #
