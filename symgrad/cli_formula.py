@@ -124,7 +124,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latex", action="store_true", help="print LaTeX")
     p.add_argument("--expand", action="store_true", help="expand the results into flat sums")
     p.add_argument("--simplify", action="store_true",
-                   help="run sympy.simplify on each result (slower on large formulas)")
+                   help="simplify each result (within symgrad's time budget, "
+                        "symgrad.budget.DEFAULT_TIMEOUT seconds)")
     p.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                    help="give up after this many seconds (default 30)")
 
@@ -228,7 +229,8 @@ def partials(f: Any, wrt: list[str], order: int, *,
     Returns ``[(index tuple into wrt, expression), ...]`` over the sorted
     multi-indices.  First derivatives come from :func:`symgrad.gradient`; higher
     ones from ``sympy.diff`` of those.  Variables absent from ``f`` give 0.
-    ``simplify=True`` runs ``sympy.simplify`` on each result (can be slow).
+    ``simplify=True`` simplifies each result within symgrad's time budget
+    (:func:`symgrad.budget.tidy`: the best form found in time, never a larger one).
 
     >>> import symgrad as sg
     >>> partials(sg.parse("x**2*y"), ["x", "y"], 2)
@@ -238,8 +240,10 @@ def partials(f: Any, wrt: list[str], order: int, *,
 
     import symgrad as sg
     from numeric.graph import toposort
+    from symgrad.budget import Deadline, DEFAULT_TIMEOUT, tidy
     from symgrad.lower_sympy import real_world
 
+    deadline = Deadline(DEFAULT_TIMEOUT)   # one budget for all the partials
     leaves = {n.name: n for n in toposort([f]) if n.op is None and n.value is None}
     present = [n for n in wrt if n in leaves]
     first: dict[str, sympy.Expr] = {n: sympy.Integer(0) for n in wrt}
@@ -259,7 +263,7 @@ def partials(f: Any, wrt: list[str], order: int, *,
         for k in range(2, len(idx) + 1):
             if idx[:k] not in cache:
                 cache[idx[:k]] = sympy.diff(cache[idx[:k - 1]], syms[idx[k - 1]])
-        e = sympy.simplify(cache[idx]) if simplify else cache[idx]
+        e = tidy(cache[idx], True, deadline) if simplify else cache[idx]
         out.append((idx, e.xreplace(to_plain)))
     return out
 
