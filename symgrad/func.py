@@ -387,6 +387,18 @@ def _tuple_arg(v: Any, where: str, what: str) -> tuple:
     return tuple(v)
 
 
+def _primals_and_tangents(primals: Any, tangents: Any, where: str) -> tuple:
+    """``(checked primal tensors, tangents as given)`` of jvp/hvp, one tangent per primal."""
+    ps = _tuple_arg(primals, where, "primals")
+    ts = _tuple_arg(tangents, where, "tangents")
+    if not ps:
+        raise ValueError(f"{where}: pass at least one primal tensor")
+    if len(ps) != len(ts):
+        raise ValueError(f"{where}: expected as many tangents as primals, got {len(ps)} "
+                         f"primals and {len(ts)} tangents")
+    return [_check_primal(p, where, f"primals[{k}]") for k, p in enumerate(ps)], ts
+
+
 def jvp(func: Callable, primals: Any, tangents: Any, *, has_aux: bool = False) -> tuple:
     """``(output, jvp_out)``: ``func(*primals)`` and ``J tangents``, as ``torch.func.jvp``.
 
@@ -401,14 +413,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, has_aux: bool = False) -
     (tensor([6.]), tensor([3.]))
     """
     where = "jvp(func, primals, tangents)"
-    ps = _tuple_arg(primals, where, "primals")
-    ts = _tuple_arg(tangents, where, "tangents")
-    if not ps:
-        raise ValueError(f"{where}: pass at least one primal tensor")
-    if len(ps) != len(ts):
-        raise ValueError(f"{where}: expected as many tangents as primals, got {len(ps)} "
-                         f"primals and {len(ts)} tangents")
-    xs = [_check_primal(p, where, f"primals[{k}]") for k, p in enumerate(ps)]
+    xs, ts = _primals_and_tangents(primals, tangents, where)
     res = _linearize(func, xs, where, has_aux)
     out, fn = res[0], res[1]
     jv = fn(*ts)
@@ -536,14 +541,7 @@ def hvp(func: Callable, primals: Any, tangents: Any) -> tuple:
     """
     where = "hvp(func, primals, tangents)"
     one = isinstance(primals, Tensor)
-    ps = _tuple_arg(primals, where, "primals")
-    ts = _tuple_arg(tangents, where, "tangents")
-    if not ps:
-        raise ValueError(f"{where}: pass at least one primal tensor")
-    if len(ps) != len(ts):
-        raise ValueError(f"{where}: expected as many tangents as primals, got {len(ps)} "
-                         f"primals and {len(ts)} tangents")
-    xs = [_check_primal(p, where, f"primals[{k}]") for k, p in enumerate(ps)]
+    xs, ts = _primals_and_tangents(primals, tangents, where)
     ts = tuple(_as_cotangent(t, x, where, f"tangents[{k}]")
                for k, (t, x) in enumerate(zip(ts, xs)))
     nested = any(_nested(x) for x in xs) or any(t.requires_grad for t in ts)

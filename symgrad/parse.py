@@ -182,6 +182,27 @@ def _number(tok: str, col: int):
         raise _err("malformed or too long number", tok, col) from None
 
 
+#: what building the graph may raise for a bad formula; each becomes a ParseError
+_BUILD_ERRORS = (OverflowError, ZeroDivisionError, RecursionError, MemoryError, TypeError,
+                 ValueError, RuntimeError, IndexError)
+
+
+def _build_error(exc: BaseException, col: int, tok: str) -> ParseError:
+    """The ParseError for ``exc`` raised while applying the operation at column ``col``.
+
+    Python's own limits (RecursionError, MemoryError, float overflow) never leak out.
+    """
+    if isinstance(exc, OverflowError):
+        return ParseError(f"number too large at column {col} ({tok!r}): the value overflows "
+                          "float64; use a smaller constant", col, tok)
+    if isinstance(exc, ZeroDivisionError):
+        return ParseError(f"division by zero at column {col} ({tok!r})", col, tok)
+    if isinstance(exc, (RecursionError, MemoryError)):
+        return ParseError(f"expression too large to build at column {col} ({tok!r}); "
+                          "simplify or split it", col, tok)
+    return ParseError(f"{exc} (at column {col}, {tok!r})", col, tok)
+
+
 def _to_rpn(toks, mc: bool = False):
     # One shunting-yard loop over the tokens (about 90 lines): its state -- the output,
     # the operator stack and whether an operand is expected -- is shared by every branch,
@@ -384,20 +405,8 @@ def _evaluate(rpn, shapes: dict, sg) -> Any:
                 stack.append(fn(*args, **kwargs))
         except ParseError:
             raise
-        except OverflowError:
-            raise ParseError(f"number too large at column {col} ({str(item[1])!r}): the value "
-                             "overflows float64; use a smaller constant", col,
-                             str(item[1])) from None
-        except ZeroDivisionError:
-            raise ParseError(f"division by zero at column {col} ({str(item[1])!r})", col,
-                             str(item[1])) from None
-        except (RecursionError, MemoryError):   # Python's own limits: never leak out
-            raise ParseError(f"expression too large to build at column {col} "
-                             f"({str(item[1])!r}); simplify or split it", col,
-                             str(item[1])) from None
-        except (TypeError, ValueError, RuntimeError, IndexError) as exc:
-            raise ParseError(f"{exc} (at column {col}, {str(item[1])!r})", col,
-                             str(item[1])) from exc
+        except _BUILD_ERRORS as exc:
+            raise _build_error(exc, col, str(item[1])) from exc
     result = stack.pop()
     if isinstance(result, (int, float)):
         result = sg.tensor(float(result))
@@ -557,20 +566,8 @@ def _evaluate_mc(rpn, shapes: dict, sg) -> Any:
                 stack.append(ev.call(name, args, col))
         except ParseError:
             raise
-        except OverflowError:
-            raise ParseError(f"number too large at column {col} ({str(item[1])!r}): the value "
-                             "overflows float64; use a smaller constant", col,
-                             str(item[1])) from None
-        except ZeroDivisionError:
-            raise ParseError(f"division by zero at column {col} ({str(item[1])!r})", col,
-                             str(item[1])) from None
-        except (RecursionError, MemoryError):
-            raise ParseError(f"expression too large to build at column {col} "
-                             f"({str(item[1])!r}); simplify or split it", col,
-                             str(item[1])) from None
-        except (TypeError, ValueError, RuntimeError, IndexError) as exc:
-            raise ParseError(f"{exc} (at column {col}, {str(item[1])!r})", col,
-                             str(item[1])) from exc
+        except _BUILD_ERRORS as exc:
+            raise _build_error(exc, col, str(item[1])) from exc
     result = stack.pop()[0]
     if isinstance(result, (int, float)):
         result = sg.tensor(float(result))

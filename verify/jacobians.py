@@ -246,6 +246,18 @@ def _methods(methods: Any, table: dict, where: str) -> tuple:
     return methods
 
 
+def _exact_at(exact, what: str, out, leaves, values, where: str) -> tuple:
+    """(values, rounding bounds, conditioning, op count) of an exact matrix at the inputs."""
+    try:
+        ex, bounds = _evaluate(exact, _bindings(out, leaves, values))
+    except OutOfDomain as e:
+        raise ValueError(f"{where}: the exact {what} is undefined at this point ({e}); "
+                         "check at a point inside the domain") from None
+    _, _, rho, n_ops = replay(as_node(out), {id(as_node(leaf)): v for leaf, v
+                                             in zip(leaves, values)})
+    return ex, bounds, rho, n_ops
+
+
 def check_jacobian(fn: Callable, *inputs: Any, methods: Any = None, fd: bool = True
                    ) -> MatrixReport:
     """Compare the exact Jacobian of ``fn`` at ``inputs`` with ``sg.func.jacrev`` / ``jacfwd``.
@@ -270,13 +282,7 @@ def check_jacobian(fn: Callable, *inputs: Any, methods: Any = None, fd: bool = T
     out = _output(fn, leaves, where)
     n = out.numel()
     exact = _hstack([sg.jacobian(out, leaf, simplify=False) for leaf in leaves])
-    try:
-        ex, bounds = _evaluate(exact, _bindings(out, leaves, values))
-    except OutOfDomain as e:
-        raise ValueError(f"{where}: the exact Jacobian is undefined at this point ({e}); "
-                         "check at a point inside the domain") from None
-    _, _, rho, n_ops = replay(as_node(out), {id(as_node(leaf)): v for leaf, v
-                                             in zip(leaves, values)})
+    ex, bounds, rho, n_ops = _exact_at(exact, "Jacobian", out, leaves, values, where)
     argnums = tuple(range(len(values)))
     numeric = {}
     for m in methods:
@@ -317,13 +323,7 @@ def check_hessian(fn: Callable, *inputs: Any, methods: Any = None, fd: bool = Tr
         raise ValueError(f"{where}: fn must return a scalar, got shape {tuple(out.shape)}; "
                          "reduce it (.sum()) or use check_jacobian")
     exact = sg.hessian(out, leaves, simplify=False)
-    try:
-        ex, bounds = _evaluate(exact, _bindings(out, leaves, values))
-    except OutOfDomain as e:
-        raise ValueError(f"{where}: the exact Hessian is undefined at this point ({e}); "
-                         "check at a point inside the domain") from None
-    _, _, rho, n_ops = replay(as_node(out), {id(as_node(leaf)): v for leaf, v
-                                             in zip(leaves, values)})
+    ex, bounds, rho, n_ops = _exact_at(exact, "Hessian", out, leaves, values, where)
     argnums = tuple(range(len(values)))
     sizes = [v.size for v in values]
     total = sum(sizes)
