@@ -39,6 +39,7 @@ from symgrad.lower_sympy import (SCALAR_FORMS, _add_terms, _gather_terms, _sum_c
                                  as_sympy, flat_steps, graph_order, leaf_array, lower, lower_node,
                                  real_world, variables)
 from symgrad.matrix_check import check_matrix
+from symgrad.code_out import matrix_cse
 from symgrad.matrix_form import diff_matrix, to_matrix
 from symgrad.matrix_hessian import matrix_hessian, matrix_jacobian
 from symgrad.naming import known_name
@@ -580,7 +581,8 @@ def diff(f, x, *, form: str | None = None, simplify=True, timeout: float | None 
     strategy, d = _budget(simplify, timeout)
     if cse:
         if _wants_matrix(f, form):
-            raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
+            reps, (out,) = matrix_cse(_done(_matrix(f, [x], strategy, d, check), d, "sg.diff"))
+            return reps, out
         reps, (arr,) = reverse_mode(f, [x], cse=True)
         return reps, as_sympy(arr)
     if _wants_matrix(f, form):
@@ -616,9 +618,10 @@ def gradient(f, xs, *, form: str | None = None, simplify=True, cse: bool = False
         raise ValueError(f"gradient() needs a scalar f, got shape {_shape(f)}; "
                          "call .sum() first or use sg.jacobian")
     if _wants_matrix(f, form):
-        if cse:
-            raise ValueError("cse=True works in elementwise form; pass form='elementwise'")
         out = _done(_matrix(f, xs, strategy, d, check), d, "sg.gradient")
+        if cse:   # shared matrix subexpressions named v0, v1, ... (symgrad.code_out)
+            reps, out = matrix_cse(out)
+            return reps, (out[0] if single else out)
         return out[0] if single else out
     reps, arrays = reverse_mode(f, xs, cse=cse)
     if cse:

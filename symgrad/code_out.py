@@ -577,6 +577,53 @@ def _hide_functions(exprs, lambdas: dict) -> list:
     return [e.replace(is_apply, stand_in) if isinstance(e, Basic) else e for e in exprs]
 
 
+def matrix_cse(exprs: list) -> tuple[list, list]:
+    """``(replacements, results)`` of matrix-form formulas, like ``sympy.cse``.
+
+    Shared matrix subexpressions become intermediates ``v0, v1, ...``; the functions
+    applied entrywise stay whole (their bodies are not split), so every replacement
+    and result is again a readable matrix formula (``sg.gradient(..., cse=True)``).
+
+    >>> import symgrad as sg
+    >>> X, w = sg.symbol("X", shape=("N", "d")), sg.symbol("w", shape=("d",))
+    >>> sg.gradient((sg.exp(X @ w) + sg.sin(X @ w)).sum(), [w], cse=True)
+    ([(v0, X*w)], [X.T*(cos(v0) + exp(v0))])
+    """
+    from symgrad.matrix_form import Elementwise
+
+    lambdas: dict = {}
+    hidden = _hide_functions(exprs, lambdas)
+    taken = {getattr(s, "name", None) for e in exprs if isinstance(e, Basic)
+             for s in e.free_symbols}
+
+    def fresh():   # v0, v1, ... skipping the formulas' own names (a leaf called v0)
+        k = 0
+        while True:
+            if f"v{k}" not in taken:
+                yield sympy.Symbol(f"v{k}")
+            k += 1
+
+    reps, out = sympy.cse(hidden, symbols=fresh(), order="none")
+    # a transposed leaf is not worth a name: put X.T back where it was used
+    trivial = {s: e for s, e in reps if isinstance(e, sympy.Transpose) and e.arg.is_symbol}
+    if trivial:
+        reps = [(s, e.xreplace(trivial)) for s, e in reps if s not in trivial]
+        out = [e.xreplace(trivial) for e in out]
+        names = fresh()   # renumbered without gaps
+        final = {}
+        for old, _ in reps:
+            name = next(names).name
+            final[old] = MatrixSymbol(name, *old.shape) if isinstance(old, MatrixSymbol) \
+                else sympy.Symbol(name)
+        reps = [(final[s], e.xreplace(final)) for s, e in reps]
+        out = [e.xreplace(final) for e in out]
+
+    def back(e):
+        return e.replace(lambda a: isinstance(a, _Applied),
+                         lambda a: Elementwise(lambdas[a.args[0].name], a.args[1]))
+    return [(s, back(e)) for s, e in reps], [back(e) for e in out]
+
+
 def _cse(reps, exprs):
     """``sympy.cse`` over all outputs at once; temporaries named ``_t0, _t1, ...``."""
     new_reps, new = sympy.cse(list(exprs), symbols=sympy.numbered_symbols("_t"), order="none")

@@ -138,3 +138,18 @@ def test_symbolic_eye_is_the_identity():
     X, w, lam = sg.symbol("X", shape=("n", "d")), sg.symbol("w", shape=("d",)), sg.symbol("lam")
     ridge = ((X @ w) ** 2).sum() + lam * (w @ sg.eye("d") @ w)
     assert str(sg.hessian(ridge, w)) == "2*(lam*I + X.T*X)"
+
+
+def test_matrix_form_cse_names_shared_subexpressions():
+    """cse=True in matrix form: (replacements, results) like the elementwise form."""
+    X, w, y = sg.symbol("X", shape=("N", "d")), sg.symbol("w", shape=("d",)), \
+        sg.symbol("y", shape=("N",))
+    f = (sg.exp(X @ w) + sg.sin(X @ w)).sum()
+    reps, (g,) = sg.gradient(f, [w], cse=True)
+    assert [(str(s), str(e)) for s, e in reps] == [("v0", "X*w")]
+    assert str(g) == "X.T*(cos(v0) + exp(v0))"
+    reps, g = sg.diff(((X @ w - y) ** 2).sum(), w, cse=True)
+    assert reps == [] and str(g) == "2*X.T*(X*w - y)"
+    # substituting the replacements back gives the plain result
+    back = g.xreplace(dict(reps)) if reps else g
+    assert back == sg.diff(((X @ w - y) ** 2).sum(), w)
