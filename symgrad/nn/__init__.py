@@ -471,7 +471,7 @@ from symgrad.nn.loss import (  # noqa: E402
     BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss, NLLLoss, SmoothL1Loss,
 )
 
-__all__ += ["init", "Identity", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax",
+__all__ += ["Identity", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax",
             "LeakyReLU", "ELU", "Softplus", "Dropout", "LayerNorm", "BatchNorm1d",
             "BatchNorm2d", "Embedding", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
             "ModuleList", "ModuleDict", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
