@@ -251,7 +251,10 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             # PyTorch's order: the count moves before the batch is normalised
             n = self.num_batches_tracked
-            n.value = n.value + 1
+            if n.value.flags.writeable:
+                n.value += 1
+            else:
+                n.value = n.value + 1
             mark_modified(n)
             if self.momentum is None:
                 factor = 1.0 / float(n.value)
