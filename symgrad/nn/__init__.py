@@ -72,10 +72,12 @@ class Module:
     """Base class: assign Tensors that require grad and sub-Modules as attributes.
 
     Parameters are found in attribute order (children's prefixed with their name):
-    ``parameters()``, ``named_parameters()``, ``children()``, ``modules()``;
-    ``state_dict()`` copies them to plain numpy arrays and ``load_state_dict()`` writes
-    them back in place (so optimizers keep working); ``train()``/``eval()`` set
-    ``training``; ``zero_grad()`` clears every ``.grad``.  Subclasses define ``forward``.
+    ``parameters()``, ``named_parameters()``, ``children()``, ``modules()``,
+    ``named_modules()``, ``apply(fn)``; ``register_buffer`` keeps non-parameter state
+    (``buffers()``).  ``state_dict()`` copies parameters and persistent buffers to plain
+    numpy arrays and ``load_state_dict()`` writes them back in place (so optimizers keep
+    working); ``train()``/``eval()`` set ``training`` recursively; ``zero_grad()`` clears
+    every ``.grad``.  Subclasses define ``forward``.
 
     >>> import symgrad as sg
     >>> class Affine(sg.nn.Module):
