@@ -106,3 +106,5 @@ from symgrad.errors import LinAlgError  # noqa: E402
 from symgrad import func  # noqa: E402
 # --- issue 12: the matrix-form self-check raises it (symgrad/matrix_check.py)
 from symgrad.errors import MatrixFormMismatch  # noqa: E402
+# --- issue 13: nnkit (sg.utils.data: TensorDataset, DataLoader)
+from symgrad import utils  # noqa: E402

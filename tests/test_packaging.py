@@ -13,6 +13,11 @@ import symgrad as sg
 ROOT = Path(__file__).resolve().parent.parent
 NN_API = {"Module", "Parameter", "Linear", "Sequential", "ReLU", "Tanh", "MSELoss",
           "CrossEntropyLoss"}
+# --- issue 13: nnkit
+NN_API |= {"Identity", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "LeakyReLU", "ELU",
+           "Softplus", "Dropout", "LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding",
+           "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "ModuleList", "ModuleDict", "L1Loss",
+           "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "KLDivLoss"}
 
 
 def test_license_is_an_spdx_string_and_setuptools_accepts_it():

@@ -1,8 +1,9 @@
 """``sg.nn``: a small training kit in PyTorch's shape.
 
-``Module`` (parameters, children, ``state_dict`` as plain numpy arrays, train/eval),
-``Parameter``, ``Linear``, ``Sequential``, ``ReLU``, ``Tanh``, ``MSELoss`` and
-``CrossEntropyLoss``.  Everything is built from symgrad's primitive ops, so a
+``Module`` (parameters, buffers, children, ``state_dict`` as plain numpy arrays,
+train/eval), ``Parameter``, ``Linear``, ``Sequential``, ``ReLU``, ``Tanh``, ``MSELoss`` and
+``CrossEntropyLoss`` here; the other layers in ``symgrad/nn/layers.py``, the other loss
+modules in ``symgrad/nn/loss.py`` and ``sg.nn.init`` in ``symgrad/nn/init.py``.  Everything is built from symgrad's primitive ops, so a
 model runs eagerly and under :func:`symgrad.compile` alike.
 
 >>> import symgrad as sg
@@ -27,7 +28,8 @@ import numpy as _np
 from numeric.ops import Op as _Op
 from symgrad import dtypes as _dt
 from symgrad.front.losses import _reduction as _check_reduction
-from symgrad.tensor import Tensor as _Tensor, _apply
+from symgrad.creation import _rng
+from symgrad.tensor import Tensor as _Tensor, _apply, mark_modified as _mark_modified
 
 if _TYPE_CHECKING:   # names for annotations only: sg.nn exports just __all__
     from typing import Any, Iterator
@@ -70,10 +72,12 @@ class Module:
     """Base class: assign Tensors that require grad and sub-Modules as attributes.
 
     Parameters are found in attribute order (children's prefixed with their name):
-    ``parameters()``, ``named_parameters()``, ``children()``, ``modules()``;
-    ``state_dict()`` copies them to plain numpy arrays and ``load_state_dict()`` writes
-    them back in place (so optimizers keep working); ``train()``/``eval()`` set
-    ``training``; ``zero_grad()`` clears every ``.grad``.  Subclasses define ``forward``.
+    ``parameters()``, ``named_parameters()``, ``children()``, ``modules()``,
+    ``named_modules()``, ``apply(fn)``; ``register_buffer`` keeps non-parameter state
+    (``buffers()``).  ``state_dict()`` copies parameters and persistent buffers to plain
+    numpy arrays and ``load_state_dict()`` writes them back in place (so optimizers keep
+    working); ``train()``/``eval()`` set ``training`` recursively; ``zero_grad()`` clears
+    every ``.grad``.  Subclasses define ``forward``.
 
     >>> import symgrad as sg
     >>> class Affine(sg.nn.Module):
@@ -131,63 +135,170 @@ class Module:
                 yield name, v
 
     def modules(self) -> Iterator["Module"]:
-        """This module and every descendant, depth first (iteratively)."""
-        stack: list[Module] = [self]
-        while stack:
-            m = stack.pop()
+        """This module and every descendant, depth first (iteratively), each once."""
+        for _, m in self.named_modules():
             yield m
-            stack.extend(reversed(list(m.children())))
+
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """``(dotted path, module)`` for this module (path ``prefix``) and every descendant.
+
+        Depth first, in attribute order (iteratively); a module reached twice is listed
+        once unless ``remove_duplicate=False``.
+
+        >>> import symgrad as sg
+        >>> m = sg.nn.Sequential(sg.nn.Linear(2, 2, seed=0), sg.nn.ReLU())
+        >>> [name for name, _ in m.named_modules()]
+        ['', '0', '1']
+        """
+        seen: set[int] = set() if memo is None else memo
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            pre, m = stack.pop()
+            if remove_duplicate:
+                if id(m) in seen:
+                    continue
+                seen.add(id(m))
+            yield pre, m
+            stack.extend(reversed([(f"{pre}.{n}" if pre else n, c)
+                                   for n, c in m.named_children()]))
+
+    def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        for name, v in self._entries():
+            if isinstance(v, _Tensor) and v._requires_grad and v.op is None \
+                    and name not in self._buffer_names():
+                yield name, v
+
+    def _buffer_names(self) -> dict[str, bool]:
+        return vars(self).get("_buffers_persistent", {})
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """``(dotted name, parameter)`` pairs; a shared parameter is listed once."""
         seen: set[int] = set()
-        stack: list[tuple[str, Module]] = [(prefix, self)]
-        while stack:
-            pre, m = stack.pop()
-            subs = []
-            for name, v in m._entries():
-                full = f"{pre}.{name}" if pre else name
-                if isinstance(v, Module):
-                    subs.append((full, v))
-                elif v._requires_grad and v.op is None and id(v) not in seen:
+        for pre, m in self.named_modules(prefix=prefix):
+            for name, v in m._own_parameters():
+                if id(v) not in seen:
                     seen.add(id(v))
-                    yield full, v
-            stack.extend(reversed(subs))
+                    yield (f"{pre}.{name}" if pre else name), v
 
     def parameters(self) -> Iterator[Tensor]:
         """Every parameter (a leaf Tensor that requires grad), each once."""
         for _, p in self.named_parameters():
             yield p
 
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Keep ``tensor`` (or None) as state that is not a parameter, as PyTorch's.
+
+        A buffer (batch norm's ``running_mean``) is in ``buffers()`` and, when
+        ``persistent``, in ``state_dict()``; assigning the attribute again replaces it.
+
+        >>> import symgrad as sg
+        >>> m = sg.nn.Module(); m.register_buffer("count", sg.zeros(1))
+        >>> list(m.state_dict()), [n for n, _ in m.named_buffers()]
+        (['count'], ['count'])
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, _Tensor):
+            raise TypeError(f"cannot assign {type(tensor).__name__} object to buffer {name!r} "
+                            "(a symgrad Tensor or None is required)")
+        if name in vars(self) and name not in self._buffer_names():
+            raise KeyError(f"attribute {name!r} already exists; pick another buffer name")
+        vars(self).setdefault("_buffers_persistent", {})[name] = bool(persistent)
+        object.__setattr__(self, name, tensor)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` for every buffer that is not None."""
+        for pre, m in self.named_modules(prefix=prefix):
+            for name in m._buffer_names():
+                v = vars(m).get(name)
+                if v is not None:
+                    yield (f"{pre}.{name}" if pre else name), v
+
+    def buffers(self) -> Iterator[Tensor]:
+        """Every buffer that is not None (``running_mean``, ...)."""
+        for _, b in self.named_buffers():
+            yield b
+
+    def _state_tensors(self) -> dict[str, Tensor]:
+        """The state dict's tensors: per module, parameters then persistent buffers."""
+        out: dict[str, Tensor] = {}
+        seen: set[int] = set()
+        for pre, m in self.named_modules():
+            for name, v in m._own_parameters():
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out[f"{pre}.{name}" if pre else name] = v
+            for name, persistent in m._buffer_names().items():
+                v = vars(m).get(name)
+                if persistent and v is not None:
+                    out[f"{pre}.{name}" if pre else name] = v
+        return out
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{name: copy of the parameter's array}``: plain numpy, no code pickled."""
-        return {name: _np.array(p.value, copy=True) for name, p in self.named_parameters()}
+        """``{name: copy of the array}`` for parameters and persistent buffers: plain numpy.
+
+        >>> import symgrad as sg
+        >>> list(sg.nn.BatchNorm1d(2).state_dict())
+        ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+        """
+        return {name: _np.array(t.value, copy=True) for name, t in self._state_tensors().items()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy arrays from ``state`` into the parameters in place.
+        """Copy arrays from ``state`` into the parameters and buffers in place.
 
         Raises KeyError naming missing/unexpected keys (``strict``) and ValueError naming
-        the key and both shapes when a shape differs.
+        the key and both shapes when a shape differs; everything is checked before anything
+        is written, so a refused state dict changes nothing.  Each written tensor's version
+        counter is bumped (a backward through the old values then raises).
         """
-        params = dict(self.named_parameters())
+        targets = self._state_tensors()
         if strict:
-            missing = sorted(set(params) - set(state))
-            unexpected = sorted(set(state) - set(params))
+            missing = sorted(set(targets) - set(state))
+            unexpected = sorted(set(state) - set(targets))
             if missing or unexpected:
                 raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
                                f"{unexpected}; pass strict=False to load a subset")
+        writes = []
         for name, value in state.items():
-            p = params.get(name)
-            if p is None:
+            t = targets.get(name)
+            if t is None:
                 continue
             arr = _np.asarray(value.value if isinstance(value, _Tensor) else value)
-            if arr.shape != p.value.shape:
+            if arr.shape != t.value.shape:
                 raise ValueError(f"load_state_dict: {name!r} has shape {arr.shape} in the state "
-                                 f"dict but the parameter has shape {p.value.shape}")
-            p.value[...] = arr
+                                 f"dict but the module has shape {t.value.shape}")
+            writes.append((t, arr))
+        for t, arr in writes:
+            if t.value.flags.writeable:
+                t.value[...] = arr
+            else:
+                t.value = arr.astype(t.value.dtype, copy=True)
+            _mark_modified(t)
+
+    def apply(self, fn: Any) -> "Module":
+        """Call ``fn(m)`` on every descendant (children first) and then on self; returns self.
+
+        >>> import symgrad as sg
+        >>> m = sg.nn.Sequential(sg.nn.Linear(2, 2, seed=0))
+        >>> _ = m.apply(lambda m: sg.nn.init.zeros_(m.bias) if isinstance(m, sg.nn.Linear) else None)
+        >>> m[0].bias.tolist()
+        [0.0, 0.0]
+        """
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:
+            m, expanded = stack.pop()
+            if expanded:
+                fn(m)
+                continue
+            stack.append((m, True))
+            stack.extend((c, False) for c in reversed(list(m.children())))
+        return self
 
     def train(self, mode: bool = True) -> "Module":
         """Set ``training`` on this module and every descendant; returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -219,7 +330,8 @@ class Linear(Module):
     """``y = x @ weight.T + bias`` with ``weight`` of shape ``(out, in)``, as ``torch.nn.Linear``.
 
     Initialised like PyTorch: both uniform in ``[-1/sqrt(in), 1/sqrt(in)]`` (kaiming
-    uniform with ``a = sqrt(5)``), drawn from ``generator`` or ``np.random.default_rng(seed)``.
+    uniform with ``a = sqrt(5)``), drawn from ``generator``, ``seed`` or else the generator
+    :func:`symgrad.manual_seed` seeds.
 
     >>> import symgrad as sg
     >>> lin = sg.nn.Linear(2, 3, seed=0, dtype=sg.float32)
@@ -235,7 +347,7 @@ class Linear(Module):
             if not isinstance(n, (int, _np.integer)) or n <= 0:
                 raise ValueError(f"Linear: {name} must be a positive int, got {n!r}")
         dt = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-        rng = generator if generator is not None else _np.random.default_rng(seed)
+        rng = _rng(seed, generator)
         bound = 1.0 / _math.sqrt(in_features)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)), dtype=dt)
@@ -335,7 +447,8 @@ class CrossEntropyLoss(Module):
                  reduce: Any = None, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__()
-        self.weight = weight
+        self.register_buffer("weight", weight if isinstance(weight, _Tensor) or weight is None
+                             else _Tensor(_np.asarray(weight)))
         self.ignore_index = ignore_index
         self.reduction = _reduction("CrossEntropyLoss", size_average, reduce, reduction)
         self.label_smoothing = label_smoothing
@@ -348,3 +461,20 @@ class CrossEntropyLoss(Module):
 
 
 from symgrad.nn import functional  # noqa: E402  (sg.nn.functional)
+
+# --- issue 13: nnkit (layers, loss modules, init)
+from symgrad.nn import init  # noqa: E402
+from symgrad.nn.layers import (  # noqa: E402
+    ELU, GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten,
+    Identity, LayerNorm, LeakyReLU, LogSoftmax, MaxPool2d, ModuleDict, ModuleList, SiLU,
+    Sigmoid, Softmax, Softplus,
+)
+from symgrad.nn.loss import (  # noqa: E402
+    BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss, NLLLoss, SmoothL1Loss,
+)
+
+__all__ += ["Identity", "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax",
+            "LeakyReLU", "ELU", "Softplus", "Dropout", "LayerNorm", "BatchNorm1d",
+            "BatchNorm2d", "Embedding", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+            "ModuleList", "ModuleDict", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+            "BCEWithLogitsLoss", "NLLLoss", "KLDivLoss"]
