@@ -9,7 +9,8 @@ operation, so results agree with PyTorch to float rounding.  Hyper-parameters
 are Python floats, which NEP 50 keeps weak: float32 parameters stay float32.
 
 State keys: ``momentum_buffer`` (SGD); ``step``, ``exp_avg``, ``exp_avg_sq``,
-``max_exp_avg_sq`` (Adam).
+``max_exp_avg_sq`` (Adam, AdamW); ``step``, ``square_avg``, ``momentum_buffer``,
+``grad_avg`` (RMSprop); ``step``, ``sum`` (Adagrad).
 """
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
               states: Sequence[dict[str, Any]], *, lr: float = 1e-3,
               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
               weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
-              check: bool = True) -> None:
+              check: bool = True, decoupled_weight_decay: bool = False) -> None:
     """:func:`adam_update` on each ``(param, grad, state)`` triple: one call per group.
 
     >>> ps = [np.array([1.0]), np.array([-1.0])]
@@ -150,7 +151,10 @@ def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
             grad = -grad
         step = state["step"] = state.get("step", 0) + 1
         if weight_decay != 0:
-            grad = grad + weight_decay * param
+            if decoupled_weight_decay:                   # AdamW: param.mul_(1 - lr * wd)
+                param *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * param
         exp_avg = state.get("exp_avg")
         if exp_avg is None:
             exp_avg = state["exp_avg"] = np.zeros_like(param)
@@ -173,3 +177,127 @@ def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         else:
             denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
         param += -step_size * exp_avg / denom            # addcdiv_(exp_avg, denom, value=-step_size)
+
+
+def adamw_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+               states: Sequence[dict[str, Any]], *, lr: float = 1e-3,
+               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+               weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False,
+               check: bool = True) -> None:
+    """``torch.optim.AdamW``: Adam with decoupled weight decay (``param *= 1 - lr * wd``).
+
+    >>> p = [np.array([1.0])]
+    >>> adamw_step(p, [np.array([2.0])], [{}], lr=0.1, weight_decay=0.5)
+    >>> p     # 1 * (1 - 0.1 * 0.5) - 0.1
+    [array([0.85])]
+    """
+    adam_step(params, grads, states, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+              amsgrad=amsgrad, maximize=maximize, check=check, decoupled_weight_decay=True)
+
+
+def check_rmsprop(*, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                  weight_decay: float = 0.0, momentum: float = 0.0, **_: Any) -> None:
+    """Raise ValueError unless the hyper-parameters are valid for :func:`rmsprop_step`.
+
+    >>> check_rmsprop(alpha=-0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid alpha: -0.5; it must be >= 0
+    """
+    _check("learning rate lr", lr, lr >= 0, ">= 0")
+    _check("eps", eps, eps >= 0, ">= 0")
+    _check("momentum", momentum, momentum >= 0, ">= 0")
+    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+    _check("alpha", alpha, alpha >= 0, ">= 0")
+
+
+def rmsprop_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+                 states: Sequence[dict[str, Any]], *, lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False, maximize: bool = False, check: bool = True) -> None:
+    """``torch.optim.RMSprop`` on each ``(param, grad, state)`` triple (in place).
+
+    >>> p = [np.array([1.0])]
+    >>> rmsprop_step(p, [np.array([2.0])], [{}], lr=0.01, alpha=0.75, eps=0.0)
+    >>> p     # square_avg = 0.25 * 4 = 1; p -= 0.01 * 2 / sqrt(1)
+    [array([0.98])]
+    """
+    if check:
+        check_rmsprop(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+    for param, grad, state in zip(params, grads, states):
+        if maximize:
+            grad = -grad
+        state["step"] = state.get("step", 0) + 1
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg = state.get("square_avg")
+        if square_avg is None:
+            square_avg = state["square_avg"] = np.zeros_like(param)
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad          # addcmul_(grad, grad, value=1 - alpha)
+        if centered:
+            grad_avg = state.get("grad_avg")
+            if grad_avg is None:
+                grad_avg = state["grad_avg"] = np.zeros_like(param)
+            grad_avg += (1 - alpha) * (grad - grad_avg)  # lerp_(grad, 1 - alpha)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg)
+        else:
+            avg = np.sqrt(square_avg)
+        avg += eps
+        if momentum > 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.zeros_like(param)
+            buf *= momentum
+            buf += grad / avg                            # addcdiv_(grad, avg)
+            param += -lr * buf
+        else:
+            param += -lr * (grad / avg)                  # addcdiv_(grad, avg, value=-lr)
+
+
+def check_adagrad(*, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                  initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                  **_: Any) -> None:
+    """Raise ValueError unless the hyper-parameters are valid for :func:`adagrad_step`.
+
+    >>> check_adagrad(lr_decay=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid lr_decay: -1.0; it must be >= 0
+    """
+    _check("learning rate lr", lr, lr >= 0, ">= 0")
+    _check("lr_decay", lr_decay, lr_decay >= 0, ">= 0")
+    _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+    _check("initial_accumulator_value", initial_accumulator_value,
+           initial_accumulator_value >= 0, ">= 0")
+    _check("eps", eps, eps >= 0, ">= 0")
+
+
+def adagrad_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+                 states: Sequence[dict[str, Any]], *, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, maximize: bool = False, check: bool = True) -> None:
+    """``torch.optim.Adagrad`` on each ``(param, grad, state)`` triple (in place).
+
+    >>> p = [np.array([1.0])]
+    >>> adagrad_step(p, [np.array([2.0])], [{}], lr=0.1, eps=0.0)
+    >>> p     # sum = 4; p -= 0.1 * 2 / sqrt(4)
+    [array([0.9])]
+    """
+    if check:
+        check_adagrad(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                      initial_accumulator_value=initial_accumulator_value, eps=eps)
+    for param, grad, state in zip(params, grads, states):
+        step = state["step"] = state.get("step", 0) + 1
+        if maximize:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        clr = lr / (1 + (step - 1) * lr_decay)
+        state_sum = state.get("sum")
+        if state_sum is None:
+            state_sum = state["sum"] = np.full_like(param, initial_accumulator_value)
+        state_sum += grad * grad                         # addcmul_(grad, grad, value=1)
+        std = np.sqrt(state_sum)
+        std += eps
+        param += -clr * (grad / std)                     # addcdiv_(grad, std, value=-clr)

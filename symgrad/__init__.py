@@ -108,3 +108,5 @@ from symgrad import func  # noqa: E402
 from symgrad.errors import MatrixFormMismatch  # noqa: E402
 # --- issue 13: nnkit (sg.utils.data: TensorDataset, DataLoader)
 from symgrad import utils  # noqa: E402
+# --- issue 13: optim — sg.save / sg.load (.npz with a JSON header, never pickle)
+from symgrad.serialization import load, save  # noqa: E402
