@@ -303,8 +303,8 @@ class OneCycleLR(LRScheduler):
     >>> import symgrad as sg
     >>> opt = sg.optim.SGD([sg.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
     >>> s = OneCycleLR(opt, max_lr=1.0, total_steps=10)
-    >>> s.get_last_lr(), opt.param_groups[0]["momentum"]
-    ([0.04], 0.95)
+    >>> round(s.get_last_lr()[0], 12), opt.param_groups[0]["momentum"]
+    (0.04, 0.95)
     """
 
     def __init__(self, optimizer: Optimizer, max_lr: Union[float, Sequence[float]],
