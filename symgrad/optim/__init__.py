@@ -165,7 +165,7 @@ class Optimizer:
         >>> sd = opt.state_dict(); sd["state"][0]["step"], sd["param_groups"][0]["params"]
         (1, [0])
         """
-        index = {id(p): i for i, p in enumerate(self._params())}
+        index = {id(p): i for i, p in enumerate(self._all_params())}
         return {
             "state": {index[id(p)]: _copy_state(s) for p, s in self.state.items()},
             "param_groups": [{**{k: v for k, v in g.items() if k != "params"},
@@ -198,7 +198,7 @@ class Optimizer:
             n = len(saved_groups) if isinstance(saved_groups, (list, tuple)) else "no"
             raise ValueError(f"loaded state dict has {n} parameter groups but the optimizer "
                              f"has {len(self.param_groups)}")
-        params = list(self._params())
+        params = list(self._all_params())
         by_index: dict[Any, Tensor] = {}
         new_groups = []
         for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
@@ -263,7 +263,7 @@ class Optimizer:
         raise ValueError(f"load_state_dict: {where} is {_describe(v)}; expected an array or "
                          "a number")
 
-    def _params(self) -> Iterable[Tensor]:
+    def _all_params(self) -> Iterable[Tensor]:
         return (p for g in self.param_groups for p in g["params"])
 
     def __repr__(self) -> str:

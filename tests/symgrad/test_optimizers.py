@@ -280,3 +280,119 @@ def test_bad_state_dict_refused_and_nothing_changes(mutate, msg):
     with pytest.raises(ValueError, match=msg):
         opt.load_state_dict(sd)
     assert _snapshot(opt.param_groups[0]["params"], opt)[2:] == before[2:]
+
+
+# ------------------------------------------------------------------------- LBFGS
+A_POS = np.abs(A)    # a convex-enough loss: rounding differences do not grow
+
+
+def _lbfgs_run(w, opt, mod, steps=50, fail_at=None):
+    a = mod.tensor(A_POS.astype(w.detach().numpy().dtype if mod is not sg else w.value.dtype))
+    calls = [0]
+
+    def closure():
+        calls[0] += 1
+        if calls[0] == fail_at:
+            raise KeyboardInterrupt("stop")
+        opt.zero_grad()
+        loss = (a * (w - 1) ** 2 + mod.sin(w) * 0.5 + mod.exp(w * 0.3)).sum()
+        loss.backward()
+        return loss
+    out = []
+    for _ in range(steps):
+        opt.step(closure)
+        out.append(np.array(w.detach().numpy() if mod is not sg else w.value, copy=True))
+    return np.array(out)
+
+
+LBFGS_CASES = [dict(max_iter=2, history_size=3),
+               dict(max_iter=2, history_size=2, line_search_fn="strong_wolfe"),
+               dict(lr=0.8, tolerance_change=0, tolerance_grad=0),
+               dict(lr=0.3, max_iter=1)]
+
+
+@pytest.mark.parametrize("kw", LBFGS_CASES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_lbfgs_torch_parity_50_steps(kw, dtype):
+    torch = pytest.importorskip("torch")
+    if dtype == np.float32 and kw.get("max_iter") == 1:
+        pytest.skip("float32 dot products round differently from torch's (3e-6 here)")
+    w = sg.tensor(W0.astype(dtype), requires_grad=True)
+    got = _lbfgs_run(w, optim.LBFGS([w], **kw), sg)
+    tw = torch.tensor(W0.astype(dtype), requires_grad=True)
+    want = _lbfgs_run(tw, torch.optim.LBFGS([tw], **kw), torch)
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_lbfgs_first_two_iterations_by_the_bfgs_formula():
+    w = sg.tensor(W0.copy(), requires_grad=True)
+    opt = optim.LBFGS([w], lr=0.7, max_iter=1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (sg.tensor(A) * (w - 1) ** 2 + sg.sin(w) * 0.5).sum()
+        loss.backward()
+        return loss
+    g0 = _loss_grad(W0)
+    w1 = W0 - min(1.0, 1.0 / np.abs(g0).sum()) * 0.7 * g0
+    opt.step(closure)
+    np.testing.assert_allclose(w.value, w1, rtol=1e-14)
+    g1 = _loss_grad(w1)
+    s, y = w1 - W0, g1 - g0                     # explicit inverse-Hessian update
+    rho = 1 / y.dot(s)
+    eye = np.eye(4)
+    H = (eye - rho * np.outer(s, y)) @ (y.dot(s) / y.dot(y) * eye) @ \
+        (eye - rho * np.outer(y, s)) + rho * np.outer(s, s)
+    opt.step(closure)
+    np.testing.assert_allclose(w.value, w1 - 0.7 * H @ g1, rtol=1e-12)
+
+
+def test_lbfgs_quadratic_minimum_and_state_dict_resume():
+    M = np.array([[3.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]])
+    b = np.array([1.0, -2.0, 0.5])
+
+    def make():
+        w = sg.tensor(np.zeros(3), requires_grad=True)
+        opt = optim.LBFGS([w], line_search_fn="strong_wolfe", max_iter=2, history_size=5,
+                          tolerance_grad=1e-12, tolerance_change=1e-15)
+
+        def closure():
+            opt.zero_grad()
+            loss = 0.5 * (w * (sg.tensor(M) @ w)).sum() - (sg.tensor(b) * w).sum()
+            loss.backward()
+            return loss
+        return w, opt, closure
+    w, opt, closure = make()
+    for _ in range(10):
+        opt.step(closure)
+    np.testing.assert_allclose(w.value, np.linalg.solve(M, b), rtol=1e-9)
+    w, opt, closure = make()
+    for _ in range(3):
+        opt.step(closure)
+    sd = opt.state_dict()
+    w2, opt2, closure2 = make()
+    w2.value[...] = w.value
+    opt2.load_state_dict(sd)
+    for _ in range(3):
+        opt.step(closure); opt2.step(closure2)
+    assert w.value.tobytes() == w2.value.tobytes()
+
+
+def test_lbfgs_failure_mid_step_restores_everything():
+    w = sg.tensor(W0.copy(), requires_grad=True)
+    opt = optim.LBFGS([w], max_iter=4)
+    _lbfgs_run(w, opt, sg, steps=2)
+    before = (w.value.copy(), opt.state_dict())
+    with pytest.raises(KeyboardInterrupt):
+        _lbfgs_run(w, opt, sg, steps=1, fail_at=3)
+    assert w.value.tobytes() == before[0].tobytes()
+    after = opt.state_dict()
+    assert after["state"][0]["n_iter"] == before[1]["state"][0]["n_iter"]
+    assert after["state"][0]["d"].tobytes() == before[1]["state"][0]["d"].tobytes()
+    with pytest.raises(TypeError, match="closure"):
+        opt.step()
+    with pytest.raises(ValueError, match="line_search_fn"):
+        optim.LBFGS([w], line_search_fn="armijo")
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.LBFGS([{"params": [w]}, {"params": [sg.zeros(1, requires_grad=True)]}])
