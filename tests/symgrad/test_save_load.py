@@ -152,3 +152,36 @@ def test_damaged_file_clear_error_and_nothing_changes(damage, msg, tmp_path):
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         sg.load(tmp_path / "nope.npz")
+
+
+def test_demo_section_resumes_bit_for_bit(capsys):
+    from symgrad.demo import _resume_demo
+    _resume_demo(sg)
+    out = capsys.readouterr().out
+    assert "Adam step counter 50" in out and "bit for bit: True" in out
+    assert "a truncated checkpoint is refused: sg.load:" in out
+
+
+def test_lbfgs_state_saves_and_loads(tmp_path):
+    w = sg.tensor([2.0, -1.0], requires_grad=True)
+    opt = sg.optim.LBFGS([w], max_iter=3, history_size=2)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((w - 1) ** 4).sum() + (w ** 2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    sg.save(opt.state_dict(), tmp_path / "l.npz")
+    w2 = sg.tensor(w.value.copy(), requires_grad=True)
+    opt2 = sg.optim.LBFGS([w2], max_iter=3, history_size=2)
+    opt2.load_state_dict(sg.load(tmp_path / "l.npz"))
+
+    def closure2():
+        opt2.zero_grad()
+        loss = ((w2 - 1) ** 4).sum() + (w2 ** 2).sum()
+        loss.backward()
+        return loss
+    for _ in range(3):
+        opt.step(closure); opt2.step(closure2)
+    assert w.value.tobytes() == w2.value.tobytes()
