@@ -132,13 +132,22 @@ class Optimizer:
         """``(group, params with a grad, grad arrays)`` per group, after checking them all."""
         batches = []
         k = 0
+        checked = self.__dict__.setdefault("_checked_groups", {})
         for gi, group in enumerate(self.param_groups):
-            self._validate(group)
+            # hyper-parameters are re-checked only when one changed (a scheduler, a user)
+            snapshot = tuple(group.values())
+            if checked.get(id(group)) != snapshot:
+                self._validate(group)
+                checked[id(group)] = tuple(group.values())
             ps, grads = [], []
             for p in group["params"]:
                 g = p.grad
                 if g is not None:
-                    grads.append(_checked_grad(p, g, k, gi))
+                    v = g.value if g.__class__ is Tensor else None
+                    if v.__class__ is not np.ndarray or v.shape != p.value.shape or \
+                            v.dtype != p.value.dtype:
+                        v = _checked_grad(p, g, k, gi)  # raises, naming what is wrong
+                    grads.append(v)
                     ps.append(p)
                 k += 1
             if ps:
@@ -234,6 +243,7 @@ class Optimizer:
             new_state[p] = {k: self._load_value(v, p, f"state[{i}][{k!r}]", k)
                             for k, v in s.items()}
         self.param_groups[:] = new_groups
+        self.__dict__.pop("_checked_groups", None)
         self.state.clear()
         self.state.update(new_state)
 
@@ -461,6 +471,10 @@ def _describe(v: Any) -> str:
 
 
 def _checked_grad(p: Tensor, g: Any, k: int, gi: int) -> np.ndarray:
+    """``g``'s array if ``g`` is a Tensor of ``p``'s shape and dtype, else raise."""
+    v = g.value if isinstance(g, Tensor) else None
+    if isinstance(v, np.ndarray) and v.shape == p.value.shape and v.dtype == p.value.dtype:
+        return v
     where = f"parameter {k} (group {gi}, shape {tuple(p.value.shape)}, {p.value.dtype})"
     if not isinstance(g, Tensor) or not isinstance(g.value, np.ndarray):
         raise TypeError(f"optimizer.step(): the grad of {where} is {_describe(g)}, not a "

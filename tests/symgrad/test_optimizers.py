@@ -224,10 +224,21 @@ def test_hyperparameter_broken_after_construction_refused_before_any_change():
     a, b = sg.tensor([1.0], requires_grad=True), sg.tensor([1.0], requires_grad=True)
     opt = optim.Adam([{"params": [a]}, {"params": [b]}], lr=0.1)
     (a * b).sum().backward()
+    opt.step()                               # a good step first: the check is not one-off
+    before = _snapshot([a, b], opt)
     opt.param_groups[1]["lr"] = -0.5
     with pytest.raises(ValueError, match="Invalid learning rate: -0.5"):
         opt.step()
-    assert a.item() == 1.0 and opt.state == {}
+    after = _snapshot([a, b], opt)
+    assert [x.tobytes() for x in before[0]] == [x.tobytes() for x in after[0]]
+    assert before[2:] == after[2:] and opt.state[a]["step"] == 1
+    opt.param_groups[1]["betas"] = (0.9, np.float64(1.5))
+    with pytest.raises(ValueError, match="Invalid beta parameter at index 1: 1.5"):
+        opt.step()
+    opt.param_groups[1]["betas"] = (0.9, 0.999)
+    opt.param_groups[1]["lr"] = np.float32(0.5)      # numpy scalars set later are fine too
+    opt.step()
+    assert opt.state[a]["step"] == 2 and type(opt.param_groups[1]["lr"]) is float
 
 
 # ----------------------------------------------------------------- state dicts
