@@ -225,8 +225,8 @@ def test_hyperparameter_broken_after_construction_refused_before_any_change():
     opt = optim.Adam([{"params": [a]}, {"params": [b]}], lr=0.1)
     (a * b).sum().backward()
     opt.step()                               # a good step first: the check is not one-off
-    before = _snapshot([a, b], opt)
     opt.param_groups[1]["lr"] = -0.5
+    before = _snapshot([a, b], opt)
     with pytest.raises(ValueError, match="Invalid learning rate: -0.5"):
         opt.step()
     after = _snapshot([a, b], opt)
