@@ -232,6 +232,7 @@ def test_hyperparameter_broken_after_construction_refused_before_any_change():
     after = _snapshot([a, b], opt)
     assert [x.tobytes() for x in before[0]] == [x.tobytes() for x in after[0]]
     assert before[2:] == after[2:] and opt.state[a]["step"] == 1
+    opt.param_groups[1]["lr"] = 0.1
     opt.param_groups[1]["betas"] = (0.9, np.float64(1.5))
     with pytest.raises(ValueError, match="Invalid beta parameter at index 1: 1.5"):
         opt.step()
