@@ -146,3 +146,39 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="missing keys"):
         s.load_state_dict({"gamma": 0.5})
     assert s.gamma == 0.1
+
+
+def test_onecycle_cycles_adam_beta1_like_torch():
+    torch = pytest.importorskip("torch")
+    opt = _opt(sg.optim.Adam)
+    sched = S.OneCycleLR(opt, max_lr=0.3, total_steps=50)
+    tp = torch.zeros(2, requires_grad=True)
+    topt = torch.optim.Adam([tp], lr=0.1)
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.3, total_steps=50)
+    for _ in range(49):
+        assert sched.get_last_lr() == tsched.get_last_lr()
+        assert opt.param_groups[0]["betas"] == tuple(topt.param_groups[0]["betas"])
+        opt.step(); sched.step(); topt.step(); tsched.step()
+
+
+def test_plateau_state_dict_resumes(tmp_path):
+    losses = [1.0, 0.9, 0.95, 0.97, 0.96, 0.5, 0.6, 0.7, 0.8, 0.9, 0.91, 0.92]
+
+    def make():
+        opt = _opt(lr=1.0)
+        return opt, S.ReduceLROnPlateau(opt, patience=1, cooldown=1, factor=0.5)
+    opt, s = make()
+    full = []
+    for x in losses:
+        s.step(x); full.append(s.get_last_lr()[0])
+    opt, s = make()
+    for x in losses[:4]:
+        s.step(x)
+    sg.save({"o": opt.state_dict(), "s": s.state_dict()}, tmp_path / "p.npz")
+    opt2, s2 = make()
+    ck = sg.load(tmp_path / "p.npz")
+    opt2.load_state_dict(ck["o"]); s2.load_state_dict(ck["s"])
+    rest = []
+    for x in losses[4:]:
+        s2.step(x); rest.append(s2.get_last_lr()[0])
+    assert rest == full[4:] and min(full) < 1.0
