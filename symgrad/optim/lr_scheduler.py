@@ -331,6 +331,8 @@ class OneCycleLR(LRScheduler):
         else:
             raise ValueError("You must define either total_steps OR (epochs AND "
                              "steps_per_epoch)")
+        if _is_real(pct_start) and not isinstance(pct_start, int):
+            pct_start = float(pct_start)          # numpy floats too
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):

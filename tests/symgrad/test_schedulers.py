@@ -182,3 +182,12 @@ def test_plateau_state_dict_resumes(tmp_path):
     for x in losses[4:]:
         s2.step(x); rest.append(s2.get_last_lr()[0])
     assert rest == full[4:] and min(full) < 1.0
+
+
+def test_numpy_scalar_arguments():
+    opt = _opt(lr=1.0, momentum=0.9)
+    s = S.OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=np.float64(0.3))
+    assert s.get_last_lr()[0] == pytest.approx(0.04)
+    s = S.StepLR(_opt(lr=1.0), step_size=1, gamma=np.float32(0.5))
+    s.optimizer.step(); s.step()
+    assert s.get_last_lr() == [0.5] and type(s.gamma) is float
