@@ -135,10 +135,10 @@ class Optimizer:
         checked = self.__dict__.setdefault("_checked_groups", {})
         for gi, group in enumerate(self.param_groups):
             # hyper-parameters are re-checked only when one changed (a scheduler, a user)
-            snapshot = tuple(group.values())
+            snapshot = [v for v in group.values() if v.__class__ is not list]
             if checked.get(id(group)) != snapshot:
                 self._validate(group)
-                checked[id(group)] = tuple(group.values())
+                checked[id(group)] = [v for v in group.values() if v.__class__ is not list]
             ps, grads = [], []
             for p in group["params"]:
                 g = p.grad
