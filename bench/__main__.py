@@ -33,6 +33,8 @@ WORKLOADS = {
     "memory": "bench.memory",
     "graph_memory": "bench.graph_memory",
     "startup": "bench.startup",
+    # --- issue 13: linear
+    "cat_stack": "bench.cat_stack",
 }
 #: names that select several workloads with ``--only``
 GROUPS = {"seed": ["seed", "seed_compiled"]}

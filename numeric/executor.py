@@ -12,6 +12,16 @@ Note [One accumulation site]
     is complete once every user has run (reverse topological order guarantees
     it); it is popped when consumed, so intermediates are dropped as early as
     possible, and fan-out (``x * x + x``) is summed in exactly one place.
+
+Note [Slices add in place]
+    ``split``, ``unbind`` and ``x[i]`` loops make n basic-index ``GETITEM`` nodes
+    over one input; each VJP (``scatter_add`` into zeros of the whole input) and
+    each ``prev + c`` would cost the whole input, O(n * size).  The training
+    loop's path instead adds ``g`` into the input's cotangent buffer at the
+    index, in place, once the executor owns that buffer (it allocated it: zeros,
+    a copy, or a ``prev + c`` sum), so the pieces cost O(size) in all.  Only
+    while ``VJP[Op.GETITEM]`` is the declared rule: a replaced rule (verify's
+    mutants) runs as written.
 """
 from __future__ import annotations
 
@@ -23,6 +33,7 @@ from numeric.graph import toposort
 from numeric.kernels import FORWARD
 from numeric.node import NO_ATTRS, Node
 from numeric.ops import VARIADIC, Op
+from numeric.rules.movement import is_basic
 from numeric.vjps import VJP, unbroadcast
 
 FREED_GRAPH = ("Trying to backward through the graph a second time (or directly access saved "
@@ -30,6 +41,7 @@ FREED_GRAPH = ("Trying to backward through the graph a second time (or directly 
                "need to backward through the graph a second time.")
 
 _Op = Op
+_GETITEM, _GETITEM_RULES = Op.GETITEM, VJP[Op.GETITEM]
 
 
 def _requires_grad(h: Any) -> bool:
@@ -179,6 +191,7 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
     # helper calls, because this loop runs once per node of every eager training step.
     grads: dict[int, Any] = {}
     pop, get = cts.pop, cts.get
+    owned: set[int] = set()                 # Note [Slices add in place]
     for node in reversed(order):
         key = id(node)
         g = pop(key, None)
@@ -222,7 +235,18 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
                             cts[k] = c if prev is None else prev + c
             elif n == 1 and not variadic:
                 (a,) = inputs
-                if a.requires_grad and rules[0] is not None:
+                if op is _GETITEM and rules is _GETITEM_RULES and a.requires_grad \
+                        and is_basic(attrs["index"]):
+                    av = a.value            # Note [Slices add in place]
+                    k = id(a)
+                    buf = get(k)
+                    if k not in owned:
+                        buf = np.zeros(av.shape, av.dtype) if buf is None \
+                            else np.array(buf, av.dtype)
+                        cts[k] = buf
+                        owned.add(k)
+                    buf[attrs["index"]] += g
+                elif a.requires_grad and rules[0] is not None:
                     av = a.value
                     c = rules[0](g, out, av, **attrs) if attrs else rules[0](g, out, av)
                     if c is not None:
@@ -233,11 +257,13 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
                         cts[k] = c if prev is None else prev + c
             else:
                 vals = [i.value for i in inputs]
+                # Note [Variadic VJPs]: one call for all inputs (linear in their number)
+                cs = rules[0](g, out, *vals, **attrs) if variadic else None
                 for i, inp in enumerate(inputs):
                     if not inp.requires_grad:
                         continue
                     if variadic:
-                        c = rules[0](g, out, *vals, argnum=i, **attrs)
+                        c = cs[i]
                     else:
                         rule = rules[i]
                         if rule is None:
@@ -311,12 +337,13 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
         vals = [get(i) for i in inputs]
         out = get(node)
         attrs = getattr(node, "attrs", None) or NO_ATTRS
+        cs = rules[0](g, out, *vals, **attrs) if variadic else None
         for i, inp in enumerate(inputs):
             if not getattr(inp, "requires_grad", True) or \
                     (useful is not None and id(inp) not in useful):
                 continue
             if variadic:
-                c = rules[0](g, out, *vals, argnum=i, **attrs)
+                c = cs[i]
             else:
                 rule = rules[i]
                 if rule is None:
