@@ -35,6 +35,7 @@ WORKLOADS = {
     "startup": "bench.startup",
     # --- issue 13: linear
     "cat_stack": "bench.cat_stack",
+    "train_data": "bench.train_data",
 }
 #: names that select several workloads with ``--only``
 GROUPS = {"seed": ["seed", "seed_compiled"]}

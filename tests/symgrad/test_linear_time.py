@@ -8,6 +8,7 @@ per node, elements zero-filled per backward).  The wall-clock comparison with Py
 from __future__ import annotations
 
 import types
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -182,3 +183,76 @@ def test_compiled_backward_calls_the_variadic_vjp_once(monkeypatch):
     assert calls == [200]
     for x, piece in zip(xs, np.split(w.numpy(), 200)):
         np.testing.assert_array_equal(x.grad.numpy(), piece)
+
+
+# ------------------------------------------------------------------ symgrad train --data
+def _xy(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    return x, 2 * x + 1 + 0.1 * rng.standard_normal(n)
+
+
+def test_train_closed_form_is_built_once_whatever_the_row_count(monkeypatch):
+    from symgrad import train
+    train.linear_closed_form.cache_clear()
+    builds = []
+    gradient = sg.gradient
+    monkeypatch.setattr(sg, "gradient", lambda *a, **k: builds.append(1) or gradient(*a, **k))
+    small = train.linear_optimum(*_xy(10))
+    large = train.linear_optimum(*_xy(10_000))
+    assert builds == [1]
+    form = train.linear_closed_form()
+    assert {str(s) for s in form.sums} == {"n", "Sx", "Sy", "Sxx", "Sxy"}
+    import sympy
+    n, Sx, Sy, Sxx, Sxy, w, b = sympy.symbols("n Sx Sy Sxx Sxy w b")
+    assert form.gradient == {"w": 2 * Sxx * w + 2 * Sx * b - 2 * Sxy,    # d/dw sum(r**2)
+                             "b": 2 * Sx * w + 2 * n * b - 2 * Sy}
+    # the data enters only through the five sums: the same polynomial in w and b
+    assert sg_ops(small.gradient["w"]) == sg_ops(large.gradient["w"])
+    assert small.exact and large.exact
+
+
+def sg_ops(expr):
+    import sympy
+    return sympy.count_ops(expr)
+
+
+def test_train_large_data_sums_in_float64_not_per_row_rationals(monkeypatch):
+    from symgrad import train
+    calls = []
+    monkeypatch.setattr(train, "_exact", lambda v: calls.append(v) or Fraction(repr(v)))
+    x, y = _xy(100_000)
+    opt = train.linear_optimum(x, y)
+    assert calls == [] and not opt.exact
+    w, b = np.polyfit(x, y, 1)
+    assert float(opt.solution["w"]) == pytest.approx(w, rel=1e-10)
+    assert float(opt.solution["b"]) == pytest.approx(b, rel=1e-10)
+    assert set(opt.gradient_text()) == {"w", "b"}
+
+
+def test_train_csv_of_plain_numbers_is_read_without_per_value_python(monkeypatch, tmp_path):
+    from symgrad import train
+    x, y = _xy(10_000)
+    p = tmp_path / "d.csv"
+    np.savetxt(p, np.c_[x, y], delimiter=",", header="x,y", comments="", fmt="%.17g")
+    monkeypatch.setattr(train, "_number", lambda *a: pytest.fail("per-value parsing"))
+    gx, gy = train.read_xy_csv(str(p))
+    np.testing.assert_array_equal(gx, x)
+    np.testing.assert_array_equal(gy, y)
+    monkeypatch.undo()                           # odd files still get the line-named error
+    p.write_text("x,y\n1,2\n3,nan\n")
+    with pytest.raises(ValueError, match="line 3: y is nan"):
+        train.read_xy_csv(str(p))
+
+
+def test_train_cli_on_large_data_prints_float_optimum(tmp_path, capsys):
+    from symgrad.cli import main
+    x, y = _xy(20_000)
+    p = tmp_path / "d.csv"
+    np.savetxt(p, np.c_[x, y], delimiter=",", header="x,y", comments="", fmt="%.17g")
+    assert main(["train", "linear", "--data", str(p), "--epochs", "2", "--lr", "1e-6"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    w, b = np.polyfit(x, y, 1)
+    assert line.startswith(f"closed form (SymPy):  w = {float(w):.12}"[:40]), line
+    got = float(line.split("w = ")[1].split(",")[0])
+    assert got == pytest.approx(w, rel=1e-10)
