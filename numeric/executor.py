@@ -18,10 +18,11 @@ Note [Slices add in place]
     over one input; each VJP (``scatter_add`` into zeros of the whole input) and
     each ``prev + c`` would cost the whole input, O(n * size).  The training
     loop's path instead adds ``g`` into the input's cotangent buffer at the
-    index, in place, once the executor owns that buffer (it allocated it: zeros,
-    a copy, or a ``prev + c`` sum), so the pieces cost O(size) in all.  Only
-    while ``VJP[Op.GETITEM]`` is the declared rule: a replaced rule (verify's
-    mutants) runs as written.
+    index, in place, once the executor owns that buffer (it allocated it: zeros
+    or a copy; a later ``prev + c`` is a fresh sum, still its own), so the pieces
+    cost O(size) in all.  Both paths do it on plain values (not when VJPs build a
+    graph, ``create_graph=True``), and only while ``VJP[Op.GETITEM]`` is the
+    declared rule: a replaced rule (verify's mutants) runs as written.
 """
 from __future__ import annotations
 
@@ -237,15 +238,7 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
                 (a,) = inputs
                 if op is _GETITEM and rules is _GETITEM_RULES and a.requires_grad \
                         and is_basic(attrs["index"]):
-                    av = a.value            # Note [Slices add in place]
-                    k = id(a)
-                    buf = get(k)
-                    if k not in owned:
-                        buf = np.zeros(av.shape, av.dtype) if buf is None \
-                            else np.array(buf, av.dtype)
-                        cts[k] = buf
-                        owned.add(k)
-                    buf[attrs["index"]] += g
+                    _add_slice(cts, owned, id(a), a.value, g, attrs["index"])
                 elif a.requires_grad and rules[0] is not None:
                     av = a.value
                     c = rules[0](g, out, av, **attrs) if attrs else rules[0](g, out, av)
@@ -283,6 +276,17 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
     return grads
 
 
+def _add_slice(cts: dict, owned: set, k: int, v: Any, g: Any, index: Any) -> None:
+    """Add ``g`` into input ``k``'s cotangent at a basic ``index``, in place
+    (Note [Slices add in place]); the first time, into zeros or a copy it then owns."""
+    buf = cts.get(k)
+    if k not in owned:
+        buf = np.zeros(v.shape, v.dtype) if buf is None else np.array(buf, v.dtype)
+        cts[k] = buf
+        owned.add(k)
+    buf[index] += g
+
+
 def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
              value: Optional[Callable[[Any], Any]],
              release: Optional[Callable[[Any], Any]],
@@ -310,6 +314,7 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
 
     grads: dict[int, Any] = {}
     pop = cts.pop
+    owned: set[int] = set()                 # Note [Slices add in place] (values only)
     for node in reversed(order):
         key = id(node)
         g = pop(key, None)
@@ -334,9 +339,17 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
             continue
         inputs = node.inputs
         rules, variadic = _rules(op)
+        attrs = getattr(node, "attrs", None) or NO_ATTRS
+        if op is _GETITEM and value is None and rules is _GETITEM_RULES \
+                and is_basic(attrs["index"]):
+            (inp,) = inputs
+            if getattr(inp, "requires_grad", True) and (useful is None or id(inp) in useful):
+                _add_slice(cts, owned, id(inp), inp.value, g, attrs["index"])
+            if release is not None:
+                release(node)
+            continue
         vals = [get(i) for i in inputs]
         out = get(node)
-        attrs = getattr(node, "attrs", None) or NO_ATTRS
         cs = rules[0](g, out, *vals, **attrs) if variadic else None
         for i, inp in enumerate(inputs):
             if not getattr(inp, "requires_grad", True) or \

@@ -369,7 +369,7 @@ def linear_closed_form() -> LinearClosedForm:
 
     w, b = sg.symbol("w"), sg.symbol("b")
     xi, yi = sg.symbol("x_i"), sg.symbol("y_i")
-    row_grads = sg.gradient((w * xi + b - yi) ** 2, [w, b])
+    row_grads = sg.gradient((w * xi + b - yi) ** 2, [w, b], simplify=False)  # expanded below
     X, Y = sg.to_sympy(xi), sg.to_sympy(yi)
     sums: dict[sympy.Symbol, tuple[int, int]] = {}
     totals = []
