@@ -33,6 +33,9 @@ WORKLOADS = {
     "memory": "bench.memory",
     "graph_memory": "bench.graph_memory",
     "startup": "bench.startup",
+    # --- issue 13: linear
+    "cat_stack": "bench.cat_stack",
+    "train_data": "bench.train_data",
 }
 #: names that select several workloads with ``--only``
 GROUPS = {"seed": ["seed", "seed_compiled"]}

@@ -12,6 +12,17 @@ Note [One accumulation site]
     is complete once every user has run (reverse topological order guarantees
     it); it is popped when consumed, so intermediates are dropped as early as
     possible, and fan-out (``x * x + x``) is summed in exactly one place.
+
+Note [Slices add in place]
+    ``split``, ``unbind`` and ``x[i]`` loops make n basic-index ``GETITEM`` nodes
+    over one input; each VJP (``scatter_add`` into zeros of the whole input) and
+    each ``prev + c`` would cost the whole input, O(n * size).  The training
+    loop's path instead adds ``g`` into the input's cotangent buffer at the
+    index, in place, once the executor owns that buffer (it allocated it: zeros
+    or a copy; a later ``prev + c`` is a fresh sum, still its own), so the pieces
+    cost O(size) in all.  Both paths do it on plain values (not when VJPs build a
+    graph, ``create_graph=True``), and only while ``VJP[Op.GETITEM]`` is the
+    declared rule: a replaced rule (verify's mutants) runs as written.
 """
 from __future__ import annotations
 
@@ -23,6 +34,7 @@ from numeric.graph import toposort
 from numeric.kernels import FORWARD
 from numeric.node import NO_ATTRS, Node
 from numeric.ops import VARIADIC, Op
+from numeric.rules.movement import is_basic
 from numeric.vjps import VJP, unbroadcast
 
 FREED_GRAPH = ("Trying to backward through the graph a second time (or directly access saved "
@@ -30,6 +42,7 @@ FREED_GRAPH = ("Trying to backward through the graph a second time (or directly 
                "need to backward through the graph a second time.")
 
 _Op = Op
+_GETITEM, _GETITEM_RULES = Op.GETITEM, VJP[Op.GETITEM]
 
 
 def _requires_grad(h: Any) -> bool:
@@ -179,6 +192,7 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
     # helper calls, because this loop runs once per node of every eager training step.
     grads: dict[int, Any] = {}
     pop, get = cts.pop, cts.get
+    owned: set[int] = set()                 # Note [Slices add in place]
     for node in reversed(order):
         key = id(node)
         g = pop(key, None)
@@ -222,7 +236,10 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
                             cts[k] = c if prev is None else prev + c
             elif n == 1 and not variadic:
                 (a,) = inputs
-                if a.requires_grad and rules[0] is not None:
+                if op is _GETITEM and rules is _GETITEM_RULES and a.requires_grad \
+                        and is_basic(attrs["index"]):
+                    _add_slice(cts, owned, id(a), a.value, g, attrs["index"])
+                elif a.requires_grad and rules[0] is not None:
                     av = a.value
                     c = rules[0](g, out, av, **attrs) if attrs else rules[0](g, out, av)
                     if c is not None:
@@ -233,11 +250,13 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
                         cts[k] = c if prev is None else prev + c
             else:
                 vals = [i.value for i in inputs]
+                # Note [Variadic VJPs]: one call for all inputs (linear in their number)
+                cs = rules[0](g, out, *vals, **attrs) if variadic else None
                 for i, inp in enumerate(inputs):
                     if not inp.requires_grad:
                         continue
                     if variadic:
-                        c = rules[0](g, out, *vals, argnum=i, **attrs)
+                        c = cs[i]
                     else:
                         rule = rules[i]
                         if rule is None:
@@ -255,6 +274,17 @@ def _leaves(order: list, cts: dict, release: Optional[Callable[[Any], Any]]) -> 
         if release is not None:
             release(node)
     return grads
+
+
+def _add_slice(cts: dict, owned: set, k: int, v: Any, g: Any, index: Any) -> None:
+    """Add ``g`` into input ``k``'s cotangent at a basic ``index``, in place
+    (Note [Slices add in place]); the first time, into zeros or a copy it then owns."""
+    buf = cts.get(k)
+    if k not in owned:
+        buf = np.zeros(v.shape, v.dtype) if buf is None else np.array(buf, v.dtype)
+        cts[k] = buf
+        owned.add(k)
+    buf[index] += g
 
 
 def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
@@ -284,6 +314,7 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
 
     grads: dict[int, Any] = {}
     pop = cts.pop
+    owned: set[int] = set()                 # Note [Slices add in place] (values only)
     for node in reversed(order):
         key = id(node)
         g = pop(key, None)
@@ -308,15 +339,24 @@ def _general(order: list, cts: dict, targets: Optional[Iterable[Any]],
             continue
         inputs = node.inputs
         rules, variadic = _rules(op)
+        attrs = getattr(node, "attrs", None) or NO_ATTRS
+        if op is _GETITEM and value is None and rules is _GETITEM_RULES \
+                and is_basic(attrs["index"]):
+            (inp,) = inputs
+            if getattr(inp, "requires_grad", True) and (useful is None or id(inp) in useful):
+                _add_slice(cts, owned, id(inp), inp.value, g, attrs["index"])
+            if release is not None:
+                release(node)
+            continue
         vals = [get(i) for i in inputs]
         out = get(node)
-        attrs = getattr(node, "attrs", None) or NO_ATTRS
+        cs = rules[0](g, out, *vals, **attrs) if variadic else None
         for i, inp in enumerate(inputs):
             if not getattr(inp, "requires_grad", True) or \
                     (useful is not None and id(inp) not in useful):
                 continue
             if variadic:
-                c = rules[0](g, out, *vals, argnum=i, **attrs)
+                c = cs[i]
             else:
                 rule = rules[i]
                 if rule is None:

@@ -110,6 +110,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _exact_and_float(v: Any) -> str:
+    if v.is_Float:                      # float64 sums (a large file): no exact value
+        return repr(float(v))
     text = str(v)
     return text if v.is_Integer else f"{text} ({float(v)!r})"
 

@@ -21,9 +21,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Optional, Sequence
@@ -33,7 +35,7 @@ import sympy
 
 __all__ = ["SEED_X", "SEED_Y", "read_xy_csv", "fit_linear", "LinearFit", "Progress",
            "linear_optimum", "LinearOptimum", "plot_losses", "TrainingDiverged", "format_loss",
-           "PLOT_HINT"]
+           "PLOT_HINT", "linear_closed_form", "LinearClosedForm", "EXACT_ROWS"]
 
 #: the seed tutorial's data: y = 2x + 1 at x = 1, 2, 3
 SEED_X = (1.0, 2.0, 3.0)
@@ -78,6 +80,9 @@ def read_xy_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     ...
     ValueError: ...d.csv line 2: y is not a number: 'five'; each row must be two numbers x,y
     """
+    fast = _read_xy_fast(path)
+    if fast is not None:
+        return fast
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = [(k, row) for k, row in enumerate(csv.reader(fh), start=1)
@@ -111,6 +116,45 @@ def read_xy_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
         xs.append(_number(row[cols[0]], path, line, "x"))
         ys.append(_number(row[cols[1]], path, line, "y"))
     return np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
+
+
+def _read_xy_fast(path: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """numpy's C parser for a plain file (header, then rows of numbers), or None.
+
+    None sends the file through the careful per-row reader, which gives the very same
+    arrays or the error naming the line: comments, quotes, ragged or non-finite rows
+    all take that path, so this one only has to be right on files it accepts.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            skip = 0
+            for line in fh:
+                skip += 1
+                if line.strip():
+                    break
+            else:
+                return None
+        if line.lstrip().startswith("#"):
+            return None
+        first = next(csv.reader([line]))
+        try:
+            [float(c) for c in first]
+            skip -= 1                       # no header: the first row is data
+            cols, width = (0, 1), 2
+        except ValueError:
+            names = [c.strip().lower() for c in first]
+            if "x" not in names or "y" not in names:
+                return None
+            cols, width = (names.index("x"), names.index("y")), len(names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # "input contained no data": the slow path says
+            data = np.loadtxt(path, delimiter=",", comments=None, skiprows=skip,
+                              dtype=np.float64, ndmin=2, encoding="utf-8")
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    if data.shape[0] == 0 or data.shape[1] != width or not np.isfinite(data).all():
+        return None
+    return np.ascontiguousarray(data[:, cols[0]]), np.ascontiguousarray(data[:, cols[1]])
 
 
 # ------------------------------------------------------------------------ progress
@@ -238,11 +282,13 @@ class LinearOptimum:
 
     ``gradient``: ``{"w": dL/dw, "b": dL/db}`` (SymPy, over symbols ``w``, ``b``);
     ``solution``: ``{"w": value, "b": value}`` (exact SymPy numbers), or None when
-    the minimiser is not unique (all x equal).
+    the minimiser is not unique (all x equal); ``exact``: False when the data's sums
+    were float64 (more than :data:`EXACT_ROWS` rows; the numbers are then Floats).
     """
 
     gradient: dict[str, sympy.Expr]
     solution: Optional[dict[str, sympy.Expr]]
+    exact: bool = True
 
     def _repr_latex_(self) -> str:
         """Notebook rendering: the gradient equations and the optimum.
@@ -283,43 +329,108 @@ def _exact(v: float) -> Fraction:
     return Fraction(repr(float(v)))  # shortest decimal, like symgrad.lower_sympy.exact
 
 
+#: up to this many rows the data's sums are exact decimal rationals; above, float64 sums
+EXACT_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class LinearClosedForm:
+    """The gradient of ``L = sum((w*x_i + b - y_i)**2)`` over the data's sums, built once.
+
+    ``gradient``: ``{"w": dL/dw, "b": dL/db}`` as SymPy expressions in ``w``, ``b`` and
+    the sum symbols; ``sums``: ``{symbol: (i, j)}``, the symbol standing for
+    ``sum(x_i**i * y_i**j)`` (``n`` for the row count).  No row of data is in it, so its
+    size is the same for 3 rows and for 10^6.
+    """
+
+    w: sympy.Symbol
+    b: sympy.Symbol
+    gradient: dict[str, sympy.Expr]
+    sums: dict[sympy.Symbol, tuple[int, int]]
+
+
+_SUM_NAMES = {(0, 0): "n", (1, 0): "Sx", (0, 1): "Sy", (2, 0): "Sxx", (1, 1): "Sxy",
+              (0, 2): "Syy"}
+
+
+@functools.lru_cache(maxsize=1)
+def linear_closed_form() -> LinearClosedForm:
+    """The least-squares gradient in terms of ``n``, ``Sx = sum(x_i)``, ``Sxx``, ``Sxy``, ...
+
+    The per-row gradient comes from ``sg.gradient`` (SymPy's calculus) on one
+    symbolic row ``(w*x_i + b - y_i)**2``; summing over rows is linear, so each
+    monomial ``x_i**i * y_i**j`` becomes the symbol of its sum.  Built once per
+    process, whatever the data.
+
+    >>> linear_closed_form().gradient
+    {'w': 2*Sx*b + 2*Sxx*w - 2*Sxy, 'b': 2*Sx*w - 2*Sy + 2*b*n}
+    """
+    import symgrad as sg
+
+    w, b = sg.symbol("w"), sg.symbol("b")
+    xi, yi = sg.symbol("x_i"), sg.symbol("y_i")
+    row_grads = sg.gradient((w * xi + b - yi) ** 2, [w, b], simplify=False)  # expanded below
+    X, Y = sg.to_sympy(xi), sg.to_sympy(yi)
+    sums: dict[sympy.Symbol, tuple[int, int]] = {}
+    totals = []
+    for g in row_grads:
+        total = sympy.Integer(0)
+        for (i, j), coeff in sympy.Poly(sympy.expand(g), X, Y).terms():
+            sym = sympy.Symbol(_SUM_NAMES.get((i, j), f"S_x{i}_y{j}"))
+            sums[sym] = (i, j)
+            total += coeff * sym
+        totals.append(sympy.expand(total))
+    return LinearClosedForm(sg.to_sympy(w), sg.to_sympy(b), {"w": totals[0], "b": totals[1]},
+                            sums)
+
+
+def _data_sums(form: LinearClosedForm, x: np.ndarray, y: np.ndarray) -> tuple[dict, bool]:
+    """``({sum symbol: value}, exact)``: decimal-rational sums up to :data:`EXACT_ROWS`
+    rows, float64 sums (numpy, O(rows)) above, each then taken exactly as a Rational."""
+    exact = x.size <= EXACT_ROWS
+    if exact:
+        xs, ys = [_exact(v) for v in x], [_exact(v) for v in y]
+    values = {}
+    for sym, (i, j) in form.sums.items():
+        if exact:
+            s = sum((xv ** i * yv ** j for xv, yv in zip(xs, ys)), Fraction(0))
+            values[sym] = sympy.Rational(s.numerator, s.denominator)
+        else:
+            values[sym] = sympy.Rational(float(np.sum(x ** i * y ** j)))
+    return values, exact
+
+
 def linear_optimum(x: Sequence[float], y: Sequence[float]) -> LinearOptimum:
     """Solve ``grad L = 0`` exactly for ``L = sum((w*x + b - y)**2)`` with SymPy.
 
-    The per-row gradient comes from ``sg.gradient`` (SymPy's calculus) on one
-    symbolic row ``(w*x_i + b - y_i)**2``; the sum over rows is taken exactly
-    (data as decimal Rationals) by linearity, so large files stay fast.
+    The gradient is :func:`linear_closed_form` (built once, over the data's sums
+    ``n``, ``Sx``, ``Sxx``, ``Sxy``, ``Sy``); only those sums are computed from the
+    rows.  Up to :data:`EXACT_ROWS` rows they are exact (data as decimal
+    Rationals: ``0.1`` is 1/10) and so is the optimum; above, they are float64
+    sums and the gradient and optimum are shown as floats (``exact`` is False).
 
     >>> opt = linear_optimum([0.0, 1.0], [1.0, 3.0])
     >>> opt.gradient_text(), opt.solution
     ({'w': '2*w + 2*b - 6', 'b': '2*w + 4*b - 8'}, {'w': 2, 'b': 1})
     """
-    import symgrad as sg
-
-    xs = [_exact(v) for v in np.asarray(x, dtype=np.float64).ravel()]
-    ys = [_exact(v) for v in np.asarray(y, dtype=np.float64).ravel()]
-    if len(xs) != len(ys) or not xs:
-        raise ValueError(f"x and y need the same positive length, got {len(xs)} and {len(ys)}")
-    w, b = sg.symbol("w"), sg.symbol("b")
-    xi, yi = sg.symbol("x_i"), sg.symbol("y_i")
-    row_grads = sg.gradient((w * xi + b - yi) ** 2, [w, b])
-    X, Y = sg.to_sympy(xi), sg.to_sympy(yi)
-    W, B = sg.to_sympy(w), sg.to_sympy(b)
-    sums: dict[tuple[int, int], Fraction] = {}
-    totals = []
-    for g in row_grads:
-        total = sympy.Integer(0)
-        for (i, j), coeff in sympy.Poly(sympy.expand(g), X, Y).terms():
-            if (i, j) not in sums:
-                sums[(i, j)] = sum((xv ** i * yv ** j for xv, yv in zip(xs, ys)), Fraction(0))
-            s = sums[(i, j)]
-            total += coeff * sympy.Rational(s.numerator, s.denominator)
-        totals.append(sympy.expand(total))
+    xv = np.asarray(x, dtype=np.float64).ravel()
+    yv = np.asarray(y, dtype=np.float64).ravel()
+    if xv.size != yv.size or not xv.size:
+        raise ValueError(f"x and y need the same positive length, got {xv.size} and {yv.size}")
+    form = linear_closed_form()
+    values, exact = _data_sums(form, xv, yv)
+    W, B = form.w, form.b
+    totals = [sympy.expand(form.gradient[k].xreplace(values)) for k in ("w", "b")]
     solved = sympy.solve(totals, [W, B], dict=True)
     solution = None
     if len(solved) == 1 and W in solved[0] and B in solved[0]:
         solution = {"w": solved[0][W], "b": solved[0][B]}
-    return LinearOptimum({"w": totals[0], "b": totals[1]}, solution)
+    if not exact:
+        totals = [t.xreplace({c: sympy.Float(float(c)) for c in t.atoms(sympy.Rational)})
+                  for t in totals]
+        if solution is not None:
+            solution = {k: sympy.Float(float(v)) for k, v in solution.items()}
+    return LinearOptimum({"w": totals[0], "b": totals[1]}, solution, exact)
 
 
 # ------------------------------------------------------------------------ plot

@@ -19,7 +19,8 @@ def test_bench_quick_runs_and_prints_tables():
     out = proc.stdout
     assert "machine:" in out and "numpy" in out
     for name in ("seed", "seed_compiled", "linreg", "mlp", "scalar", "symbolic", "per_op",
-                 "memory", "startup"):
+                 "memory", "startup",
+                 "cat_stack", "train_data"):            # --- issue 13: linear
         assert f"## {name}\n" in out, name
     assert "| workload | system | median ms | p25–p75 ms | ms/step | ratio to baseline |" in out
     assert "symgrad compiled" in out and "FAILED" not in out

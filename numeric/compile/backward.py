@@ -77,6 +77,7 @@ class BackwardEmitter(Accumulator):
         self.redirect = redirects(slots, self.shapes) if self.lazy else {}
         self.params: list[str] = []
         self.out_cts: list[np.ndarray] = []     # probe values of the output cotangents
+        self.variadic: dict[int, tuple] = {}    # slot -> (tuple name, probe cotangents)
 
     def build(self) -> tuple[str, dict, int]:
         """``(source, globals, cost)`` of the backward."""
@@ -203,18 +204,19 @@ class BackwardEmitter(Accumulator):
     def _rule_input(self, ins: Instr, i: int, r: Ct) -> None:
         """Input ``i``'s cotangent from the op's VJP: an inline template if it agrees
         with ``VJP`` on the probe, else a call of the table's function."""
+        if ins.op in VARIADIC:
+            self._variadic_input(ins, i, r)
+            return
         a = ins.args[i]
         g, gval = r.name, r.val
         names = [self.slots.name(x) for x in ins.args]
         xs = [self.values[x] for x in ins.args]
         out = self.values[ins.slot]
-        fns = rules(ins.op)
-        fn = fns[0] if ins.op in VARIADIC else fns[i]
+        fn = rules(ins.op)[i]
         if fn is None:
             return
-        extra = {"argnum": i} if ins.op in VARIADIC else {}
         with np.errstate(all="ignore"):
-            ref = fn(gval, out, *xs, **ins.attrs, **extra)
+            ref = fn(gval, out, *xs, **ins.attrs)
         if ref is None:
             return
         name = self.fresh("g")
@@ -243,14 +245,36 @@ class BackwardEmitter(Accumulator):
                 self.accumulate(a, Ct(name, got, plan[1] and isinstance(got, np.ndarray),
                                       r.var, r.c))
                 return
-        fname = f"V_{label(ins.op, ins.slot)}_{0 if ins.op in VARIADIC else i}"
+        fname = f"V_{label(ins.op, ins.slot)}_{i}"
         self.glob[fname] = fn
         attrs = attr_src(ins.slot, ins.attrs, self.glob)
-        call = ", ".join([g, self.slots.name(ins.slot)] + names
-                         + ([attrs] if attrs else [])
-                         + ([f"argnum={i}"] if extra else []))
+        call = ", ".join([g, self.slots.name(ins.slot)] + names + ([attrs] if attrs else []))
         self.emit(name, f"{fname}({call})", ref, note)
         self.accumulate(a, Ct(name, ref, False, r.var, r.c))
+
+    def _variadic_input(self, ins: Instr, i: int, r: Ct) -> None:
+        """Input ``i``'s cotangent from a variadic VJP, which is called once per node and
+        returns every input's cotangent (Note [Variadic VJPs] in numeric/vjps.py)."""
+        got = self.variadic.get(ins.slot)
+        if got is None:
+            fn = rules(ins.op)[0]
+            xs = [self.values[x] for x in ins.args]
+            with np.errstate(all="ignore"):
+                refs = fn(r.val, self.values[ins.slot], *xs, **ins.attrs)
+            tname, fname = self.fresh("gs"), f"V_{label(ins.op, ins.slot)}"
+            self.glob[fname] = fn
+            attrs = attr_src(ins.slot, ins.attrs, self.glob)
+            call = ", ".join([r.name, self.slots.name(ins.slot)]
+                             + [self.slots.name(x) for x in ins.args] + ([attrs] if attrs else []))
+            self.emit(tname, f"{fname}({call})", r.val,
+                      f"d{label(ins.op, ins.slot).lower()}/d(each input)")
+            got = self.variadic[ins.slot] = (tname, refs)
+        tname, refs = got
+        if refs[i] is None:
+            return
+        name = self.fresh("g")
+        self.emit(name, f"{tname}[{i}]", refs[i], self._note(ins, i))
+        self.accumulate(ins.args[i], Ct(name, refs[i], False, r.var, r.c))
 
     def finish(self) -> str:
         """The returned gradients (copied where they alias a value the caller holds)."""
