@@ -79,7 +79,7 @@ class Tensor:
     ((2, 2), dtype('float64'), tensor([3., 7.]))
     """
 
-    __slots__ = ("node", "value", "op", "attrs", "inputs", "_requires_grad", "grad",
+    __slots__ = ("node", "value", "op", "attrs", "inputs", "_requires_grad", "_grad",
                  "_version", "_modified", "_hooks", "_grad_fn", "__weakref__")
     __array_priority__ = 1000.0
 
@@ -138,6 +138,43 @@ class Tensor:
     def requires_grad(self) -> bool:
         """Whether gradients flow to (or through) this tensor."""
         return self._requires_grad
+
+    @property
+    def grad(self) -> Optional["Tensor"]:
+        """The accumulated gradient (None until a backward reaches this leaf).
+
+        Assigning checks what PyTorch checks: a Tensor (or None) of this tensor's
+        shape and dtype; nothing is broadcast.
+
+        >>> import symgrad as sg
+        >>> w = sg.zeros(3, requires_grad=True)
+        >>> w.grad = sg.ones(1)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: assigned grad has data of a different size: attempting to assign a gradient of size [1] to a tensor of size [3]; the gradient and the tensor must be the same size
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, grad: Optional["Tensor"]) -> None:
+        if grad is not None:
+            if not isinstance(grad, Tensor):
+                kind = type(grad)
+                name = kind.__name__ if kind.__module__ == "builtins" else \
+                    f"{kind.__module__}.{kind.__qualname__}"
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
+                                f"of type {name}")
+            if grad.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: attempting to assign a "
+                    f"gradient of size {list(grad.shape)} to a tensor of size "
+                    f"{list(self.shape)}; the gradient and the tensor must be the same size")
+            if grad.dtype != self.dtype:
+                raise RuntimeError(
+                    f"assigned grad has data of a different type: attempting to assign a "
+                    f"gradient with dtype {grad.dtype} to a tensor with dtype {self.dtype}; "
+                    f"convert it with grad.to(sg.{self.dtype})")
+        self._grad = grad
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
@@ -407,6 +444,21 @@ def mark_modified(*tensors: Tensor) -> None:
         t._version += 1
 
 
+def write_(t: Tensor, array: Any) -> None:
+    """Copy ``array`` (already checked: broadcastable, castable) into ``t``'s value in place
+    and bump its version: the primitive under ``copy_`` and ``Module.load_state_dict``.
+
+    >>> import symgrad as sg
+    >>> w = sg.zeros(2); write_(w, [1.0, 2.0]); w, w._version
+    (tensor([1., 2.]), 1)
+    """
+    v = t.value
+    if not v.flags.writeable:
+        t.value = v = v.copy()
+    np.copyto(v, array, casting="unsafe")
+    mark_modified(t)
+
+
 def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
     # the same slot stores as _node, which repeats them inline instead of calling
     # this: one call less per op on the eager hot path (Note [Hot path])
@@ -416,7 +468,7 @@ def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
     t.attrs = node.attrs
     t.inputs = inputs
     t._requires_grad = rg
-    t.grad = None
+    t._grad = None
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None
@@ -458,7 +510,7 @@ def _node(value: Any, op: Any, inputs: tuple, attrs: Any, rg: bool) -> Tensor:
     t.value = value
     t.inputs = inputs
     t._requires_grad = rg
-    t.grad = None
+    t._grad = None
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None
@@ -667,7 +719,7 @@ def _binary(op: Op, kernel: Any, a: Any, b: Any) -> Tensor:
     t.attrs = NO_ATTRS
     t.inputs = (a, b)
     t._requires_grad = (a._requires_grad or b._requires_grad) and _GRAD.enabled
-    t.grad = None
+    t._grad = None
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None
