@@ -19,6 +19,7 @@ This module works on any Tensor-like node; it never imports ``symgrad.tensor``
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import weakref
 from typing import Any, Callable, Optional, Sequence
@@ -70,11 +71,54 @@ class set_grad_enabled:
         GRAD_MODE.enabled = self.prev.pop()
 
     def __call__(self, fn: Callable) -> Callable:
+        """Decorate ``fn``; a generator function gets the mode on every resume (PyTorch).
+
+        >>> import symgrad as sg
+        >>> @sg.no_grad()
+        ... def modes():
+        ...     yield sg.is_grad_enabled()
+        ...     yield sg.is_grad_enabled()
+        >>> list(modes()), sg.is_grad_enabled()
+        ([False, False], True)
+        """
+        def fresh() -> "set_grad_enabled":
+            return type(self)(self.mode) if type(self) is set_grad_enabled else type(self)()
+
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fresh, fn)
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)(self.mode) if type(self) is set_grad_enabled else type(self)():
+            with fresh():
                 return fn(*args, **kwargs)
         return wrapper
+
+
+def _wrap_generator(fresh: Callable[[], Any], fn: Callable) -> Callable:
+    """``fn``'s generator with the grad mode set while its body runs, restored at each yield
+    (the caller's code between two ``next()`` calls runs in the caller's mode)."""
+    @functools.wraps(fn)
+    def generator(*args: Any, **kwargs: Any) -> Any:
+        gen = fn(*args, **kwargs)
+        try:
+            with fresh():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with fresh():
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with fresh():
+                        response = gen.throw(exc)
+                else:
+                    with fresh():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return generator
 
 
 class no_grad(set_grad_enabled):

@@ -554,11 +554,11 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
         data = data._need_value("tensor(tensor)")
     if dtype is not None:
         dtype = _dt.as_dtype(dtype)
-        return np.array(data, dtype=dtype)
+        return _array(data, dtype)
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.array(data)
     else:
-        arr = np.array(data)
+        arr = _array(data, None)
         if arr.dtype.kind == "f":
             arr = arr.astype(_dt.get_default_dtype(), copy=False)
         elif arr.dtype.kind in "iu":
@@ -570,6 +570,44 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise DtypeError(f"unsupported dtype {arr.dtype}; use float, int or bool data")
     return arr
+
+
+def _array(data: Any, dtype: Any) -> np.ndarray:
+    """``np.array(data, dtype)``, with PyTorch's errors for ragged nested lists."""
+    try:
+        return np.array(data, dtype=dtype)
+    except ValueError:
+        _check_nested(data)
+        raise
+
+
+def _check_nested(data: Any) -> None:
+    """Raise PyTorch's error for nested sequences of unequal lengths (level by level).
+
+    >>> _check_nested([[1, 2], [1, 2, 3]])
+    Traceback (most recent call last):
+    ...
+    ValueError: expected sequence of length 2 at dim 1 (got 3)
+    """
+    def is_seq(x: Any) -> bool:
+        return isinstance(x, (list, tuple)) or (isinstance(x, (np.ndarray, Tensor))
+                                               and x.ndim > 0)
+    level, dim = [data], 0
+    while level and is_seq(level[0]):
+        n = len(level[0])
+        for x in level:
+            if not is_seq(x):
+                raise TypeError(f"expected a sequence of length {n} at dim {dim} (got "
+                                f"{type(x).__name__} {x!r}): nested lists must have equal "
+                                "lengths at every level")
+            if len(x) != n:
+                raise ValueError(f"expected sequence of length {n} at dim {dim} (got {len(x)})")
+        level = [y for x in level for y in x]
+        dim += 1
+    for x in level:
+        if is_seq(x):
+            raise TypeError(f"expected a number at dim {dim} (got a sequence of length "
+                            f"{len(x)}): nested lists must have equal lengths at every level")
 
 
 # ----------------------------------------------------------------------------- constants

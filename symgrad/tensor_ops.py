@@ -162,9 +162,31 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None
                    keepdim if keepdims is None else keepdims)
 
 
+def _nonempty(name: str, t: Tensor, dim: Any, error: type = RuntimeError) -> None:
+    """A reduction without identity (max, argmin...) needs elements: PyTorch's errors.
+
+    >>> import symgrad as sg
+    >>> sg.tensor([]).max()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.
+    """
+    shape = t.shape
+    if dim is None:
+        if t.value is not None and t.value.size == 0:
+            raise error(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                        "== 0. Specify the reduction dim with the 'dim' argument.")
+        return
+    for d in dim if isinstance(dim, (tuple, list)) else (dim,):
+        d = _dim(d, len(shape))
+        if shape and shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
 def _extremum(op: Op, arg: Any, input: Any, dim: Any, keepdim: bool) -> Any:
     if isinstance(dim, Tensor):          # torch.max(a, b) means maximum
         return _G["maximum" if op is Op.MAX else "minimum"](input, dim)
+    _nonempty("max" if op is Op.MAX else "min", _t(input), dim)
     values = _reduce(op, input, dim, keepdim)
     if dim is None or isinstance(dim, (tuple, list)):
         return values
@@ -206,6 +228,7 @@ def amax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     >>> sg.amax(sg.tensor([[1.0, 5.0]]), dim=-1)
     tensor([5.])
     """
+    _nonempty("amax", _t(input), dim)
     return _reduce(Op.MAX, input, dim, keepdim)
 
 
@@ -216,6 +239,7 @@ def amin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     >>> sg.amin(sg.tensor([[1.0, 5.0]]), dim=-1)
     tensor([1.])
     """
+    _nonempty("amin", _t(input), dim)
     return _reduce(Op.MIN, input, dim, keepdim)
 
 
@@ -268,6 +292,7 @@ def argmax(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tens
     tensor(1)
     """
     v = _nograd_value(input, "argmax")
+    _nonempty("argmax", _t(input), dim, IndexError)
     d = None if dim is None else _dim(dim, v.ndim)
     return _node(np.asarray(np.argmax(v, axis=d, keepdims=keepdim), np.int64), None, (), {},
                  False)
@@ -281,6 +306,7 @@ def argmin(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tens
     tensor(2)
     """
     v = _nograd_value(input, "argmin")
+    _nonempty("argmin", _t(input), dim, IndexError)
     d = None if dim is None else _dim(dim, v.ndim)
     return _node(np.asarray(np.argmin(v, axis=d, keepdims=keepdim), np.int64), None, (), {},
                  False)
