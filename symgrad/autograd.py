@@ -325,14 +325,29 @@ def _collector(leaves: dict, free: bool) -> Callable[[Any], None]:
     return release
 
 
+#: id(tensor) -> the clock ticks of its last HISTORY in-place changes (kept by
+#: symgrad.tensor.mark_modified; an entry goes with its tensor): enough to name the
+#: version a node recorded in the error below
+MODIFIED: dict[int, list] = {}
+HISTORY = 16
+
+
 def _modified_in_place(node: Any, culprit: Any) -> None:
     which = "its output" if culprit is node else \
         f"input {next(k for k, i in enumerate(node.inputs) if i is culprit)}"
+    ticks = MODIFIED.get(id(culprit), ())
+    later = sum(1 for tick in ticks if tick > node._modified)
+    expected = max(culprit._version - later, 0)
+    if culprit is node:
+        expected = 0
+    elif later == len(ticks) == HISTORY:
+        expected = f"at most {expected}"
+    name = backward_name(node.op)
     raise GradientError(
         "one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: {which} of {backward_name(node.op)}, a tensor of shape "
-        f"{tuple(culprit.shape)}, is at version {culprit._version} and was changed after "
-        f"{backward_name(node.op)} recorded it. Hint: compute the output again after the "
+        f"inplace operation: {which} of {name}, a tensor of shape {tuple(culprit.shape)}, "
+        f"is at version {culprit._version}; expected version {expected} instead (it was "
+        f"changed after {name} recorded it). Hint: compute the output again after the "
         "in-place change, or make the change after backward() (or out of place: "
         "w = w - lr * g)")
 

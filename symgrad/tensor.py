@@ -39,6 +39,7 @@ tensor([10.])
 """
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from typing import Any, Optional
 
@@ -442,6 +443,13 @@ def mark_modified(*tensors: Tensor) -> None:
     for t in tensors:
         t._modified = tick
         t._version += 1
+        ticks = _ag.MODIFIED.get(id(t))
+        if ticks is None:
+            ticks = _ag.MODIFIED[id(t)] = []
+            weakref.finalize(t, _ag.MODIFIED.pop, id(t), None)
+        elif len(ticks) == _ag.HISTORY:
+            del ticks[0]
+        ticks.append(tick)
 
 
 def write_(t: Tensor, array: Any) -> None:
