@@ -443,9 +443,9 @@ def _commit_retained(pending: list, create_graph: bool) -> None:
     for t, g in pending:
         old = t.grad
         if create_graph:
-            t.grad = g if old is None else old + g
+            t._grad = g if old is None else old + g
         else:
-            t.grad = type(t)._wrap(g.value if old is None else old.value + g.value)
+            t._grad = type(t)._wrap(g.value if old is None else old.value + g.value)
 
 
 def _run(outputs: Sequence[Any], grad_outputs: Sequence[Any], targets: Optional[list],
@@ -505,7 +505,7 @@ def backward_scalar(t: Any, retain_graph: Optional[bool]) -> None:
         leaf = leaves.get(key)
         if leaf is not None:
             old = leaf.grad
-            leaf.grad = wrap(g if old is None else old.value + g)
+            leaf._grad = wrap(g if old is None else old.value + g)
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: Optional[bool] = None,
@@ -542,9 +542,9 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: Optional[bool
         old = leaf.grad
         if create_graph:
             g = g if hasattr(g, "op") else type(leaf)._wrap(g)
-            leaf.grad = g if old is None else old + g
+            leaf._grad = g if old is None else old + g
         else:
-            leaf.grad = type(leaf)._wrap(g if old is None else old.value + g)
+            leaf._grad = type(leaf)._wrap(g if old is None else old.value + g)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
