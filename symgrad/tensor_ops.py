@@ -689,10 +689,8 @@ def _inplace(op: Op, ufunc: Any) -> Any:
 def zero_(self: Tensor) -> Tensor:
     """Set every element to 0 in place; returns ``self``."""
     v = self._need_value("zero_()")
-    if v.flags.writeable:
-        v[...] = 0
-    else:
-        self.value = np.zeros_like(v)
+    _writable(self, "zero_()", v)
+    self.value[...] = 0
     mark_modified(self)
     return self
 
@@ -704,6 +702,11 @@ def zero_(self: Tensor) -> Tensor:
 # first write: a refused call leaves the tensor as it was.  With grad mode on, a
 # tensor that requires grad is refused (a leaf as in PyTorch; a computed tensor
 # because symgrad records ops out of place: write ``y = y.add(x)``).
+#: the out-of-place form named by the error for a computed tensor (others: ``y.add(...)``)
+_OUT_OF_PLACE = {"copy_": "y = src.expand_as(y).clone()", "fill_": "y = sg.full(y.shape, value)",
+                 "zero_": "y = sg.zeros(y.shape)"}
+
+
 def _writable(self: Tensor, what: str, result: np.ndarray) -> np.ndarray:
     """``self``'s array, ready to take ``result`` (shape and dtype checked)."""
     if _GRAD.enabled and self._requires_grad:
@@ -711,9 +714,11 @@ def _writable(self: Tensor, what: str, result: np.ndarray) -> np.ndarray:
             raise RuntimeError(
                 f"a leaf Variable that requires grad is being used in an in-place operation "
                 f"({what}); wrap it in `with sg.no_grad():`")
+        name = what.split("(")[0]
+        instead = _OUT_OF_PLACE.get(name, f"y = y.{name.rstrip('_')}(...)")
         raise RuntimeError(
             f"{what} on a computed tensor that requires grad: symgrad records ops out of "
-            f"place; write `y = y.{what.split('(')[0].rstrip('_')}(...)` instead")
+            f"place; write `{instead}` instead")
     v = self._need_value(what)
     if result.shape != v.shape:
         raise RuntimeError(f"{what}: output with shape {list(v.shape)} doesn't match the "

@@ -150,8 +150,9 @@ def test_optimizer_step_bumps_the_version():
 
 def test_refused_in_place_changes_nothing():
     w = sg.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-        w.add_(1.0)
+    for change in (lambda: w.add_(1.0), lambda: w.zero_(), lambda: w.copy_(sg.ones(2))):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            change()
     with pytest.raises(RuntimeError, match="computed tensor that requires grad"):
         (w * 2).mul_(2.0)
     i = sg.tensor([1, 2])
