@@ -601,9 +601,10 @@ def check_index(index: tuple, shape: tuple) -> None:
             d += p.ndim
             continue
         n = shape[d]
-        if not isinstance(p, slice) and isinstance(n, builtins.int):
+        if not isinstance(p, slice) and isinstance(n, builtins.int) and \
+                (isinstance(p, builtins.int) or p.size):
             lo, hi = (p, p) if isinstance(p, builtins.int) else \
-                ((builtins.int(p.min()), builtins.int(p.max())) if p.size else (0, 0))
+                (builtins.int(p.min()), builtins.int(p.max()))
             if lo < -n or hi >= n:
                 bad = lo if lo < -n else hi
                 allowed = f"[{-n}, {n - 1}]" if n else "none (the dim is empty)"

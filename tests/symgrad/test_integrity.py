@@ -58,6 +58,9 @@ def test_getitem_tensor_index_and_mask_are_checked():
                                          r"match the shape of the indexed tensor \[3, 2\]"):
         x[sg.tensor([True, False])]
     assert x[-1, [0, -1]].tolist() == [4.0, 5.0]            # valid ones still work
+    assert x[:, sg.tensor([], dtype=sg.int64)].shape == (3, 0)
+    with pytest.raises(IndexError, match=r"with size 0 \(valid indices: none"):
+        sg.zeros(0)[0]
     assert x[x > 3].tolist() == [4.0, 5.0]
 
 
