@@ -19,6 +19,7 @@ This module works on any Tensor-like node; it never imports ``symgrad.tensor``
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import weakref
 from typing import Any, Callable, Optional, Sequence
@@ -70,11 +71,54 @@ class set_grad_enabled:
         GRAD_MODE.enabled = self.prev.pop()
 
     def __call__(self, fn: Callable) -> Callable:
+        """Decorate ``fn``; a generator function gets the mode on every resume (PyTorch).
+
+        >>> import symgrad as sg
+        >>> @sg.no_grad()
+        ... def modes():
+        ...     yield sg.is_grad_enabled()
+        ...     yield sg.is_grad_enabled()
+        >>> list(modes()), sg.is_grad_enabled()
+        ([False, False], True)
+        """
+        def fresh() -> "set_grad_enabled":
+            return type(self)(self.mode) if type(self) is set_grad_enabled else type(self)()
+
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fresh, fn)
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)(self.mode) if type(self) is set_grad_enabled else type(self)():
+            with fresh():
                 return fn(*args, **kwargs)
         return wrapper
+
+
+def _wrap_generator(fresh: Callable[[], Any], fn: Callable) -> Callable:
+    """``fn``'s generator with the grad mode set while its body runs, restored at each yield
+    (the caller's code between two ``next()`` calls runs in the caller's mode)."""
+    @functools.wraps(fn)
+    def generator(*args: Any, **kwargs: Any) -> Any:
+        gen = fn(*args, **kwargs)
+        try:
+            with fresh():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with fresh():
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with fresh():
+                        response = gen.throw(exc)
+                else:
+                    with fresh():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return generator
 
 
 class no_grad(set_grad_enabled):
@@ -281,14 +325,29 @@ def _collector(leaves: dict, free: bool) -> Callable[[Any], None]:
     return release
 
 
+#: id(tensor) -> the clock ticks of its last HISTORY in-place changes (kept by
+#: symgrad.tensor.mark_modified; an entry goes with its tensor): enough to name the
+#: version a node recorded in the error below
+MODIFIED: dict[int, list] = {}
+HISTORY = 16
+
+
 def _modified_in_place(node: Any, culprit: Any) -> None:
     which = "its output" if culprit is node else \
         f"input {next(k for k, i in enumerate(node.inputs) if i is culprit)}"
+    ticks = MODIFIED.get(id(culprit), ())
+    later = sum(1 for tick in ticks if tick > node._modified)
+    expected = max(culprit._version - later, 0)
+    if culprit is node:
+        expected = 0
+    elif later == len(ticks) == HISTORY:
+        expected = f"at most {expected}"
+    name = backward_name(node.op)
     raise GradientError(
         "one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: {which} of {backward_name(node.op)}, a tensor of shape "
-        f"{tuple(culprit.shape)}, is at version {culprit._version} and was changed after "
-        f"{backward_name(node.op)} recorded it. Hint: compute the output again after the "
+        f"inplace operation: {which} of {name}, a tensor of shape {tuple(culprit.shape)}, "
+        f"is at version {culprit._version}; expected version {expected} instead (it was "
+        f"changed after {name} recorded it). Hint: compute the output again after the "
         "in-place change, or make the change after backward() (or out of place: "
         "w = w - lr * g)")
 
@@ -384,9 +443,9 @@ def _commit_retained(pending: list, create_graph: bool) -> None:
     for t, g in pending:
         old = t.grad
         if create_graph:
-            t.grad = g if old is None else old + g
+            t._grad = g if old is None else old + g
         else:
-            t.grad = type(t)._wrap(g.value if old is None else old.value + g.value)
+            t._grad = type(t)._wrap(g.value if old is None else old.value + g.value)
 
 
 def _run(outputs: Sequence[Any], grad_outputs: Sequence[Any], targets: Optional[list],
@@ -446,7 +505,7 @@ def backward_scalar(t: Any, retain_graph: Optional[bool]) -> None:
         leaf = leaves.get(key)
         if leaf is not None:
             old = leaf.grad
-            leaf.grad = wrap(g if old is None else old.value + g)
+            leaf._grad = wrap(g if old is None else old.value + g)
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: Optional[bool] = None,
@@ -483,9 +542,9 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: Optional[bool
         old = leaf.grad
         if create_graph:
             g = g if hasattr(g, "op") else type(leaf)._wrap(g)
-            leaf.grad = g if old is None else old + g
+            leaf._grad = g if old is None else old + g
         else:
-            leaf.grad = type(leaf)._wrap(g if old is None else old.value + g)
+            leaf._grad = type(leaf)._wrap(g if old is None else old.value + g)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,

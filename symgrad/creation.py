@@ -99,9 +99,11 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
     >>> full((2,), 7), full((2,), 0.5)
     (tensor([7, 7]), tensor([0.5000, 0.5000]))
     """
+    if isinstance(fill_value, (np.generic, np.ndarray)) and np.ndim(fill_value) == 0:
+        fill_value = fill_value.item()      # a numpy scalar is a number, as in PyTorch
     if dtype is None:
         dtype = to_array(fill_value).dtype
-    size = (size,) if isinstance(size, int) else tuple(size)
+    size = (int(size),) if isinstance(size, (int, np.integer)) else tuple(size)
     return _filled(size, fill_value, dtype, requires_grad, name)
 
 
@@ -250,6 +252,7 @@ def symbol(name: str, shape: Sequence[Any] = (), dtype: Any = None,
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"symbol name must be a non-empty string, got {name!r}")
+    shape = tuple(int(d) if isinstance(d, np.integer) else d for d in shape)
     for d in shape:
         if not isinstance(d, (int, str)) or (isinstance(d, int) and d < 0):
             raise TypeError(f"symbol shape dims must be non-negative ints or strings, got "

@@ -39,6 +39,7 @@ tensor([10.])
 """
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from typing import Any, Optional
 
@@ -79,7 +80,7 @@ class Tensor:
     ((2, 2), dtype('float64'), tensor([3., 7.]))
     """
 
-    __slots__ = ("node", "value", "op", "attrs", "inputs", "_requires_grad", "grad",
+    __slots__ = ("node", "value", "op", "attrs", "inputs", "_requires_grad", "_grad",
                  "_version", "_modified", "_hooks", "_grad_fn", "__weakref__")
     __array_priority__ = 1000.0
 
@@ -138,6 +139,43 @@ class Tensor:
     def requires_grad(self) -> bool:
         """Whether gradients flow to (or through) this tensor."""
         return self._requires_grad
+
+    @property
+    def grad(self) -> Optional["Tensor"]:
+        """The accumulated gradient (None until a backward reaches this leaf).
+
+        Assigning checks what PyTorch checks: a Tensor (or None) of this tensor's
+        shape and dtype; nothing is broadcast.
+
+        >>> import symgrad as sg
+        >>> w = sg.zeros(3, requires_grad=True)
+        >>> w.grad = sg.ones(1)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: assigned grad has data of a different size: attempting to assign a gradient of size [1] to a tensor of size [3]; the gradient and the tensor must be the same size
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, grad: Optional["Tensor"]) -> None:
+        if grad is not None:
+            if not isinstance(grad, Tensor):
+                kind = type(grad)
+                name = kind.__name__ if kind.__module__ == "builtins" else \
+                    f"{kind.__module__}.{kind.__qualname__}"
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
+                                f"of type {name}")
+            if grad.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: attempting to assign a "
+                    f"gradient of size {list(grad.shape)} to a tensor of size "
+                    f"{list(self.shape)}; the gradient and the tensor must be the same size")
+            if grad.dtype != self.dtype:
+                raise RuntimeError(
+                    f"assigned grad has data of a different type: attempting to assign a "
+                    f"gradient with dtype {grad.dtype} to a tensor with dtype {self.dtype}; "
+                    f"convert it with grad.to(sg.{self.dtype})")
+        self._grad = grad
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
@@ -405,6 +443,28 @@ def mark_modified(*tensors: Tensor) -> None:
     for t in tensors:
         t._modified = tick
         t._version += 1
+        ticks = _ag.MODIFIED.get(id(t))
+        if ticks is None:
+            ticks = _ag.MODIFIED[id(t)] = []
+            weakref.finalize(t, _ag.MODIFIED.pop, id(t), None)
+        elif len(ticks) == _ag.HISTORY:
+            del ticks[0]
+        ticks.append(tick)
+
+
+def write_(t: Tensor, array: Any) -> None:
+    """Copy ``array`` (already checked: broadcastable, castable) into ``t``'s value in place
+    and bump its version: the primitive under ``copy_`` and ``Module.load_state_dict``.
+
+    >>> import symgrad as sg
+    >>> w = sg.zeros(2); write_(w, [1.0, 2.0]); w, w._version
+    (tensor([1., 2.]), 1)
+    """
+    v = t.value
+    if not v.flags.writeable:
+        t.value = v = v.copy()
+    np.copyto(v, array, casting="unsafe")
+    mark_modified(t)
 
 
 def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
@@ -416,7 +476,7 @@ def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
     t.attrs = node.attrs
     t.inputs = inputs
     t._requires_grad = rg
-    t.grad = None
+    t._grad = None
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None
@@ -458,7 +518,7 @@ def _node(value: Any, op: Any, inputs: tuple, attrs: Any, rg: bool) -> Tensor:
     t.value = value
     t.inputs = inputs
     t._requires_grad = rg
-    t.grad = None
+    t._grad = None
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None
@@ -502,11 +562,11 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
         data = data._need_value("tensor(tensor)")
     if dtype is not None:
         dtype = _dt.as_dtype(dtype)
-        return np.array(data, dtype=dtype)
+        return _array(data, dtype)
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.array(data)
     else:
-        arr = np.array(data)
+        arr = _array(data, None)
         if arr.dtype.kind == "f":
             arr = arr.astype(_dt.get_default_dtype(), copy=False)
         elif arr.dtype.kind in "iu":
@@ -518,6 +578,44 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise DtypeError(f"unsupported dtype {arr.dtype}; use float, int or bool data")
     return arr
+
+
+def _array(data: Any, dtype: Any) -> np.ndarray:
+    """``np.array(data, dtype)``, with PyTorch's errors for ragged nested lists."""
+    try:
+        return np.array(data, dtype=dtype)
+    except ValueError:
+        _check_nested(data)
+        raise
+
+
+def _check_nested(data: Any) -> None:
+    """Raise PyTorch's error for nested sequences of unequal lengths (level by level).
+
+    >>> _check_nested([[1, 2], [1, 2, 3]])
+    Traceback (most recent call last):
+    ...
+    ValueError: expected sequence of length 2 at dim 1 (got 3)
+    """
+    def is_seq(x: Any) -> bool:
+        return isinstance(x, (list, tuple)) or (isinstance(x, (np.ndarray, Tensor))
+                                               and x.ndim > 0)
+    level, dim = [data], 0
+    while level and is_seq(level[0]):
+        n = len(level[0])
+        for x in level:
+            if not is_seq(x):
+                raise TypeError(f"expected a sequence of length {n} at dim {dim} (got "
+                                f"{type(x).__name__} {x!r}): nested lists must have equal "
+                                "lengths at every level")
+            if len(x) != n:
+                raise ValueError(f"expected sequence of length {n} at dim {dim} (got {len(x)})")
+        level = [y for x in level for y in x]
+        dim += 1
+    for x in level:
+        if is_seq(x):
+            raise TypeError(f"expected a number at dim {dim} (got a sequence of length "
+                            f"{len(x)}): nested lists must have equal lengths at every level")
 
 
 # ----------------------------------------------------------------------------- constants
@@ -667,7 +765,7 @@ def _binary(op: Op, kernel: Any, a: Any, b: Any) -> Tensor:
     t.attrs = NO_ATTRS
     t.inputs = (a, b)
     t._requires_grad = (a._requires_grad or b._requires_grad) and _GRAD.enabled
-    t.grad = None
+    t._grad = None
     t._version = 0
     t._modified = _CLOCK[0]
     t._hooks = None

@@ -35,8 +35,7 @@ from symgrad import front
 from symgrad.errors import ShapeError
 from symgrad.tensor import (
     _GRAD, Tensor, _apply, _binary, _dim, _node, _unary, axes, compare, const, mark_modified,
-    promoted,
-    values_indices,
+    promoted, values_indices, write_,
 )
 
 _K = {op: FORWARD[op] for op in Op}
@@ -163,9 +162,31 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None
                    keepdim if keepdims is None else keepdims)
 
 
+def _nonempty(name: str, t: Tensor, dim: Any, error: type = RuntimeError) -> None:
+    """A reduction without identity (max, argmin...) needs elements: PyTorch's errors.
+
+    >>> import symgrad as sg
+    >>> sg.tensor([]).max()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.
+    """
+    shape = t.shape
+    if dim is None:
+        if t.value is not None and t.value.size == 0:
+            raise error(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                        "== 0. Specify the reduction dim with the 'dim' argument.")
+        return
+    for d in dim if isinstance(dim, (tuple, list)) else (dim,):
+        d = _dim(d, len(shape))
+        if shape and shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
 def _extremum(op: Op, arg: Any, input: Any, dim: Any, keepdim: bool) -> Any:
     if isinstance(dim, Tensor):          # torch.max(a, b) means maximum
         return _G["maximum" if op is Op.MAX else "minimum"](input, dim)
+    _nonempty("max" if op is Op.MAX else "min", _t(input), dim)
     values = _reduce(op, input, dim, keepdim)
     if dim is None or isinstance(dim, (tuple, list)):
         return values
@@ -207,6 +228,7 @@ def amax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     >>> sg.amax(sg.tensor([[1.0, 5.0]]), dim=-1)
     tensor([5.])
     """
+    _nonempty("amax", _t(input), dim)
     return _reduce(Op.MAX, input, dim, keepdim)
 
 
@@ -217,6 +239,7 @@ def amin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     >>> sg.amin(sg.tensor([[1.0, 5.0]]), dim=-1)
     tensor([1.])
     """
+    _nonempty("amin", _t(input), dim)
     return _reduce(Op.MIN, input, dim, keepdim)
 
 
@@ -269,6 +292,7 @@ def argmax(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tens
     tensor(1)
     """
     v = _nograd_value(input, "argmax")
+    _nonempty("argmax", _t(input), dim, IndexError)
     d = None if dim is None else _dim(dim, v.ndim)
     return _node(np.asarray(np.argmax(v, axis=d, keepdims=keepdim), np.int64), None, (), {},
                  False)
@@ -282,6 +306,7 @@ def argmin(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tens
     tensor(2)
     """
     v = _nograd_value(input, "argmin")
+    _nonempty("argmin", _t(input), dim, IndexError)
     d = None if dim is None else _dim(dim, v.ndim)
     return _node(np.asarray(np.argmin(v, axis=d, keepdims=keepdim), np.int64), None, (), {},
                  False)
@@ -541,6 +566,53 @@ def normalize_index(index: Any) -> tuple:
     return tuple(out)
 
 
+def check_index(index: tuple, shape: tuple) -> None:
+    """Refuse a normalised index that does not fit ``shape`` (PyTorch's IndexError).
+
+    Names the bad index, its dim and the valid range (numpy would say "axis"
+    and no range); symbolic dims (strings) are not checked.
+
+    >>> check_index((5,), (3,))
+    Traceback (most recent call last):
+    ...
+    IndexError: index 5 is out of bounds for dimension 0 with size 3 (valid indices: [-3, 2])
+    """
+    used = 0
+    for p in index:
+        if p is not None and p is not Ellipsis:
+            used += p.ndim if isinstance(p, np.ndarray) and p.dtype.kind == "b" else 1
+    if used > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)} ({used} "
+                         "indexed)")
+    d = 0
+    for p in index:
+        if p is None:
+            continue
+        if p is Ellipsis:
+            d += len(shape) - used
+            continue
+        if isinstance(p, np.ndarray) and p.dtype.kind == "b":
+            for k in range(p.ndim):
+                n = shape[d + k]
+                if isinstance(n, builtins.int) and p.shape[k] != n:
+                    raise IndexError(f"The shape of the mask {list(p.shape)} at index {k} does "
+                                     f"not match the shape of the indexed tensor "
+                                     f"{list(shape)} at index {d + k}")
+            d += p.ndim
+            continue
+        n = shape[d]
+        if not isinstance(p, slice) and isinstance(n, builtins.int) and \
+                (isinstance(p, builtins.int) or p.size):
+            lo, hi = (p, p) if isinstance(p, builtins.int) else \
+                (builtins.int(p.min()), builtins.int(p.max()))
+            if lo < -n or hi >= n:
+                bad = lo if lo < -n else hi
+                allowed = f"[{-n}, {n - 1}]" if n else "none (the dim is empty)"
+                raise IndexError(f"index {bad} is out of bounds for dimension {d} with size "
+                                 f"{n} (valid indices: {allowed})")
+        d += 1
+
+
 def torch_order(index: tuple) -> Optional[tuple]:
     """Note [Ints before arrays]: PyTorch's order for an index mixing ints and arrays.
 
@@ -587,6 +659,7 @@ def getitem(input: Tensor, index: Any) -> Tensor:
     (5, 2, 5, 3, 4)
     """
     index = normalize_index(index)
+    check_index(index, input.shape)
     split = torch_order(index)
     if split is not None:
         input = _apply(Op.GETITEM, (input,), {"index": split[0]})
@@ -617,10 +690,140 @@ def _inplace(op: Op, ufunc: Any) -> Any:
 def zero_(self: Tensor) -> Tensor:
     """Set every element to 0 in place; returns ``self``."""
     v = self._need_value("zero_()")
-    if v.flags.writeable:
-        v[...] = 0
-    else:
-        self.value = np.zeros_like(v)
+    _writable(self, "zero_()", v)
+    self.value[...] = 0
+    mark_modified(self)
+    return self
+
+
+# Note [In-place methods]: ``copy_``, ``fill_``, ``add_``... write into ``self.value``
+# and bump the version counter (mark_modified), so a node that recorded ``self``
+# before the change refuses to run backward with the new values (PyTorch's
+# "modified by an inplace operation" error).  Everything is checked before the
+# first write: a refused call leaves the tensor as it was.  With grad mode on, a
+# tensor that requires grad is refused (a leaf as in PyTorch; a computed tensor
+# because symgrad records ops out of place: write ``y = y.add(x)``).
+#: the out-of-place form named by the error for a computed tensor (others: ``y.add(...)``)
+_OUT_OF_PLACE = {"copy_": "y = src.expand_as(y).clone()", "fill_": "y = sg.full(y.shape, value)",
+                 "zero_": "y = sg.zeros(y.shape)"}
+
+
+def _writable(self: Tensor, what: str, result: np.ndarray) -> np.ndarray:
+    """``self``'s array, ready to take ``result`` (shape and dtype checked)."""
+    if _GRAD.enabled and self._requires_grad:
+        if self.op is None:
+            raise RuntimeError(
+                f"a leaf Variable that requires grad is being used in an in-place operation "
+                f"({what}); wrap it in `with sg.no_grad():`")
+        name = what.split("(")[0]
+        instead = _OUT_OF_PLACE.get(name, f"y = y.{name.rstrip('_')}(...)")
+        raise RuntimeError(
+            f"{what} on a computed tensor that requires grad: symgrad records ops out of "
+            f"place; write `{instead}` instead")
+    v = self._need_value(what)
+    if result.shape != v.shape:
+        raise RuntimeError(f"{what}: output with shape {list(v.shape)} doesn't match the "
+                           f"broadcast shape {list(result.shape)}")
+    if not np.can_cast(result.dtype, v.dtype, "same_kind"):
+        raise RuntimeError(f"{what}: result type {result.dtype} can't be cast to the desired "
+                           f"output type {v.dtype}")
+    if not v.flags.writeable:
+        self.value = v = v.copy()
+    return v
+
+
+def _operand(x: Any, what: str) -> Any:
+    if isinstance(x, Tensor):
+        return x._need_value(what)
+    if isinstance(x, (builtins.int, builtins.float, builtins.bool, np.number, np.bool_)):
+        return x
+    raise TypeError(f"{what}: expected a Tensor or a number, got {type(x).__name__}")
+
+
+def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast to ``self``'s shape, cast to its dtype) into ``self``.
+
+    Bumps the version counter (Note [In-place methods]).
+
+    >>> import symgrad as sg
+    >>> w = sg.zeros(2); w.copy_(sg.tensor([1.0, 2.0])), w._version
+    (tensor([1., 2.]), 1)
+    """
+    src = _operand(src, "copy_()")
+    arr = np.asarray(src)
+    v = self._need_value("copy_()")
+    try:
+        shape = np.broadcast_shapes(arr.shape, v.shape)
+    except ValueError:
+        shape = None
+    if shape != v.shape:
+        raise RuntimeError(f"copy_(): the source of shape {list(arr.shape)} does not broadcast "
+                           f"to the destination shape {list(v.shape)}")
+    _writable(self, "copy_()", np.empty(v.shape, v.dtype))
+    write_(self, arr)
+    return self
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    """Set every element to the number (or 0-d tensor) ``value`` in place.
+
+    >>> import symgrad as sg
+    >>> sg.zeros(2).fill_(3)
+    tensor([3., 3.])
+    """
+    value = _operand(value, "fill_()")
+    if np.ndim(value):
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{np.ndim(value)} dimensions")
+    v = self._need_value("fill_()")
+    _writable(self, "fill_()", np.empty(v.shape, v.dtype))
+    self.value[...] = value
+    mark_modified(self)
+    return self
+
+
+def _inplace_method(name: str, ufunc: Any, scaled: bool) -> Any:
+    def method(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+        what = f"{name}()"
+        o = _operand(other, what)
+        if scaled and alpha != 1:
+            o = np.multiply(_operand(alpha, what), o)
+        v = self._need_value(what)
+        try:
+            result = ufunc(v, o)        # computed and checked before self is touched
+        except ValueError:
+            raise RuntimeError(f"{what}: a tensor of shape {list(np.shape(o))} does not "
+                               f"broadcast to the shape {list(v.shape)}") from None
+        _writable(self, what, result)
+        np.copyto(self.value, result, casting="unsafe")
+        mark_modified(self)
+        return self
+    method.__name__ = name
+    method.__doc__ = (f"In-place ``self {'+-*/'[['add_', 'sub_', 'mul_', 'div_'].index(name)]}"
+                      f"= other{' * alpha' if scaled else ''}``; bumps the version counter.")
+    return method
+
+
+add_ = _inplace_method("add_", np.add, True)
+sub_ = _inplace_method("sub_", np.subtract, True)
+mul_ = _inplace_method("mul_", np.multiply, False)
+div_ = _inplace_method("div_", np.true_divide, False)
+
+
+def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Clamp ``self`` to ``[min, max]`` in place; bumps the version counter.
+
+    >>> import symgrad as sg
+    >>> sg.tensor([-1.0, 0.5, 2.0]).clamp_(0, 1)
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    if min is None and max is None:
+        raise RuntimeError("clamp_(): at least one of 'min' or 'max' must not be None")
+    lo = None if min is None else _operand(min, "clamp_()")
+    hi = None if max is None else _operand(max, "clamp_()")
+    v = self._need_value("clamp_()")
+    _writable(self, "clamp_()", np.empty(v.shape, v.dtype))
+    np.clip(self.value, lo, hi, out=self.value)
     mark_modified(self)
     return self
 
@@ -704,6 +907,9 @@ _OTHER_METHODS = {
     "__iadd__": _inplace(Op.ADD, np.add), "__isub__": _inplace(Op.SUB, np.subtract),
     "__imul__": _inplace(Op.MUL, np.multiply), "__itruediv__": _inplace(Op.DIV, np.divide),
     "argmax": argmax, "argmin": argmin, "all": all, "any": any, "zero_": zero_,
+    # --- issue 13: integrity (in-place methods, Note [In-place methods])
+    "copy_": copy_, "fill_": fill_, "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_,
+    "clamp_": clamp_,
 }
 for _rule in RULES:
     for _name in _rule.methods:

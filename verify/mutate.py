@@ -489,7 +489,7 @@ def _to32(x: Any) -> Any:
 
 
 #: the line of symgrad.autograd that accumulates .grad (accumulation mutants edit it)
-_ACC = "leaf.grad = wrap(g if old is None else old.value + g)"
+_ACC = "leaf._grad = wrap(g if old is None else old.value + g)"
 
 #: the error function's op, looked up by its member name pieced together: the op's name
 #: appears in its three home files only (tests/test_erf_atan2.py checks that)
@@ -788,7 +788,7 @@ def _catalogue() -> list[Mutant]:
     add(_m("grad_stored_as_float64", "float32", "loss.backward() stores float32 leaves' .grad "
            "as float64",
            _edit_attr(_ag, "backward_scalar", _ACC,
-                      "leaf.grad = wrap(np.asarray(g if old is None else old.value + g, "
+                      "leaf._grad = wrap(np.asarray(g if old is None else old.value + g, "
                       "dtype=np.float64))"),
            _probe(E.TANH, _F32, dtype=np.float32, path="backward"), "tanh"))
 
@@ -858,15 +858,15 @@ def _catalogue() -> list[Mutant]:
 
     # ---------------------------------------------------------------- .grad accumulation
     add(_m("backward_scalar_overwrites", "accumulation", "loss.backward() overwrites .grad",
-           _edit_attr(_ag, "backward_scalar", _ACC, "leaf.grad = wrap(g)"), _accum_probe(), "sin"))
+           _edit_attr(_ag, "backward_scalar", _ACC, "leaf._grad = wrap(g)"), _accum_probe(), "sin"))
     add(_m("backward_gradient_overwrites", "accumulation", "y.backward(gradient) overwrites .grad",
-           _edit_attr(_ag, "backward", "leaf.grad = type(leaf)._wrap(g if old is None else "
-                      "old.value + g)", "leaf.grad = type(leaf)._wrap(g)"),
+           _edit_attr(_ag, "backward", "leaf._grad = type(leaf)._wrap(g if old is None else "
+                      "old.value + g)", "leaf._grad = type(leaf)._wrap(g)"),
            _accum_probe(gradient=True), "sin"))
     add(_m("create_graph_accumulation_overwrites", "accumulation", "backward(create_graph=True) "
            "overwrites .grad",
-           _edit_attr(_ag, "backward", "leaf.grad = g if old is None else old + g",
-                      "leaf.grad = g"),
+           _edit_attr(_ag, "backward", "leaf._grad = g if old is None else old + g",
+                      "leaf._grad = g"),
            _accum_probe(create_graph=True), "sin"))
     add(_m("backward_scalar_subtracts", "accumulation", "loss.backward() accumulates old - g",
            _edit_attr(_ag, "backward_scalar", "old.value + g", "old.value - g"),

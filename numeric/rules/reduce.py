@@ -53,7 +53,11 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     """Mean over ``axis`` keeping float32 as float32 (integers give float64)."""
     x = _a(x)
-    return _a(np.add.reduce(x, axis=axis, keepdims=keepdims) / count(x.shape, axis))
+    n = count(x.shape, axis)
+    if n:
+        return _a(np.add.reduce(x, axis=axis, keepdims=keepdims) / n)
+    with np.errstate(invalid="ignore"):     # the mean of nothing is nan, silently (PyTorch)
+        return _a(np.add.reduce(x, axis=axis, keepdims=keepdims) / n)
 
 
 #: below this many elements a fresh array is cheaper to make than a broadcast view
@@ -80,7 +84,8 @@ def _sum_vjp(g, out, x, *, axis=None, keepdims=False):
 
 
 def _mean_vjp(g, out, x, *, axis=None, keepdims=False):
-    return np.broadcast_to(expand(g, x, axis, keepdims) / count(x.shape, axis), x.shape)
+    n = count(x.shape, axis) or 1     # n == 0: x is empty, so is its cotangent
+    return np.broadcast_to(expand(g, x, axis, keepdims) / n, x.shape)
 
 
 def _extremum_vjp(g, out, x, *, axis=None, keepdims=False):

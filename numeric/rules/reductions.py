@@ -157,8 +157,8 @@ def variance(x: Any, axis: Any = None, correction: Any = 1, keepdims: bool = Fal
     array(1.66666667)
     """
     x = _a(x)
-    d = x - _mean(x, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
+        d = x - _mean(x, axis)
         return _a(np.sum(d * d, axis=axis, keepdims=keepdims) / x.dtype.type(
             _divisor(x, axis, correction)))
 

@@ -346,6 +346,10 @@ def median(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Any:
     """
     t = _t(input)
     if dim is None:
+        if t.value is not None and t.value.size == 0:
+            # PyTorch: nan for no elements; the mean of nothing is that nan, with a
+            # gradient of the input's (empty) shape
+            return _apply(Op.MEAN, (t,), {"axis": None, "keepdims": False})
         return _apply(Op.MEDIAN, (t,), {"axis": None, "keepdims": False})
     d = _dim(dim, t.ndim)
     if isinstance(_size(t, d), builtins.int) and _size(t, d) == 0:

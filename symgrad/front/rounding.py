@@ -15,6 +15,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+import numpy as np
+
 from numeric.ops import Op
 from symgrad.tensor import Tensor, _apply, const, promoted
 
@@ -49,6 +51,8 @@ def round(input: Any, *, decimals: int = 0) -> Tensor:  # noqa: A001
     >>> sg.round(sg.tensor([0.5, 1.5, 2.5, -2.5])), sg.round(sg.tensor([1.25]), decimals=1)
     (tensor([ 0.,  2.,  2., -2.]), tensor([1.2000]))
     """
+    if isinstance(decimals, np.integer):
+        decimals = builtins.int(decimals)
     if isinstance(decimals, builtins.bool) or not isinstance(decimals, builtins.int):
         raise TypeError(f"round(): argument 'decimals' must be int, not "
                         f"{type(decimals).__name__}")

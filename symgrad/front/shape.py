@@ -30,6 +30,7 @@ import numpy as np
 
 from numeric.ops import Op
 from numeric.rules.shape import pad_pairs
+from numeric.shapes import broadcast_shapes
 from symgrad.tensor import Tensor, _apply, _dim, _node, const
 
 __all__ = [
@@ -93,13 +94,18 @@ def _index(index: Any, what: str) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def _in_range(index: np.ndarray, size: int, dim: int) -> np.ndarray:
-    """Check ``index`` against a dim of ``size`` (PyTorch's RuntimeError; no negatives)."""
+def _in_range(index: np.ndarray, size: int, dim: int, error: type = RuntimeError
+               ) -> np.ndarray:
+    """Check ``index`` against a dim of ``size`` (no negatives).
+
+    ``error``: PyTorch's exception type for the op (RuntimeError for gather and
+    scatter, IndexError for index_select).
+    """
     bad = index[(index < 0) | (index >= size)]
     if bad.size:
         allowed = f"[0, {size - 1}]" if size else "none (the dim is empty)"
-        raise RuntimeError(f"index {builtins.int(bad.flat[0])} is out of bounds for dimension "
-                           f"{dim} with size {size} (valid indices: {allowed})")
+        raise error(f"index {builtins.int(bad.flat[0])} is out of bounds for dimension "
+                    f"{dim} with size {size} (valid indices: {allowed})")
     return index
 
 
@@ -359,8 +365,10 @@ def index_select(input: Any, dim: int, index: Any) -> Tensor:
         if idx.size != 1:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
                                f"{idx.size} value(s)")
-        return _reshape(_getitem(_reshape(t, (1,)), (_in_range(idx.reshape(-1), 1, 0),)), ())
-    return _getitem(t, (slice(None),) * d + (_in_range(idx.reshape(-1), t.shape[d], d),))
+        one = _in_range(idx.reshape(-1), 1, 0, IndexError)
+        return _reshape(_getitem(_reshape(t, (1,)), (one,)), ())
+    return _getitem(t, (slice(None),) * d + (_in_range(idx.reshape(-1), t.shape[d], d,
+                                                       IndexError),))
 
 
 def take(input: Any, index: Any) -> Tensor:
@@ -394,7 +402,7 @@ def masked_select(input: Any, mask: Any) -> Tensor:
     """
     t = _t(input)
     m = _index_mask(mask)
-    shape = tuple(np.broadcast_shapes(tuple(t.shape), m.shape))
+    shape = broadcast_shapes(tuple(t.shape), m.shape)
     if shape != tuple(t.shape):
         t = _apply(Op.BROADCAST_TO, (t,), {"shape": shape})
     return _getitem(t, (np.broadcast_to(m, shape).copy(),))
