@@ -21,7 +21,8 @@ import numpy as np
 
 from symgrad import dtypes as dt
 from symgrad.creation import _rng
-from symgrad.nn import Module, Parameter, functional as F, init
+from symgrad.nn import functional as F, init
+from symgrad.nn.modules import Module, Parameter
 from symgrad.tensor import Tensor, mark_modified
 from symgrad.tensor_ops import flatten as _flatten
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from symgrad.nn import Module, _reduction, functional as F
+from symgrad.nn import functional as F
+from symgrad.nn.modules import Module, _reduction
 from symgrad.tensor import Tensor
 
 __all__ = ["L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss",

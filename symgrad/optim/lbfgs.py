@@ -15,7 +15,7 @@ import numpy as np
 
 from symgrad.autograd import enable_grad
 from symgrad.errors import OptimizerError
-from symgrad.optim import Optimizer, _checked_grad, _copy_state, _number
+from symgrad.optim.optimizer import Optimizer, _checked_grad, _copy_state, _number
 from symgrad.tensor import Tensor, mark_modified
 
 __all__ = ["LBFGS"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Sequence, Union
 
-from symgrad.optim import Optimizer
+from symgrad.optim.optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "OneCycleLR", "ReduceLROnPlateau"]

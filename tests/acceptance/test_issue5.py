@@ -496,13 +496,18 @@ def test_cli_verify_rejects_an_unknown_op():
 # ------------------------------------------------------------------ 8. the verifier tests itself
 
 def _perturb(rule, kind):
-    def wrong(g, out, *xs, **attrs):
-        c = rule(g, out, *xs, **attrs)
+    def bad(c):
         if kind == "scale":
             return c * 1.001
         if kind == "drop":
             return np.zeros_like(np.asarray(c))
         return -c
+
+    def wrong(g, out, *xs, **attrs):
+        c = rule(g, out, *xs, **attrs)
+        # a variadic op's VJP (cat, stack) returns every input's cotangent at once
+        # (docs/architecture.md, "The VJP contract")
+        return tuple(bad(ci) for ci in c) if isinstance(c, tuple) else bad(c)
     return wrong
 
 
