@@ -39,6 +39,7 @@ tensor([10.])
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import namedtuple
 from typing import Any, Optional
@@ -66,6 +67,18 @@ _tuple_new = tuple.__new__       # Node.make inlined on the hot path (Note [Node
 _NUMBER = (int, float, bool, np.number, np.bool_)
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+# --- issue 13: compile
+class _ValueReads(threading.local):
+    """``hook(tensor, what)``, called when Python reads a tensor's values (``item()``,
+    ``bool()``, ``tolist()``, ``numpy()``, ``np.asarray``) in this thread; set by
+    ``sg.compile`` while it traces, so a value read becomes a guard (symgrad/compile.py)."""
+
+    hook: Any = None
+
+
+VALUE_READS = _ValueReads()
 
 
 class Tensor:
@@ -303,11 +316,16 @@ class Tensor:
         if v.size != 1:
             raise ValueError(f"a Tensor with {v.size} elements cannot be converted to a "
                              "Python scalar; index it or reduce it first (e.g. .sum())")
+        if VALUE_READS.hook is not None:
+            VALUE_READS.hook(self, "item()")
         return v.item()
 
     def tolist(self) -> Any:
         """The values as (nested) Python lists."""
-        return self._need_value("tolist()").tolist()
+        v = self._need_value("tolist()")
+        if VALUE_READS.hook is not None:
+            VALUE_READS.hook(self, "tolist()")
+        return v.tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The value as a numpy array (shared, not copied).
@@ -318,10 +336,15 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
-        return self._need_value("numpy()")
+        v = self._need_value("numpy()")
+        if VALUE_READS.hook is not None:
+            VALUE_READS.hook(self, "numpy()")
+        return v
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self._need_value("np.asarray(tensor)")
+        if VALUE_READS.hook is not None:
+            VALUE_READS.hook(self, "np.asarray()")
         return v if dtype is None else v.astype(dtype)
 
     def __float__(self) -> float:
@@ -340,6 +363,8 @@ class Tensor:
         if v.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {v.size} values is ambiguous; "
                                "use .any() or .all()")
+        if VALUE_READS.hook is not None:
+            VALUE_READS.hook(self, "bool()")
         return bool(v.item())
 
     __hash__ = object.__hash__
