@@ -253,7 +253,7 @@ class _Trace:
     __slots__ = ("program", "captured", "checks", "arg_pos", "num_pos", "wrt_sources", "n_out",
                  "n_prog", "single", "grad", "float_out", "unit", "fixed_sources",
                  "leaf_sources", "out_nodes", "proxy_nodes", "num_nodes", "guards", "reads",
-                 "source")
+                 "source", "check")
 
 
 def _refcounts(objs: list) -> list[int]:
@@ -290,6 +290,7 @@ def _sig_of(t: Tensor) -> tuple:
 _wrap = Tensor._wrap
 _new = object.__new__
 _NUMBERS = (int, float, np.integer, np.floating)
+_TRACING = [0]          # traces running in any thread (a cheap test before the thread-local)
 
 
 class _Eager(Exception):
@@ -316,6 +317,7 @@ class CompiledFunction:
         self._dynamic: set[int] = set()     # number positions passed as 0-d inputs
         self._static: set[int] = set()      # positions that could not be (fn needs a number)
         self._eager_reason: Optional[str] = None
+        self._bypass = False                # _eager_reason is set: every call runs eagerly
         self._warned = False
         functools.update_wrapper(self, fn)
 
@@ -328,6 +330,7 @@ class CompiledFunction:
         self._dynamic.clear()
         self._static.clear()
         self._eager_reason = None
+        self._bypass = False
         self._warned = False
 
     def cache_info(self) -> CacheInfo:
@@ -387,22 +390,25 @@ class CompiledFunction:
     @staticmethod
     def _valid(tr: _Trace) -> bool:
         """The trace's captured tensors still have its shapes, dtypes, flags and sources."""
-        for c, shape, dtype, rg in tr.checks:
-            v = c.value
-            if v.shape != shape or v.dtype != dtype or c._requires_grad != rg:
-                return False
-        return tr.source.holds()
+        check = tr.check
+        if check is None:
+            return True
+        try:
+            return check()
+        except (ValueError, IndexError):    # an emptied closure cell, a shorter list
+            return False
 
     # -- calling ------------------------------------------------------------------------
 
     def __call__(self, *args: Any) -> Any:
-        if _READS.hook is not None or self._eager_reason is not None:
-            return self._eager(args)         # inside another function's trace, or eager
+        if self._bypass or (_TRACING[0] and _READS.hook is not None):
+            return self._eager(args)         # eager mode, or inside another function's trace
         key = self._signature(args)
         traces = self._cache.get(key)
         if traces is not None:
             tr = traces[0]
-            if self._valid(tr):
+            check = tr.check
+            if check is None or self._valid(tr):
                 res = self._run(tr, args)
                 if res is not None:
                     return res
@@ -460,6 +466,7 @@ class CompiledFunction:
             tr, first = self._trace(args)
         except _Eager as e:
             self._eager_reason = str(e)
+            self._bypass = True
             warnings.warn(f"sg.compile: {self._name()} runs eagerly from now on: {e}",
                           _guards.CompileWarning, stacklevel=3)
             return self._eager(args)
@@ -542,7 +549,8 @@ class CompiledFunction:
 
         def record(t: Tensor, what: str) -> None:
             reads.append((t, what, _guards.user_frame()))
-        _READS.hook = record
+        _READS.hook, _READS.ufunc = record, _guards.traced_ufunc
+        _TRACING[0] += 1
         try:
             result = self.fn(*call_args)
         except Exception:
@@ -553,7 +561,8 @@ class CompiledFunction:
             self._dynamic.difference_update(k for k, _ in num_pos)
             return self._trace(args)
         finally:
-            _READS.hook = None
+            _READS.hook = _READS.ufunc = None
+            _TRACING[0] -= 1
         single = isinstance(result, Tensor)
         outs = (result,) if single else result
         if not isinstance(outs, (tuple, list)) or not outs or not all(
@@ -592,7 +601,8 @@ class CompiledFunction:
         prog_outs = list(outs) + read_nodes
         # values of user-defined ops come from the trace (their code is not run again)
         known = {id(t.node): t.value for t in toposort(prog_outs)
-                 if t.op is not None and t.op.__class__ is not Op}
+                 if t.op is not None and t.op.__class__ is not Op
+                 and not getattr(t.op, "pure", False)}
         # the Program reads the IR (the handles' nodes); example values from the handles
         tr.program = Program([o.node for o in prog_outs], [n.node for n in inputs],
                              wrt=[n.node for n in wrt], inline=self.inline,
@@ -603,6 +613,7 @@ class CompiledFunction:
         tr.captured = captured
         tr.checks = [(c,) + _sig_of(c) for c in captured]
         tr.source = _guards.SourceGuard(self.fn, args, captured)
+        tr.check = tr.source.checker(tr.checks)
         tr.arg_pos, tr.num_pos = arg_pos, num_pos
         tr.guards, tr.reads = guards, where
         # where each gradient goes: ("arg", position) or ("cap", index)

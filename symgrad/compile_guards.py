@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -259,9 +259,78 @@ class SourceGuard:
                 return False
         return True
 
+    def checker(self, captured_checks: list) -> Any:
+        """A generated ``check()``: these identity paths and the captured tensors' shapes,
+        dtypes and ``requires_grad`` in one expression (None if there is nothing to check).
+
+        The hot path of every compiled call, so it is straight-line code: a few
+        attribute loads, dict lookups and ``is`` tests per path step.
+        """
+        glob: dict[str, Any] = {"M": _MISSING}
+        terms = []
+        for k, (c, shape, dtype, rg) in enumerate(captured_checks):
+            glob[f"t{k}"], glob[f"s{k}"], glob[f"d{k}"] = c, shape, dtype
+            terms.append(f"(v := t{k}.value).shape == s{k} and v.dtype == d{k} "
+                         f"and t{k}._requires_grad is {bool(rg)}")
+        for k, (d, key, obj) in enumerate(self.dicts):
+            glob[f"D{k}"], glob[f"K{k}"], glob[f"O{k}"] = d, key, obj
+            terms.append(f"D{k}.get(K{k}, M) is O{k}")
+        for k, (cell, obj) in enumerate(self.cells):    # an emptied cell raises ValueError
+            glob[f"C{k}"], glob[f"P{k}"] = cell, obj
+            terms.append(f"C{k}.cell_contents is P{k}")
+        for k, (seq, i, obj) in enumerate(self.seqs):    # a shorter list raises IndexError
+            glob[f"S{k}"], glob[f"Q{k}"] = seq, obj
+            terms.append(f"S{k}[{int(i)}] is Q{k}")
+        if not terms:
+            return None
+        src = "def check():\n    return " + " and ".join(terms) + "\n"
+        exec(compile(src, "<symgrad compile guard>", "exec"), glob)  # noqa: S102 -- ours
+        return glob["check"]
+
     def __len__(self) -> int:
         return len(self.cells) + len(self.dicts) + len(self.seqs)
 
 
-def no_guards() -> Callable[[], bool]:
-    return lambda: True
+# ----------------------------------------------------------------------------- comparisons
+class UfuncOp:
+    """A gradient-free numpy ufunc (``>``, ``==``, ``np.isnan``) as a graph op.
+
+    Note [Traced comparisons]
+        Eagerly a comparison is a constant leaf (it has no gradient, and symgrad's op
+        table has no comparison ops).  Inside a trace that leaf would be folded into
+        the program, so ``sg.where(x > 0, x, 0)`` would keep the first call's mask.
+        While tracing, comparisons are recorded as nodes of this op instead: the
+        program recomputes them at every call, and ``bool()`` of one is a guard on
+        the comparison's outcome.  ``pure``: no user code, so the program may run it
+        while it is built.
+    """
+
+    __slots__ = ("ufunc", "name", "arity", "vjp")
+    pure = True
+    sympy = None
+
+    def __init__(self, ufunc: Any, arity: int) -> None:
+        self.ufunc, self.name, self.arity = ufunc, ufunc.__name__, arity
+        self.vjp = (None,) * arity
+
+    def forward(self, *xs: Any) -> np.ndarray:
+        return np.asarray(self.ufunc(*xs))
+
+    def __repr__(self) -> str:
+        return f"np.{self.name}"
+
+
+_UFUNC_OPS: dict[tuple, UfuncOp] = {}
+
+
+def traced_ufunc(ufunc: Any, *operands: Any) -> Tensor:
+    """``ufunc(*operands)`` as a node of the traced graph (Note [Traced comparisons])."""
+    from symgrad.tensor import _node, const
+    like = next(o for o in operands if isinstance(o, Tensor))
+    ins = tuple(o if isinstance(o, Tensor) else const(o, like) for o in operands)
+    key = (ufunc, len(ins))
+    op = _UFUNC_OPS.get(key)
+    if op is None:
+        op = _UFUNC_OPS[key] = UfuncOp(ufunc, len(ins))
+    return _node(op.forward(*(t._need_value(f"np.{op.name}") for t in ins)), op, ins, {},
+                 False)

@@ -76,6 +76,9 @@ class _ValueReads(threading.local):
     ``sg.compile`` while it traces, so a value read becomes a guard (symgrad/compile.py)."""
 
     hook: Any = None
+    #: ``ufunc(np_ufunc, *operands)``: a gradient-free ufunc (comparison) while tracing,
+    #: recorded as a graph node instead of a constant leaf (Note [Traced comparisons])
+    ufunc: Any = None
 
 
 VALUE_READS = _ValueReads()
@@ -833,6 +836,8 @@ def axes(dim: Any, ndim: int) -> Optional[tuple]:
 
 def compare(ufunc: Any, a: Any, b: Any) -> Tensor:
     """An elementwise comparison (or other gradient-free ufunc) as a bool/constant leaf."""
+    if VALUE_READS.ufunc is not None:       # --- issue 13: compile: a graph node in a trace
+        return VALUE_READS.ufunc(ufunc, a, b)
     av = a._need_value(f"np.{ufunc.__name__}") if isinstance(a, Tensor) else a
     bv = b._need_value(f"np.{ufunc.__name__}") if isinstance(b, Tensor) else b
     try:

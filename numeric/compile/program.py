@@ -71,7 +71,8 @@ class Program:
                       "inlined": 0, "backward_calls": 0}
         self._slots = Slots(outputs, inputs, self.stats, wrt, index)
         self._in_slots, self._out_slots = self._slots.in_slots, self._slots.out_slots
-        self._user_ops = any(ins.op.__class__ is not Op for ins in self._slots.instrs)
+        self._user_ops = any(ins.op.__class__ is not Op and not getattr(ins.op, "pure", False)
+                             for ins in self._slots.instrs)
         of = self._slots.slot_of
         self._known = None if not known else {of[k]: v for k, v in known.items() if k in of}
         self._backwards: dict[Any, Callable] = {}
