@@ -585,12 +585,19 @@ class CompiledFunction:
             guards.append(g)
             read_nodes.append(t)
             where.append((what, at))
-        self.traces += 1
-        self._count += 1
         proxy_ids = {id(p) for p in proxies} | {id(p) for p in nums}
         order = toposort(list(outs) + read_nodes)
+        used = {id(n) for n in order}
+        if any(id(p) not in used for p in nums):
+            # a number fn did not compute with (unused, or read through .value by a
+            # function that takes only Python numbers): keep numbers constants
+            self._static.update(k for k, _ in num_pos)
+            self._dynamic.difference_update(k for k, _ in num_pos)
+            return self._trace(args)
         leaves = [n for n in order
                   if n.op is None and id(n) not in proxy_ids and n.node.role != "constant"]
+        self.traces += 1
+        self._count += 1
         made_inside = _made_inside(order, leaves)
         captured = [n for n in leaves if id(n) not in made_inside]
         del order, leaves

@@ -4,7 +4,8 @@ A trace is valid only while what ``fn`` saw when it was traced still holds.  Thr
 kinds of assumption are recorded (see docs/performance.md, "Compile guards"):
 
 * **value reads** -- ``item()``, ``float()``, ``int()``, ``bool()`` (so ``if`` on a
-  comparison), ``tolist()``, ``numpy()``, ``np.asarray`` on a traced tensor.  The read
+  comparison), ``tolist()``, ``numpy()``, ``np.asarray``, a tensor used as an index
+  or a size: any read of a traced tensor's values by Python.  The read
   tensor becomes an extra output of the program and the value Python saw is kept;
   a call whose read differs runs the trace made for that value (tracing it if
   new).  ``bool()`` keeps only the truth value, so ``if (x.sum() > 0):`` guards the
@@ -99,7 +100,7 @@ def user_frame() -> str:
 def value_guard(t: Tensor, what: str) -> Optional[tuple]:
     """``(kind, value seen)`` for a read of ``t``; None if it is too large to guard."""
     v = t.value
-    if what == "bool()":
+    if what == "bool(tensor)":
         return ("bool", bool(v.item()))
     if what == "item()":
         return ("item", v.item())
@@ -310,10 +311,13 @@ class UfuncOp:
     sympy = None
 
     def __init__(self, ufunc: Any, arity: int) -> None:
-        self.ufunc, self.name, self.arity = ufunc, ufunc.__name__, arity
+        self.ufunc, self.arity = ufunc, arity
+        self.name = "detach" if ufunc is None else ufunc.__name__
         self.vjp = (None,) * arity
 
     def forward(self, *xs: Any) -> np.ndarray:
+        if self.ufunc is None:                  # detach: the same values, no gradient
+            return xs[0]
         return np.asarray(self.ufunc(*xs))
 
     def __repr__(self) -> str:
@@ -324,7 +328,8 @@ _UFUNC_OPS: dict[tuple, UfuncOp] = {}
 
 
 def traced_ufunc(ufunc: Any, *operands: Any) -> Tensor:
-    """``ufunc(*operands)`` as a node of the traced graph (Note [Traced comparisons])."""
+    """``ufunc(*operands)`` as a node of the traced graph (Note [Traced comparisons]);
+    ``ufunc`` None is ``detach()``."""
     from symgrad.tensor import _node, const
     like = next(o for o in operands if isinstance(o, Tensor))
     ins = tuple(o if isinstance(o, Tensor) else const(o, like) for o in operands)
@@ -332,5 +337,4 @@ def traced_ufunc(ufunc: Any, *operands: Any) -> Tensor:
     op = _UFUNC_OPS.get(key)
     if op is None:
         op = _UFUNC_OPS[key] = UfuncOp(ufunc, len(ins))
-    return _node(op.forward(*(t._need_value(f"np.{op.name}") for t in ins)), op, ins, {},
-                 False)
+    return _node(op.forward(*(t.value for t in ins)), op, ins, {}, False)

@@ -71,13 +71,15 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 
 # --- issue 13: compile
 class _ValueReads(threading.local):
-    """``hook(tensor, what)``, called when Python reads a tensor's values (``item()``,
-    ``bool()``, ``tolist()``, ``numpy()``, ``np.asarray``) in this thread; set by
-    ``sg.compile`` while it traces, so a value read becomes a guard (symgrad/compile.py)."""
+    """``hook(tensor, what)``, called when Python reads a tensor's values as an array
+    (``item()``, ``bool()``, ``tolist()``, ``numpy()``, ``np.asarray``, a tensor used as
+    an index or size: every ``_need_value``) in this thread; set by ``sg.compile``
+    while it traces, so a value read becomes a guard (symgrad/compile_guards.py)."""
 
     hook: Any = None
-    #: ``ufunc(np_ufunc, *operands)``: a gradient-free ufunc (comparison) while tracing,
-    #: recorded as a graph node instead of a constant leaf (Note [Traced comparisons])
+    #: ``ufunc(np_ufunc, *operands)``: a gradient-free ufunc (comparison; None for
+    #: ``detach``) while tracing, recorded as a graph node instead of a constant leaf
+    #: (Note [Traced comparisons] in symgrad/compile_guards.py)
     ufunc: Any = None
 
 
@@ -307,6 +309,8 @@ class Tensor:
     # -------------------------------------------------------------- conversion
     def _need_value(self, what: str) -> np.ndarray:
         v = self.value
+        if VALUE_READS.hook is not None and v is not None:   # --- issue 13: compile
+            VALUE_READS.hook(self, what)
         if v is None:
             raise SymbolicValueError(
                 f"{what} needs a numeric value but this tensor is symbolic (it depends on "
@@ -319,15 +323,11 @@ class Tensor:
         if v.size != 1:
             raise ValueError(f"a Tensor with {v.size} elements cannot be converted to a "
                              "Python scalar; index it or reduce it first (e.g. .sum())")
-        if VALUE_READS.hook is not None:
-            VALUE_READS.hook(self, "item()")
         return v.item()
 
     def tolist(self) -> Any:
         """The values as (nested) Python lists."""
         v = self._need_value("tolist()")
-        if VALUE_READS.hook is not None:
-            VALUE_READS.hook(self, "tolist()")
         return v.tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
@@ -340,14 +340,10 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
         v = self._need_value("numpy()")
-        if VALUE_READS.hook is not None:
-            VALUE_READS.hook(self, "numpy()")
         return v
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self._need_value("np.asarray(tensor)")
-        if VALUE_READS.hook is not None:
-            VALUE_READS.hook(self, "np.asarray()")
         return v if dtype is None else v.astype(dtype)
 
     def __float__(self) -> float:
@@ -366,8 +362,6 @@ class Tensor:
         if v.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {v.size} values is ambiguous; "
                                "use .any() or .all()")
-        if VALUE_READS.hook is not None:
-            VALUE_READS.hook(self, "bool()")
         return bool(v.item())
 
     __hash__ = object.__hash__
@@ -376,6 +370,8 @@ class Tensor:
         """A new leaf sharing this tensor's value, cut off from the graph."""
         if self.value is None:
             raise SymbolicValueError("detach() of a symbolic tensor has no value to share")
+        if VALUE_READS.ufunc is not None:       # --- issue 13: compile: a node in a trace
+            return VALUE_READS.ufunc(None, self)
         return handle(_data_leaf(self.value), self.value)
 
     def clone(self) -> "Tensor":
