@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import warnings
 from collections import Counter, namedtuple
 from typing import Any, Callable, Optional
 
@@ -423,8 +422,7 @@ class CompiledFunction:
     def _other(self, key: tuple, traces: list, args: tuple) -> Any:
         """The first trace failed a guard: try the others for this signature, else trace."""
         for tr in list(traces):
-            if not self._valid(tr):
-                traces.remove(tr)            # a captured tensor was rebound: stale for good
+            if not self._valid(tr):          # kept: train()/eval() or a rebinding may return
                 continue
             res = self._run(tr, args)
             if res is not None:
@@ -454,21 +452,20 @@ class CompiledFunction:
         if self._count >= limit:
             if not self._warned:
                 self._warned = True
-                warnings.warn(
+                _guards.warn(
                     f"sg.compile: {self._name()} has been traced {self._count} times "
                     f"(cache_limit={limit}); calls that need a new trace now run eagerly. "
                     f"The last one: {self._why_new(key, args)}. Raise the limit with "
                     "sg.compile(fn, cache_limit=N) or sg.compile.config.cache_limit, or make "
                     "the calls alike (Tensors for changing values, tensor comparisons "
-                    "instead of .item() in `if`).", _guards.CompileWarning, stacklevel=3)
+                    "instead of .item() in `if`).")
             return self._eager(args)
         try:
             tr, first = self._trace(args)
         except _Eager as e:
             self._eager_reason = str(e)
             self._bypass = True
-            warnings.warn(f"sg.compile: {self._name()} runs eagerly from now on: {e}",
-                          _guards.CompileWarning, stacklevel=3)
+            _guards.warn(f"sg.compile: {self._name()} runs eagerly from now on: {e}")
             return self._eager(args)
         self._cache.setdefault(self._signature(args), []).insert(0, tr)
         return first

@@ -26,12 +26,15 @@ kinds of assumption are recorded (see docs/performance.md, "Compile guards"):
 """
 from __future__ import annotations
 
+import os
 import sys
 import types
+import warnings
 from typing import Any, Optional
 
 import numpy as np
 
+import numeric
 from symgrad.tensor import Tensor
 
 __all__ = ["CompileWarning", "CompileConfig", "config", "GUARD_MAX_ELEMENTS",
@@ -82,18 +85,27 @@ def check_limit(n: Any) -> int:
 
 config = CompileConfig()
 
-_SYMGRAD_DIRS = ("/symgrad/", "/numeric/")
+_OUR_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (numeric, sys.modules[__name__]))
+
+
+def _ours(f: types.FrameType) -> bool:
+    return f.f_code.co_filename.startswith(_OUR_DIRS)
 
 
 def user_frame() -> str:
     """``file:line`` of the innermost caller outside symgrad and numeric (for messages)."""
     f = sys._getframe(1)
-    while f is not None:
-        name = f.f_code.co_filename.replace("\\", "/")
-        if not any(d in name for d in _SYMGRAD_DIRS):
-            return f"{f.f_code.co_filename}:{f.f_lineno}"
+    while f is not None and _ours(f):
         f = f.f_back
-    return "<unknown>"
+    return "<unknown>" if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`CompileWarning` attributed to the user's line that called symgrad."""
+    level, f = 1, sys._getframe(1)
+    while f is not None and _ours(f):
+        level, f = level + 1, f.f_back
+    warnings.warn(message, CompileWarning, stacklevel=level)
 
 
 # ----------------------------------------------------------------------------- value reads
