@@ -18,15 +18,33 @@ What is an input of the program (read at every call):
 * every Tensor argument (its value, whatever it is);
 * every leaf Tensor ``fn`` reads that is not an argument -- module parameters,
   tensors captured by a closure -- its *current* ``.value``, so optimizer updates
-  are seen.
+  are seen;
+* a Python number argument once a second value was seen at its position (the
+  first trace specialises on the number, the second takes it as a 0-d input, as
+  ``torch.compile``'s automatic dynamic shapes do).
 
-What is baked in at trace time (as ``torch.compile`` and ``jax.jit`` do): Python
-numbers and other non-Tensor arguments (they are part of the signature: a new
-value retraces), Python constants and control flow inside ``fn``.
+What is baked in at trace time, under guards (symgrad/compile_guards.py and
+docs/performance.md, "Compile guards"): other non-Tensor arguments (part of the
+signature), Python constants, and control flow inside ``fn``.  Every value Python
+reads from a traced tensor (``item()``, ``bool()``, ``float()``, ``tolist()``, ...)
+is a guard: a call whose read differs runs the trace made for that value, tracing
+it if new.  Captured tensors are guarded by where ``fn`` found them (closure cell,
+global, module attribute: identity) and by shape, dtype and ``requires_grad``.
 
-A call retraces when the signature changes: the shapes, dtypes and
-``requires_grad`` of the Tensor arguments and captured leaves, the non-Tensor
-arguments, or grad mode.  ``compiled.clear()`` forces a retrace.
+A call retraces when the signature changes (the shapes, dtypes and
+``requires_grad`` of the Tensor arguments, the non-Tensor arguments, grad mode) or
+a guard fails.  At most ``cache_limit`` traces are made per function (default 8,
+``sg.compile.config.cache_limit``); beyond that, and when a guard could not be
+checked cheaply, calls run eagerly with one :class:`CompileWarning` saying why.
+``compiled.cache_info()`` counts traces and eager calls; ``compiled.clear()``
+forgets every trace.
+
+Note [First call]
+    The tracing call returns the values the trace computed (eager values of the
+    same arguments), and its backward runs the eager graph the trace recorded, so
+    user code -- a ``sg.custom_op``'s forward and VJP, an ``sg.autograd.Function``
+    -- runs once on that call as in eager mode.  The program is built from the
+    trace without running user code; later calls run it.
 
 >>> import symgrad as sg
 >>> w = sg.tensor([1.0, 2.0], requires_grad=True)
