@@ -310,10 +310,6 @@ _NUMBERS = (int, float, np.integer, np.floating)
 _TRACING = [0]          # traces running in any thread (a cheap test before the thread-local)
 
 
-class _Eager(Exception):
-    """Raised inside a trace: this function must run eagerly (the message says why)."""
-
-
 class CompiledFunction:
     """A function traced into a :class:`~numeric.compile.Program` per input signature.
 
@@ -478,13 +474,13 @@ class CompiledFunction:
                     "the calls alike (Tensors for changing values, tensor comparisons "
                     "instead of .item() in `if`).")
             return self._eager(args)
-        try:
-            tr, first = self._trace(args)
-        except _Eager as e:
-            self._eager_reason = str(e)
+        tr, first = self._trace(args)
+        if tr.program is None:          # this call's results are the trace's eager ones
             self._bypass = True
-            _guards.warn(f"sg.compile: {self._name()} runs eagerly from now on: {e}")
-            return self._eager(args)
+            self.eager_calls += 1
+            _guards.warn(f"sg.compile: {self._name()} runs eagerly from now on: "
+                         f"{self._eager_reason}")
+            return first
         self._cache.setdefault(self._signature(args), []).insert(0, tr)
         return first
 
@@ -562,7 +558,7 @@ class CompiledFunction:
                 call_args.append(a)
         reads: list = []
 
-        def record(t: Tensor, what: str) -> None:
+        def record(t: Optional[Tensor], what: str) -> None:
             reads.append((t, what, _guards.user_frame()))
         _READS.hook, _READS.ufunc = record, _guards.traced_ufunc
         _TRACING[0] += 1
@@ -589,14 +585,12 @@ class CompiledFunction:
                 raise TypeError("a compiled function must compute values; it returned a "
                                 "symbolic tensor")
         guards, read_nodes, where = [], [], []
+        eager = None
         for t, what, at in reads:
-            g = _guards.value_guard(t, what)
+            g = None if t is None else _guards.value_guard(t, what)
             if g is None:
-                raise _Eager(f"it reads {t.value.size} values of a traced tensor with {what} at "
-                             f"{at}; a guard would compare them all at every call (at most "
-                             f"{_guards.GUARD_MAX_ELEMENTS} are guarded). Compute with tensor "
-                             "ops instead (sg.where for branches), or read the values outside "
-                             "the compiled function")
+                eager = eager or _guards.unguardable(t, what, at)
+                continue
             guards.append(g)
             read_nodes.append(t)
             where.append((what, at))
@@ -621,14 +615,11 @@ class CompiledFunction:
         wrt = [n for n in inputs if n._requires_grad] if grad else []
         tr = _Trace()
         prog_outs = list(outs) + read_nodes
-        # values of user-defined ops come from the trace (their code is not run again)
-        known = {id(t.node): t.value for t in toposort(prog_outs)
-                 if t.op is not None and t.op.__class__ is not Op
-                 and not getattr(t.op, "pure", False)}
-        # the Program reads the IR (the handles' nodes); example values from the handles
-        tr.program = Program([o.node for o in prog_outs], [n.node for n in inputs],
-                             wrt=[n.node for n in wrt], inline=self.inline,
-                             values=[n.value for n in inputs], known=known or None)
+        tr.program = None
+        if eager is not None:       # the reason is stored; no program is built
+            self._eager_reason = eager
+        else:
+            self._build(tr, prog_outs, inputs, wrt)
         tr.out_nodes = [o.node for o in outs]
         tr.proxy_nodes = [p.node for p in proxies]
         tr.num_nodes = [p.node for p in nums]
@@ -651,6 +642,17 @@ class CompiledFunction:
         tr.fixed_sources = (tuple(captured[k] for _, k in tr.wrt_sources)
                             if tr.leaf_sources else None)
         return tr, self._first_results(tr, args, outs, wrt)
+
+    def _build(self, tr: _Trace, prog_outs: list, inputs: list, wrt: list) -> None:
+        """The trace's Program (Note [First call]: no user code runs while it is built)."""
+        # values of user-defined ops come from the trace (their code is not run again)
+        known = {id(t.node): t.value for t in toposort(prog_outs)
+                 if t.op is not None and t.op.__class__ is not Op
+                 and not getattr(t.op, "pure", False)}
+        # the Program reads the IR (the handles' nodes); example values from the handles
+        tr.program = Program([o.node for o in prog_outs], [n.node for n in inputs],
+                             wrt=[n.node for n in wrt], inline=self.inline,
+                             values=[n.value for n in inputs], known=known or None)
 
     def _first_results(self, tr: _Trace, args: tuple, outs: Any, wrt: list) -> Any:
         """Note [First call]: the tracing call returns the values the trace computed.

@@ -121,6 +121,18 @@ def value_guard(t: Tensor, what: str) -> Optional[tuple]:
     return ("array", np.array(v, copy=True))
 
 
+def unguardable(t: Optional[Tensor], what: str, at: str) -> str:
+    """Why a read that :func:`value_guard` cannot guard makes ``fn`` run eagerly."""
+    if t is None:
+        return (f"it draws random numbers ({what} at {at}) from symgrad's generator; a trace "
+                "would replay the first call's draw at every call. Pass the random tensor as "
+                "an argument (or a fixed seed=) to compile the rest")
+    return (f"it reads {t.value.size} values of a traced tensor with {what} at {at}; a guard "
+            f"would compare them all at every call (at most {GUARD_MAX_ELEMENTS} are "
+            "guarded). Compute with tensor ops instead (sg.where for branches), or read the "
+            "values outside the compiled function")
+
+
 def _item_equal(a: Any, b: Any) -> bool:
     return a == b or (a != a and b != b)         # NaN read twice is the same read
 

@@ -69,7 +69,7 @@ def test_small_tolist_is_a_guard_large_numpy_runs_eagerly_with_one_warning():
     msgs = [str(w.message) for w in caught if issubclass(w.category, CompileWarning)]
     assert len(msgs) == 1 and "runs eagerly" in msgs[0] and "100 values" in msgs[0]
     assert "numpy()" in msgs[0] and "test_compile_guards.py" in msgs[0]
-    assert g.cache_info().eager_calls == 3 and g.cache_info().traces == 0
+    assert g.cache_info().eager_calls == 3 and g.cache_info().traces == 1   # traced, refused
 
 
 def test_comparison_masks_are_recomputed():
@@ -105,6 +105,21 @@ def test_read_guards_keep_gradients_right():
             g(sg.tensor(v)).backward()
             grads.append(w.grad.tolist())
         assert grads[0] == grads[1]
+
+
+def test_random_draws_run_eagerly_with_one_warning():
+    d = sg.nn.Dropout(0.5)
+    f = sg.compile(lambda x: d(x) * 1.0)
+    x = sg.tensor(np.ones(64))
+    sg.manual_seed(3)
+    with pytest.warns(CompileWarning, match="draws random numbers"):
+        got = [f(x).tolist() for _ in range(3)]
+    sg.manual_seed(3)
+    want = [(d(x) * 1.0).tolist() for _ in range(3)]
+    assert got == want and got[0] != got[1]      # before: the first mask at every call
+    g = sg.compile(lambda x: x * sg.rand(3, seed=0))  # a fixed seed is the same draw
+    assert g(sg.ones(3)).tolist() == g(sg.ones(3)).tolist() == sg.rand(3, seed=0).tolist()
+    assert g.cache_info().eager_calls == 0
 
 
 # ----------------------------------------------------------------------------- sources
