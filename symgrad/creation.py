@@ -21,7 +21,7 @@ import numpy as np
 from symgrad import dtypes as _dt
 from symgrad.errors import DtypeError
 from numeric.node import IDENTITY, Node
-from symgrad.tensor import Tensor, _data_leaf, handle, symbolic_node, to_array
+from symgrad.tensor import VALUE_READS, Tensor, _data_leaf, handle, symbolic_node, to_array
 
 _RNG = [np.random.default_rng()]
 
@@ -183,6 +183,8 @@ def _rng(seed: Union[None, int, np.random.Generator],
         if seed is not None:
             raise TypeError("pass either seed= or generator=, not both")
         seed = generator
+    if VALUE_READS.hook is not None and (seed is None or isinstance(seed, np.random.Generator)):
+        VALUE_READS.hook(None, "a random draw")     # --- issue 13: compile: not traceable
     if seed is None:
         return _RNG[0]
     if isinstance(seed, np.random.Generator):

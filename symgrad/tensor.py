@@ -39,6 +39,7 @@ tensor([10.])
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import namedtuple
 from typing import Any, Optional
@@ -66,6 +67,23 @@ _tuple_new = tuple.__new__       # Node.make inlined on the hot path (Note [Node
 _NUMBER = (int, float, bool, np.number, np.bool_)
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+# --- issue 13: compile
+class _ValueReads(threading.local):
+    """``hook(tensor, what)``, called when Python reads a tensor's values as an array
+    (``item()``, ``bool()``, ``tolist()``, ``numpy()``, ``np.asarray``, a tensor used as
+    an index or size: every ``_need_value``) in this thread; set by ``sg.compile``
+    while it traces, so a value read becomes a guard (symgrad/compile_guards.py)."""
+
+    hook: Any = None
+    #: ``ufunc(np_ufunc, *operands)``: a gradient-free ufunc (comparison; None for
+    #: ``detach``) while tracing, recorded as a graph node instead of a constant leaf
+    #: (Note [Traced comparisons] in symgrad/compile_guards.py)
+    ufunc: Any = None
+
+
+VALUE_READS = _ValueReads()
 
 
 class Tensor:
@@ -291,6 +309,8 @@ class Tensor:
     # -------------------------------------------------------------- conversion
     def _need_value(self, what: str) -> np.ndarray:
         v = self.value
+        if VALUE_READS.hook is not None and v is not None:   # --- issue 13: compile
+            VALUE_READS.hook(self, what)
         if v is None:
             raise SymbolicValueError(
                 f"{what} needs a numeric value but this tensor is symbolic (it depends on "
@@ -307,7 +327,8 @@ class Tensor:
 
     def tolist(self) -> Any:
         """The values as (nested) Python lists."""
-        return self._need_value("tolist()").tolist()
+        v = self._need_value("tolist()")
+        return v.tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The value as a numpy array (shared, not copied).
@@ -318,7 +339,8 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
-        return self._need_value("numpy()")
+        v = self._need_value("numpy()")
+        return v
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self._need_value("np.asarray(tensor)")
@@ -348,6 +370,8 @@ class Tensor:
         """A new leaf sharing this tensor's value, cut off from the graph."""
         if self.value is None:
             raise SymbolicValueError("detach() of a symbolic tensor has no value to share")
+        if VALUE_READS.ufunc is not None:       # --- issue 13: compile: a node in a trace
+            return VALUE_READS.ufunc(None, self)
         return handle(_data_leaf(self.value), self.value)
 
     def clone(self) -> "Tensor":
@@ -808,6 +832,8 @@ def axes(dim: Any, ndim: int) -> Optional[tuple]:
 
 def compare(ufunc: Any, a: Any, b: Any) -> Tensor:
     """An elementwise comparison (or other gradient-free ufunc) as a bool/constant leaf."""
+    if VALUE_READS.ufunc is not None:       # --- issue 13: compile: a graph node in a trace
+        return VALUE_READS.ufunc(ufunc, a, b)
     av = a._need_value(f"np.{ufunc.__name__}") if isinstance(a, Tensor) else a
     bv = b._need_value(f"np.{ufunc.__name__}") if isinstance(b, Tensor) else b
     try:

@@ -431,6 +431,9 @@ def _compiled_path(report: PathsReport, prep: Prepared, compiled: Any, values: l
     with sg.no_grad():
         eager_value = float(np.ravel(_rebuild(prep, [sg.tensor(v) for v in values]).value)[0])
     loss = compiled(*xs)
+    if compiled.cache_info().traces == 1 and pt == 0:   # --- issue 13: compile
+        # the tracing call returns the trace's eager values: run the program itself here
+        loss = compiled(*xs)
     grads = _as_arrays(sg.autograd.grad(loss, xs, allow_unused=True), xs)
     got = float(np.ravel(loss.value)[0])
     report._ran(path)

@@ -30,12 +30,14 @@ def base_globals(slots: Slots) -> dict[str, Any]:
     return glob
 
 
-def probe(slots: Slots, planner: Planner,
-          examples: Sequence[np.ndarray]) -> tuple[dict[int, Any], dict[int, str]]:
+def probe(slots: Slots, planner: Planner, examples: Sequence[np.ndarray],
+          known: dict[int, Any] | None = None) -> tuple[dict[int, Any], dict[int, str]]:
     """Run every instruction on the example values: ``(slot -> value, slot -> choice)``.
 
     The choice is ``"inline"`` where the template's result equals the table's, else
-    ``"call"``.  Fills ``planner.shapes`` as it goes.
+    ``"call"``.  Fills ``planner.shapes`` as it goes.  ``known`` (slot -> value) gives
+    the results of user-defined ops already computed on the same values, so the
+    user's code is not run again (``sg.compile`` passes the trace's values).
     """
     values: dict[int, Any] = dict(slots.consts)
     for s, v in zip(slots.in_slots, examples):
@@ -46,6 +48,11 @@ def probe(slots: Slots, planner: Planner,
     choice: dict[int, str] = {}
     for ins in slots.instrs:
         xs = [values[a] for a in ins.args]
+        if known is not None and ins.slot in known:
+            values[ins.slot] = ref = known[ins.slot]
+            choice[ins.slot] = "call"
+            shapes[ins.slot] = (np.shape(ref), np.asarray(ref).dtype)
+            continue
         with np.errstate(all="ignore"):
             ref = kernel(ins.op)(*xs, **ins.attrs)
         use = "call"

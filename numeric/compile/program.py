@@ -11,6 +11,7 @@ from numeric.compile.forward import base_globals, emit_forward, probe
 from numeric.compile.scalar import ScalarSaved, scalar_program
 from numeric.compile.slots import Slots, default_wrt, example_values
 from numeric.compile.templates import Planner
+from numeric.ops import Op
 
 __all__ = ["Program"]
 
@@ -29,6 +30,12 @@ class Program:
             (default: each input's ``value``); needed for IR nodes, which hold none.
         inline: emit numpy operators for common ops (validated, see the package notes);
             ``False`` calls ``FORWARD``/``VJP`` everywhere.
+        known: ``{id(node): value}`` for op nodes already computed on ``values`` (a
+            trace's results).  A program with user-defined ops (``sg.custom_op``,
+            ``sg.autograd.Function``) takes their values from here and runs no user
+            code while it is built: no probe of its backward variants either (the
+            plain backward is used), so each user forward and VJP runs only when the
+            program runs.
 
     ``program.forward(*values)`` returns ``(outputs, saved)``;
     ``program.backward(saved, *cotangents)`` returns one gradient per ``wrt`` input
@@ -36,14 +43,15 @@ class Program:
     for an output that gets no gradient.  See :mod:`numeric.compile` for an example.
     """
 
-    __slots__ = ("inputs", "wrt", "outputs", "source", "stats", "forward", "_examples",
+    __slots__ = ("inputs", "wrt", "outputs", "_source", "stats", "forward", "_examples",
                  "_backwards", "_slots", "_plan", "_shapes", "_out_slots", "_in_slots",
                  "_inline", "_fwd_src", "_globals", "_probe", "_np_forward",
-                 "_scalar_backward", "_scalar_backwards")
+                 "_scalar_backward", "_scalar_backwards", "_known", "_user_ops")
 
     def __init__(self, outputs: Sequence[Any], inputs: Sequence[Any], *,
                  wrt: Sequence[Any] | None = None, inline: bool = True,
-                 values: Sequence[Any] | None = None) -> None:
+                 values: Sequence[Any] | None = None,
+                 known: dict[int, Any] | None = None) -> None:
         outputs, inputs = tuple(outputs), tuple(inputs)
         self._examples = example_values(inputs) if values is None else \
             [np.asarray(v) for v in values]
@@ -63,6 +71,10 @@ class Program:
                       "inlined": 0, "backward_calls": 0}
         self._slots = Slots(outputs, inputs, self.stats, wrt, index)
         self._in_slots, self._out_slots = self._slots.in_slots, self._slots.out_slots
+        self._user_ops = any(ins.op.__class__ is not Op and not getattr(ins.op, "pure", False)
+                             for ins in self._slots.instrs)
+        of = self._slots.slot_of
+        self._known = None if not known else {of[k]: v for k, v in known.items() if k in of}
         self._backwards: dict[Any, Callable] = {}
         self._shapes: dict[int, tuple] = {}
         self._plan = Planner(self._slots, self._shapes, inline)
@@ -76,7 +88,7 @@ class Program:
     def _emit_forward(self) -> None:
         """Probe the forward once on the inputs' values, then emit the final code."""
         glob = base_globals(self._slots)
-        self._probe, choice = probe(self._slots, self._plan, self._examples)
+        self._probe, choice = probe(self._slots, self._plan, self._examples, self._known)
         self._fwd_src = emit_forward(self._slots, self._plan, self._probe, choice, glob,
                                      self.stats)
         self._globals = glob
@@ -84,9 +96,18 @@ class Program:
         exec(code, glob)  # noqa: S102 -- source generated from Op templates only
         self.forward = glob["forward"]
         self._np_forward = self.forward
-        full = tuple(True for _ in self._out_slots)
-        self.source = self._fwd_src + "\n\n" + self._build_backward(full)[1]
-        self.stats["backward_calls"] = self.source.count(" = V_")
+        self._source = None
+        if not (self._user_ops and self._known is not None):
+            self._source = self.source      # built now, unless that would run user VJPs
+
+    @property
+    def source(self) -> str:
+        """The generated forward and backward (for every output) as Python source."""
+        if self._source is None:
+            full = tuple(True for _ in self._out_slots)
+            self._source = self._fwd_src + "\n\n" + self._build_backward(full)[1]
+            self.stats["backward_calls"] = self._source.count(" = V_")
+        return self._source
 
     def _build_backward(self, mask: tuple[bool, ...] | None,
                         unit: int | None = None) -> tuple[Callable, str]:
@@ -94,7 +115,8 @@ class Program:
         unit cotangent): the cheaper lazy-scale variant if it agrees with the plain one
         on the trace's values (Note [Lazy cotangent scale]), else the plain one."""
         built = []
-        for policy in ("plain", "early", "late") if self._inline else ("plain",):
+        checked = self._inline and not (self._user_ops and self._known is not None)
+        for policy in ("plain", "early", "late") if checked else ("plain",):
             src, glob, cost = BackwardEmitter(self._slots, self._plan, self._probe,
                                               self._globals, mask, unit, policy).build()
             exec(compile(src, "<symgrad program: backward>", "exec"), glob)  # noqa: S102

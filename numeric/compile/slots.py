@@ -89,7 +89,7 @@ class Instr:
 class Slots:
     """The graph of ``outputs`` over ``inputs`` as a list of instructions over slots.
 
-    Attributes: ``kinds`` (per slot ``(kind, payload)``, payload the input's position
+    Attributes: ``slot_of`` (``id(node)`` -> slot), ``kinds`` (per slot ``(kind, payload)``, payload the input's position
     for ``"in"``), ``consts`` (slot -> value of the live constants), ``instrs`` (the
     live instructions in topological order), ``in_slots``, ``out_slots``, ``wrt_slots``
     and ``needs`` (the slots on a path from a ``wrt`` input: they carry cotangents).
@@ -97,7 +97,7 @@ class Slots:
     """
 
     __slots__ = ("kinds", "consts", "instrs", "in_slots", "out_slots", "wrt_slots",
-                 "needs", "stats")
+                 "needs", "stats", "slot_of")
 
     def __init__(self, outputs: Sequence[Any], inputs: Sequence[Any], stats: dict,
                  wrt: Sequence[Any] = (), index: dict[int, int] | None = None) -> None:
@@ -161,6 +161,7 @@ class Slots:
             if key is not None:
                 seen[key] = slot
         self.kinds, self.consts, self.instrs = kinds, consts, instrs
+        self.slot_of = of
         self.in_slots = tuple(in_slots)
         self.out_slots = tuple(of[id(n)] for n in outputs)
 
