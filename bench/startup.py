@@ -54,7 +54,7 @@ def _time(argv: list[str]) -> tuple[float, float]:
 def run(quick: bool = False) -> list[dict]:
     cmds = commands()
     names = list(cmds)
-    rounds = 3 if quick else 10
+    rounds = 2 if quick else 10
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
     for n in names:                                  # warm-up: the OS file cache, .pyc files

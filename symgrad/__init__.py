@@ -67,22 +67,28 @@ _LAZY = {
     "latex": "symgrad.printing", "lambdify": "symgrad.printing",
     "codegen": "symgrad.code_out",
     "SimplifyTimeout": "symgrad.budget", "TooDeepError": "symgrad.closed_form",
+    # function transforms as in torch.func, checkpoints, data loading: first use, too
+    "save": "symgrad.serialization", "load": "symgrad.serialization",
 }
+#: submodules loaded on first access (``sg.func``, ``sg.utils``)
+_LAZY_MODULES = {"func": "symgrad.func", "utils": "symgrad.utils"}
 
 
 def __getattr__(name: str) -> object:
-    """Import a closed-form name's module on first access (``sg.diff``, ``from symgrad import diff``)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
+    """Import a lazy name's module on first access (``sg.diff``, ``from symgrad import diff``)."""
     import importlib
-    value = getattr(importlib.import_module(module), name)
+    if name in _LAZY_MODULES:
+        value = importlib.import_module(_LAZY_MODULES[name])
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
     globals()[name] = value   # later lookups skip this function
     return value
 
 
 def __dir__() -> list:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_LAZY_MODULES))
 
 
 # the safe parser (builds a graph without SymPy)
@@ -102,11 +108,5 @@ from symgrad.graphviz import print_graph, to_dot  # noqa: E402
 from symgrad import linalg  # noqa: E402
 from symgrad.errors import LinAlgError  # noqa: E402
 
-# --- issue 12: function transforms as in torch.func (numeric witnesses for exact objects)
-from symgrad import func  # noqa: E402
 # --- issue 12: the matrix-form self-check raises it (symgrad/matrix_check.py)
 from symgrad.errors import MatrixFormMismatch  # noqa: E402
-# --- issue 13: nnkit (sg.utils.data: TensorDataset, DataLoader)
-from symgrad import utils  # noqa: E402
-# --- issue 13: optim — sg.save / sg.load (.npz with a JSON header, never pickle)
-from symgrad.serialization import load, save  # noqa: E402

@@ -38,6 +38,7 @@ The other classes of symgrad's matrix form (``Softmax``, ``Vec``, ``Unvec``, ``N
 """
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from typing import Any, Sequence
@@ -54,7 +55,6 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import JaxPrinter, SciPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
-from sympy.printing.pytorch import TorchPrinter
 
 from numeric.node import Node, as_node, many
 from symgrad.lower_sympy import leaf_array
@@ -514,48 +514,55 @@ class _JaxCode(_MatrixCode, JaxPrinter):
     _print_ImmutableMatrix = _print_MutableDenseMatrix = _print_ImmutableDenseMatrix
 
 
-class _TorchCode(_MatrixCode, TorchPrinter):
-    """PyTorch; created arrays take the dtype of the first array argument."""
+@functools.lru_cache(maxsize=None)
+def _torch_code() -> type:
+    """The PyTorch printer: ``sympy.printing.pytorch`` imports torch, so it loads on first
+    use (``import symgrad`` and the first ``sg.diff`` stay fast with torch installed)."""
+    from sympy.printing.pytorch import TorchPrinter
 
-    _mod = "torch"
+    class _TorchCode(_MatrixCode, TorchPrinter):
+        """PyTorch; created arrays take the dtype of the first array argument."""
 
-    def _dtype(self) -> str:
-        return f"{self._like}.dtype" if self._like else \
-            f"{self._module_format('torch.get_default_dtype')}()"
+        _mod = "torch"
 
-    def _creation(self, fn, *dims):
-        return f"{self._fn(fn)}(({self._dims(*dims)}), dtype={self._dtype()})"
+        def _dtype(self) -> str:
+            return f"{self._like}.dtype" if self._like else \
+                f"{self._module_format('torch.get_default_dtype')}()"
 
-    def _eye(self, rows, cols=None):
-        cols = rows if cols is None else cols
-        return f"{self._fn('eye')}({self._dims(rows, cols)}, dtype={self._dtype()})"
+        def _creation(self, fn, *dims):
+            return f"{self._fn(fn)}(({self._dims(*dims)}), dtype={self._dtype()})"
 
-    def _print_Pow(self, e, **settings):
-        if e.free_symbols <= self._ints:  # dims are Python ints; torch.pow wants a tensor
-            return PythonCodePrinter._print_Pow(self, e)
-        return super()._print_Pow(e)
+        def _eye(self, rows, cols=None):
+            cols = rows if cols is None else cols
+            return f"{self._fn('eye')}({self._dims(rows, cols)}, dtype={self._dtype()})"
 
-    def _print_named(self, name, arg):
-        if name == "sigmoid":
-            return f"{self._fn('sigmoid')}({arg})"
-        if name == "softplus":  # torch's softplus switches to x above 20: use the exact form
-            return f"{self._fn('logaddexp')}({self._fn('zeros_like')}({arg}), {arg})"
-        return None
+        def _print_Pow(self, e, **settings):
+            if e.free_symbols <= self._ints:  # dims are Python ints; torch.pow wants a tensor
+                return PythonCodePrinter._print_Pow(self, e)
+            return super()._print_Pow(e)
 
-    def _softmax(self, code, axis):
-        return f"{self._fn('softmax')}({code}, dim={axis})"
+        def _print_named(self, name, arg):
+            if name == "sigmoid":
+                return f"{self._fn('sigmoid')}({arg})"
+            if name == "softplus":  # torch's softplus switches to x above 20: use the exact form
+                return f"{self._fn('logaddexp')}({self._fn('zeros_like')}({arg}), {arg})"
+            return None
 
-    def _step(self, cond, a, b):
-        return f"{self._fn('where')}({cond}, {float(a)!r}, {float(b)!r}).to({self._dtype()})"
+        def _softmax(self, code, axis):
+            return f"{self._fn('softmax')}({code}, dim={axis})"
 
-    def _print_ImmutableDenseMatrix(self, e):
-        rows = ", ".join("[" + ", ".join(self._print(x) for x in r) + "]" for r in e.tolist())
-        return f"{self._fn('tensor')}([{rows}], dtype={self._dtype()})"
+        def _step(self, cond, a, b):
+            return f"{self._fn('where')}({cond}, {float(a)!r}, {float(b)!r}).to({self._dtype()})"
 
-    _print_ImmutableMatrix = _print_MutableDenseMatrix = _print_ImmutableDenseMatrix
+        def _print_ImmutableDenseMatrix(self, e):
+            rows = ", ".join("[" + ", ".join(self._print(x) for x in r) + "]" for r in e.tolist())
+            return f"{self._fn('tensor')}([{rows}], dtype={self._dtype()})"
+
+        _print_ImmutableMatrix = _print_MutableDenseMatrix = _print_ImmutableDenseMatrix
+    return _TorchCode
 
 
-_PRINTERS = {"numpy": _NumPyCode, "jax": _JaxCode, "torch": _TorchCode}
+_PRINTERS = {"numpy": lambda: _NumPyCode, "jax": lambda: _JaxCode, "torch": _torch_code}
 _INDENT = "    "
 
 
@@ -652,7 +659,7 @@ def _python(outs: _Outputs, args: list[_Arg], lang: str, name: str, cse: bool) -
     for s, _ in reps:
         names.add(s)
     like = next((a.name for a in args if a.kind != "scalar"), None)  # torch: its dtype
-    printer = _PRINTERS[lang]({"fully_qualified_modules": True, "inline": True,
+    printer = _PRINTERS[lang]()({"fully_qualified_modules": True, "inline": True,
                                "allow_unknown_functions": False})
     printer._setup(names, lambdas, like)
     everything = list(exprs) + [v for _, v in reps]

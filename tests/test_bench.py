@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bench_quick_runs_and_prints_tables():
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    from tests.bench_quick import quick_bench
+    proc, _ = quick_bench()   # the session's one --quick run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "machine:" in out and "numpy" in out

@@ -75,14 +75,33 @@ def run_console(code: str, where: str) -> int:
         if argv[0] != "symgrad":
             continue  # shell set-up lines (make, pip) are not re-run here
         ran += 1
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300,
-                              cwd=ROOT)
-        assert proc.returncode == 0, f"{where}: {command!r} failed:\n{proc.stderr}"
+        if argv[1:2] == ["diff"]:   # pure: in-process (a process per command was most of the time)
+            rc, stdout, stderr = _in_process(argv[1:])
+        else:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300,
+                                  cwd=ROOT)
+            rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+        assert rc == 0, f"{where}: {command!r} failed:\n{stderr}"
         for expected in shown:
             if expected.strip() != "...":
-                assert expected.strip() in proc.stdout, (
-                    f"{where}: {command!r} did not print {expected.strip()!r}:\n{proc.stdout}")
+                assert expected.strip() in stdout, (
+                    f"{where}: {command!r} did not print {expected.strip()!r}:\n{stdout}")
     return ran
+
+
+def _in_process(argv: list[str]) -> tuple[int, str, str]:
+    """``symgrad <argv>`` through :func:`symgrad.cli.main`: (status, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from symgrad import cli
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli.main(argv)
+        except SystemExit as exc:   # argparse
+            rc = exc.code
+    return rc, out.getvalue(), err.getvalue()
 
 
 LANGUAGES = {"python", "console", "text", ""}

@@ -14,8 +14,15 @@ inside no graph.
 >>> (w * 3).sum().backward(); opt.step(); w
 tensor([0.7000], requires_grad=True)
 """
-from symgrad.optim import lr_scheduler  # noqa: F401  (sg.optim.lr_scheduler)
 from symgrad.optim.lbfgs import LBFGS
 from symgrad.optim.optimizer import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+
+
+def __getattr__(name: str) -> object:
+    """``sg.optim.lr_scheduler`` loads on first access (start-up stays small)."""
+    if name == "lr_scheduler":
+        import importlib
+        return importlib.import_module("symgrad.optim.lr_scheduler")
+    raise AttributeError(f"module 'symgrad.optim' has no attribute {name!r}")
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS", "lr_scheduler"]
