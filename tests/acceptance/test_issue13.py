@@ -184,3 +184,11 @@ def test_pytorch_errors():
 
     x = sg.tensor([1.0], requires_grad=True)
     assert list(gen(x)) == [False]
+
+
+def test_compile_index_arguments_are_not_baked_in():
+    g = sg.compile(lambda x, i: x[:, i].sum(0))
+    x = sg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert [g(x, sg.tensor([k])).tolist() for k in (0, 2, 1)] == [[5.0], [9.0], [7.0]]
+    with pytest.raises(IndexError, match="out of bounds"):
+        g(x, sg.tensor([7]))
