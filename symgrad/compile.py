@@ -266,6 +266,26 @@ class _CompiledResult(Tensor):
         Tensor.backward(self, gradient, retain_graph, create_graph, inputs)
 
 
+def _results(tr, args: tuple, sources: tuple, values: list, make_op):
+    """The call's result tensors: ``values`` with ``make_op(j)`` as output j's op."""
+    results = []
+    for j, v in enumerate(values):
+        t = _new(_CompiledResult)
+        t.value = v
+        t.inputs = sources
+        t.op = make_op(j) if sources else None
+        t.attrs = NO_ATTRS
+        t._call = (tr, args, j)
+        t._requires_grad = bool(sources) and tr.float_out[j]
+        t.grad = None
+        t._version = 0
+        t._modified = _CLOCK[0]
+        t._hooks = None
+        t._grad_fn = None
+        results.append(t)
+    return results[0] if tr.single else tuple(results)
+
+
 class _Trace:
     __slots__ = ("program", "captured", "checks", "arg_pos", "num_pos", "wrt_sources", "n_out",
                  "n_prog", "single", "grad", "float_out", "unit", "fixed_sources",
@@ -512,22 +532,8 @@ class CompiledFunction:
             if sources is None:
                 sources = tuple([args[k] if kind == "arg" else tr.captured[k]
                                  for kind, k in tr.wrt_sources])
-        results = []
-        for j in range(tr.n_out):
-            t = _new(_CompiledResult)
-            t.value = outs[j]
-            t.inputs = sources
-            t.op = _CompiledOp(tr, saved, j) if sources else None
-            t.attrs = NO_ATTRS
-            t._call = (tr, args, j)
-            t._requires_grad = bool(sources) and tr.float_out[j]
-            t.grad = None
-            t._version = 0
-            t._modified = _CLOCK[0]
-            t._hooks = None
-            t._grad_fn = None
-            results.append(t)
-        return results[0] if tr.single else tuple(results)
+        return _results(tr, args, sources, outs[:tr.n_out],
+                        lambda j: _CompiledOp(tr, saved, j))
 
     # -- tracing ------------------------------------------------------------------------
 
@@ -663,22 +669,8 @@ class CompiledFunction:
         """
         sources = tuple([args[k] if kind == "arg" else tr.captured[k]
                          for kind, k in tr.wrt_sources])
-        results = []
-        for j, o in enumerate(outs):
-            t = _new(_CompiledResult)
-            t.value = o.value
-            t.inputs = sources
-            t.op = _TracedOp(tr, tuple(outs), tuple(wrt), j) if sources else None
-            t.attrs = NO_ATTRS
-            t._call = (tr, args, j)
-            t._requires_grad = bool(sources) and tr.float_out[j]
-            t.grad = None
-            t._version = 0
-            t._modified = _CLOCK[0]
-            t._hooks = None
-            t._grad_fn = None
-            results.append(t)
-        return results[0] if tr.single else tuple(results)
+        return _results(tr, args, sources, [o.value for o in outs],
+                        lambda j: _TracedOp(tr, tuple(outs), tuple(wrt), j))
 
     def __repr__(self) -> str:
         return f"<compiled {getattr(self.fn, '__name__', 'function')}: {self.traces} trace(s)>"
