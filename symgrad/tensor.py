@@ -834,6 +834,13 @@ def compare(ufunc: Any, a: Any, b: Any) -> Tensor:
     """An elementwise comparison (or other gradient-free ufunc) as a bool/constant leaf."""
     if VALUE_READS.ufunc is not None:       # --- issue 13: compile: a graph node in a trace
         return VALUE_READS.ufunc(ufunc, a, b)
+    if any(isinstance(t, Tensor) and t.value is None for t in (a, b)):
+        # comparisons are values, not graph ops: say what a symbolic graph can use instead
+        raise SymbolicValueError(
+            f"np.{ufunc.__name__} of a symbolic tensor: comparisons give values, not graph "
+            "nodes, so they need numbers (bind them with sg.evaluate first); in a closed form "
+            "write the kink with sg.relu, sg.maximum/sg.minimum, sg.clamp or sg.abs, or pass "
+            "where() a boolean sg.symbol as its mask")
     av = a._need_value(f"np.{ufunc.__name__}") if isinstance(a, Tensor) else a
     bv = b._need_value(f"np.{ufunc.__name__}") if isinstance(b, Tensor) else b
     try:
@@ -842,8 +849,6 @@ def compare(ufunc: Any, a: Any, b: Any) -> Tensor:
         sa, sb = np.shape(av), np.shape(bv)
         broadcast_shapes(sa, sb)
         raise e
-
-
 
 
 def evaluate(outputs: Any, bindings: Optional[dict] = None) -> Any:

@@ -153,3 +153,9 @@ def test_matrix_form_cse_names_shared_subexpressions():
     # substituting the replacements back gives the plain result
     back = g.xreplace(dict(reps)) if reps else g
     assert back == sg.diff(((X @ w - y) ** 2).sum(), w)
+
+
+def test_comparing_a_symbol_says_what_to_write_instead():
+    x = sg.symbol("x", shape=("N",))
+    with pytest.raises(sg.SymbolicValueError, match="sg.relu, sg.maximum"):
+        sg.where(x > 0, x, 0.1 * x)
