@@ -64,8 +64,9 @@ class LRScheduler:
             self._is_initial = False
 
     def get_lr(self) -> list[float]:
-        """The rates for ``last_epoch`` (called by ``step``)."""
-        raise NotImplementedError
+        """The rates for ``last_epoch`` (called by ``step``); each scheduler defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define get_lr(): the learning "
+                                  "rates for self.last_epoch, one per parameter group")
 
     def get_last_lr(self) -> list[float]:
         """The learning rates set by the last ``step()``, one per parameter group."""
