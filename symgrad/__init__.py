@@ -71,7 +71,8 @@ _LAZY = {
     "save": "symgrad.serialization", "load": "symgrad.serialization",
 }
 #: submodules loaded on first access (``sg.func``, ``sg.utils``)
-_LAZY_MODULES = {"func": "symgrad.func", "utils": "symgrad.utils"}
+_LAZY_MODULES = {"func": "symgrad.func", "utils": "symgrad.utils",
+                 "distributed": "symgrad.distributed"}
 
 
 def __getattr__(name: str) -> object:

@@ -354,6 +354,16 @@ class CompiledFunction:
         self._warned = False
         functools.update_wrapper(self, fn)
 
+    def __reduce__(self) -> Any:
+        """A compiled function pickles as ``fn`` and its options, never its traces: the
+        receiver (a Dask worker, ``sg.distributed``) traces again on its first call."""
+        return CompiledFunction, (self.fn,), {"inline": self.inline,
+                                              "cache_limit": self.cache_limit}
+
+    def __setstate__(self, state: dict) -> None:
+        self.inline = state["inline"]
+        self.cache_limit = state["cache_limit"]
+
     def clear(self) -> None:
         """Forget every trace: the next call traces ``fn`` again (e.g. after changing a
         Python constant it reads).  Also resets the cache limit's count and eager mode."""

@@ -94,3 +94,16 @@ __all__ = [
 __all__ += ["LinAlgError"]
 # --- issue 12: matrix-form self-check
 __all__ += ["MatrixFormMismatch"]
+
+
+class TrainingDiverged(SymgradError, RuntimeError):
+    """The loss became inf or nan; the message says at which epoch and what to try.
+
+    ``symgrad train`` and ``sg.distributed`` raise it before the step that would have
+    used the non-finite loss, so the parameters keep their last finite values.
+    """
+
+
+#: what ``sg.distributed`` and ``--scheduler`` say when Dask is not installed (one line)
+DASK_HINT = ("sg.distributed needs Dask (dask.distributed), which is not installed: "
+             "pip install symgrad[dask]")

@@ -366,6 +366,27 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __reduce__(self) -> Any:
+        """Pickle (and ``copy.deepcopy``) a tensor as PyTorch does: its value,
+        ``requires_grad`` and name, never its graph, gradient or hooks.  This is how a
+        loss and the parameters it captures travel to Dask workers (``sg.distributed``);
+        files use ``sg.save``, which never pickles.
+
+        >>> import pickle, symgrad as sg
+        >>> w = sg.tensor([1.0, 2.0], requires_grad=True, name="w")
+        >>> pickle.loads(pickle.dumps(w)), pickle.loads(pickle.dumps(w)).name
+        (tensor([1., 2.], requires_grad=True), 'w')
+        """
+        if self.value is None:
+            raise TypeError("a symbolic tensor has no value to pickle; pickle the data it is "
+                            "evaluated on, or rebuild it with sg.symbol on the other side")
+        node = self.node
+        if node.op is not None and self._requires_grad:
+            raise RuntimeError("can't pickle a non-leaf tensor that requires grad: it is part "
+                               "of a graph; pickle t.detach() (its value) instead")
+        name = node.name if node.op is None else None
+        return _unpickle, (type(self), self.value, self._requires_grad, name)
+
     def detach(self) -> "Tensor":
         """A new leaf sharing this tensor's value, cut off from the graph."""
         if self.value is None:
@@ -505,6 +526,14 @@ def _init(t: Tensor, value: Any, node: Node, inputs: tuple, rg: bool) -> None:
     t._modified = _CLOCK[0]
     t._hooks = None
     t._grad_fn = None
+
+
+def _unpickle(cls: type, value: np.ndarray, requires_grad: bool, name: Optional[str]) -> Tensor:
+    """Rebuild a pickled tensor (see :meth:`Tensor.__reduce__`) as a leaf of class ``cls``."""
+    t = Tensor(value, requires_grad=requires_grad, name=name)
+    if cls is not Tensor:
+        t.__class__ = cls                   # Parameter and other slot-less subclasses
+    return t
 
 
 def _data_leaf(value: np.ndarray, name: Optional[str] = None) -> Node:

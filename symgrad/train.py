@@ -33,6 +33,8 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import sympy
 
+from symgrad.errors import TrainingDiverged
+
 __all__ = ["SEED_X", "SEED_Y", "read_xy_csv", "fit_linear", "LinearFit", "Progress",
            "linear_optimum", "LinearOptimum", "plot_losses", "TrainingDiverged", "format_loss",
            "PLOT_HINT", "linear_closed_form", "LinearClosedForm", "EXACT_ROWS"]
@@ -43,10 +45,6 @@ SEED_Y = (3.0, 5.0, 7.0)
 PLOT_HINT = ("the loss curve needs matplotlib, which is not installed; install it with "
              "pip install symgrad[plot] (quoted in zsh: pip install 'symgrad[plot]'), "
              "or pip install matplotlib")
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became inf or nan; the message says at which epoch and what to try."""
 
 
 # ------------------------------------------------------------------------ data

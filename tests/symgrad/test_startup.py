@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HEAVY = ("sympy", "hypothesis", "scipy", "verify", "matplotlib")
+HEAVY = ("sympy", "hypothesis", "scipy", "verify", "matplotlib", "dask", "distributed")
 
 
 def _modules_after(code: str) -> dict:

@@ -1,0 +1,115 @@
+"""Which Dask cluster ``sg.distributed`` runs on, and the LocalCluster it starts for you.
+
+>>> from symgrad.distributed.cluster import describe
+>>> describe("local"), describe("tcp://10.0.0.5:8786")
+('a LocalCluster on this machine', 'the Dask scheduler at tcp://10.0.0.5:8786')
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+from typing import Any, Optional
+
+import distributed
+
+__all__ = ["client", "close", "describe"]
+
+#: why a LocalCluster cannot start from a script's top level (its workers import the script)
+SPAWN_HINT = ("Dask's worker processes import your script again: put the code that starts "
+              "sg.distributed under `if __name__ == \"__main__\":`")
+
+_LOCK = threading.Lock()
+_LOCAL: dict = {"key": None, "cluster": None, "client": None}
+
+
+def describe(scheduler: Any) -> str:
+    """A few words naming ``scheduler`` for messages and progress lines."""
+    if scheduler in (None, "local"):
+        return "a LocalCluster on this machine"
+    if isinstance(scheduler, distributed.Client):
+        return f"the Dask client {scheduler.scheduler.address}"
+    return f"the Dask scheduler at {scheduler}"
+
+
+def client(scheduler: Any = None, *, workers: Optional[int] = None,
+           memory_limit: Any = "auto", threads_per_worker: int = 1) -> "distributed.Client":
+    """The ``distributed.Client`` that ``sg.distributed`` runs on.
+
+    ``scheduler`` is
+
+    * ``None``: the Dask client already active in this process (``distributed.Client()``
+      made by the caller), else the LocalCluster below;
+    * ``"local"``: a LocalCluster on this machine, started once per process and kept
+      until exit (or :func:`close`): ``workers`` processes (default: one per core),
+      ``threads_per_worker`` threads each, ``memory_limit`` per worker (bytes or a
+      string such as ``"2GiB"``; ``"auto"`` splits the machine's memory evenly), no
+      dashboard.  A later call with other settings closes it and starts a new one;
+    * an address, ``"tcp://host:port"``: the scheduler of an existing cluster;
+    * a ``distributed.Client``: used as it is.
+    """
+    if isinstance(scheduler, distributed.Client):
+        return scheduler
+    if scheduler is None:
+        try:
+            return distributed.get_client()
+        except ValueError:
+            scheduler = "local"
+    if scheduler == "local":
+        return _local(workers, memory_limit, threads_per_worker)
+    if not isinstance(scheduler, str) or "://" not in scheduler:
+        raise ValueError(f"scheduler must be None, 'local', an address such as "
+                         f"'tcp://host:8786' or a distributed.Client, got {scheduler!r}")
+    if workers is not None:
+        raise ValueError("workers= applies to the LocalCluster this function starts; an "
+                         f"existing cluster at {scheduler} has the workers it has")
+    try:
+        return distributed.Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise ConnectionError(f"no Dask scheduler answered at {scheduler} ({exc}); start one "
+                              "with `dask scheduler` and `dask worker ADDRESS`, or use "
+                              "--scheduler local") from None
+
+
+def _local(workers: Optional[int], memory_limit: Any, threads: int) -> "distributed.Client":
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    key = (n, memory_limit, threads)
+    with _LOCK:
+        if _LOCAL["key"] == key and _LOCAL["client"].status == "running":
+            return _LOCAL["client"]
+        _close_local()
+        if getattr(sys.modules.get("__main__"), "__name__", None) == "__mp_main__":
+            raise RuntimeError(SPAWN_HINT)
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=threads, processes=True,
+                memory_limit=memory_limit, dashboard_address=None, host="127.0.0.1",
+                silence_logs=logging.ERROR)
+        except RuntimeError as exc:
+            main = sys.modules.get("__main__")
+            hint = f"; {SPAWN_HINT}" if getattr(main, "__file__", None) else ""
+            raise RuntimeError(f"the LocalCluster did not start ({exc}){hint}") from None
+        _LOCAL.update(key=key, cluster=cluster, client=distributed.Client(cluster))
+        return _LOCAL["client"]
+
+
+def _close_local() -> None:
+    c, cluster = _LOCAL["client"], _LOCAL["cluster"]
+    _LOCAL.update(key=None, cluster=None, client=None)
+    if c is not None:
+        c.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def close() -> None:
+    """Stop the LocalCluster started by :func:`client` (if any); the next call starts anew."""
+    with _LOCK:
+        _close_local()
+
+
+atexit.register(close)
