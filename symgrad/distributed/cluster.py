@@ -22,7 +22,7 @@ SPAWN_HINT = ("Dask's worker processes import your script again: put the code th
               "sg.distributed under `if __name__ == \"__main__\":`")
 
 _LOCK = threading.Lock()
-_LOCAL: dict = {"key": None, "cluster": None, "client": None}
+_LOCAL: dict = {}          # (workers, memory_limit, threads) -> (cluster, client)
 
 
 def describe(scheduler: Any) -> str:
@@ -46,7 +46,7 @@ def client(scheduler: Any = None, *, workers: Optional[int] = None,
       until exit (or :func:`close`): ``workers`` processes (default: one per core),
       ``threads_per_worker`` threads each, ``memory_limit`` per worker (bytes or a
       string such as ``"2GiB"``; ``"auto"`` splits the machine's memory evenly), no
-      dashboard.  A later call with other settings closes it and starts a new one;
+      dashboard.  Each distinct setting has its own cluster;
     * an address, ``"tcp://host:port"``: the scheduler of an existing cluster;
     * a ``distributed.Client``: used as it is.
     """
@@ -79,9 +79,9 @@ def _local(workers: Optional[int], memory_limit: Any, threads: int) -> "distribu
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     key = (n, memory_limit, threads)
     with _LOCK:
-        if _LOCAL["key"] == key and _LOCAL["client"].status == "running":
-            return _LOCAL["client"]
-        _close_local()
+        hit = _LOCAL.get(key)
+        if hit is not None and hit[1].status == "running":
+            return hit[1]
         if getattr(sys.modules.get("__main__"), "__name__", None) == "__mp_main__":
             raise RuntimeError(SPAWN_HINT)
         try:
@@ -93,23 +93,18 @@ def _local(workers: Optional[int], memory_limit: Any, threads: int) -> "distribu
             main = sys.modules.get("__main__")
             hint = f"; {SPAWN_HINT}" if getattr(main, "__file__", None) else ""
             raise RuntimeError(f"the LocalCluster did not start ({exc}){hint}") from None
-        _LOCAL.update(key=key, cluster=cluster, client=distributed.Client(cluster))
-        return _LOCAL["client"]
-
-
-def _close_local() -> None:
-    c, cluster = _LOCAL["client"], _LOCAL["cluster"]
-    _LOCAL.update(key=None, cluster=None, client=None)
-    if c is not None:
-        c.close()
-    if cluster is not None:
-        cluster.close()
+        _LOCAL[key] = (cluster, distributed.Client(cluster, set_as_default=False))
+        return _LOCAL[key][1]
 
 
 def close() -> None:
-    """Stop the LocalCluster started by :func:`client` (if any); the next call starts anew."""
+    """Stop every LocalCluster :func:`client` started; the next call starts anew."""
     with _LOCK:
-        _close_local()
+        clusters = list(_LOCAL.values())
+        _LOCAL.clear()
+    for cluster, c in clusters:
+        c.close()
+        cluster.close()
 
 
 atexit.register(close)
