@@ -140,7 +140,7 @@ def blocks(data: Sequence[Any], chunk_rows: Optional[int] = None) -> Blocks:
             shape = a.shape[1:]
             trailing.append(None if any(math.isnan(s) for s in shape) else tuple(shape))
         else:
-            trailing.append((len(a.columns),) if hasattr(a, "columns") else ())
+            trailing.append((len(a.columns),) if getattr(a, "ndim", 1) == 2 else ())
     return Blocks([tuple(p[i] for p in per_arg) for i in range(n)], chunks, trailing,
                   sum(sizes) if sizes else None)
 

@@ -88,7 +88,9 @@ def _local(workers: Optional[int], memory_limit: Any, threads: int) -> "distribu
             cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=threads, processes=True,
                 memory_limit=memory_limit, dashboard_address=None, host="127.0.0.1",
-                silence_logs=logging.ERROR)
+                # no dashboard, and the scheduler's small HTTP server on a free port
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.CRITICAL)  # errors reach the caller
         except RuntimeError as exc:
             main = sys.modules.get("__main__")
             hint = f"; {SPAWN_HINT}" if getattr(main, "__file__", None) else ""
@@ -97,11 +99,12 @@ def _local(workers: Optional[int], memory_limit: Any, threads: int) -> "distribu
         return _LOCAL[key][1]
 
 
-def close() -> None:
-    """Stop every LocalCluster :func:`client` started; the next call starts anew."""
+def close(client: Any = None) -> None:
+    """Stop the LocalCluster that :func:`client` started and returned as ``client``, or
+    every one of them (``client=None``); the next call starts anew."""
     with _LOCK:
-        clusters = list(_LOCAL.values())
-        _LOCAL.clear()
+        keys = [k for k, (_, c) in _LOCAL.items() if client is None or c is client]
+        clusters = [_LOCAL.pop(k) for k in keys]
     for cluster, c in clusters:
         c.close()
         cluster.close()

@@ -45,6 +45,8 @@ __all__ = ["DataParallel", "fit"]
 
 REDUCTIONS = ("mean", "sum")
 BATCHES = ("full", "chunk")
+#: times a step is sent again after its scattered inputs were lost with their workers
+RETRIES = 3
 
 
 # ------------------------------------------------------------------ on the workers
@@ -85,7 +87,13 @@ class _Program:
         data = [sg.from_numpy(np.ascontiguousarray(a)) for a in arrays]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CompileWarning)
+            traces = getattr(loss_fn, "traces", 0)
             out = loss_fn(*data)
+            if getattr(loss_fn, "traces", 0) != traces:
+                # a tracing call returns eager values (Note [First call] in
+                # symgrad/compile.py), which may differ from the Program's in the last
+                # bit; every chunk uses the Program so a rerun elsewhere is bit-identical
+                out = loss_fn(*data)
         if not isinstance(out, sg.Tensor) or out.ndim != 0:
             raise TypeError(f"the loss must return a 0-d Tensor (a mean or a sum over the "
                             f"chunk's rows), got {_what(out)} on {where}")
@@ -217,7 +225,7 @@ class DataParallel:
         key = tuple(id(a) for a in data)
         hit = self._blocks.get(key)
         if hit is not None:
-            return hit[1]
+            return hit[2]
         client = self.client
         if any(isinstance(a, np.ndarray) or hasattr(a, "node") for a in data):
             import dask.array as da
@@ -234,7 +242,9 @@ class DataParallel:
         else:
             data_here = data
         b = blocks(data_here, self.chunk_rows)
-        self._blocks = {key: (data, b)}      # the latest data only (keeps ids valid)
+        # the latest data only; holding data keeps the ids valid, and data_here the
+        # persisted copies of in-memory arrays alive on the workers
+        self._blocks = {key: (data, data_here, b)}
         return b
 
     def _program_future(self) -> Any:
@@ -245,15 +255,28 @@ class DataParallel:
         return self._program
 
     def _run(self, b: Blocks, which: Sequence[int]) -> tuple:
-        """``(rows, loss, grads)`` summed over chunks ``which`` (in that order)."""
-        client = self.client
-        program = self._program_future()
+        """``(rows, loss, grads)`` summed over chunks ``which`` (in that order).
+
+        Dask reruns the tasks of a worker that died; what it cannot rerun is scattered
+        data (the loss, the parameter values) once every worker holding it has died.
+        Then the whole sum is sent again (Note [Fixed-order tree sum]: same result)."""
+        from distributed.client import FutureCancelledError
+
         values = tuple(np.array(p.value, copy=True) for p in self.params)
-        [sent] = client.scatter([values], broadcast=True, hash=False)  # once per step
-        task = dask.delayed(_chunk_task, pure=False)
-        leaves = [task(program, sent, b.chunks[i], b.trailing, self.reduction, *b.parts[i])
-                  for i in which]
-        return client.compute(_tree(leaves)).result()
+        for attempt in range(RETRIES + 1):
+            client = self.client
+            program = self._program_future()
+            [sent] = client.scatter([values], broadcast=True, hash=False)  # once per step
+            task = dask.delayed(_chunk_task, pure=False)
+            leaves = [task(program, sent, b.chunks[i], b.trailing, self.reduction,
+                           *b.parts[i]) for i in which]
+            try:
+                return client.compute(_tree(leaves)).result()
+            except FutureCancelledError:
+                if attempt == RETRIES:
+                    raise
+                self._program = None         # lost with its workers: scatter it again
+        raise AssertionError("unreachable")
 
     def _finish(self, rows: int, loss: float, grads: tuple) -> tuple:
         if self.reduction == "mean":
