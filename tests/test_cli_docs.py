@@ -34,6 +34,11 @@ def test_every_public_name_is_in_the_api_reference(module, prefix):
     assert not missing, f"add these to docs/api.md (name, signature, one line): {missing}"
 
 
+def test_every_distributed_name_is_in_the_api_reference():
+    pytest.importorskip("distributed", reason="sg.distributed needs the dask extra")
+    test_every_public_name_is_in_the_api_reference(sg.distributed, "sg.distributed")
+
+
 def test_index_links_every_docs_page():
     text = (DOCS / "index.md").read_text(encoding="utf-8")
     linked = set(LINK.findall(text))
