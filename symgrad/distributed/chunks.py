@@ -173,7 +173,9 @@ def check(arrays: Sequence[np.ndarray], where: Chunk, trailing: Sequence[Any]) -
         if a.dtype.kind not in "biuf":
             raise ChunkError(f"{where}: argument {k} has dtype {a.dtype}; training data must "
                              "be numbers (is there text in a numeric column?)")
-        if a.dtype.kind == "f":
+        if a.dtype.kind == "f" and not np.isfinite(np.add.reduce(a, axis=None)):
+            # the sum is a NaN or inf exactly when an entry is (or, rarely, it overflowed):
+            # one pass without a temporary; the entries are searched only then
             bad = ~np.isfinite(a)
             if bad.any():
                 r, *c = np.argwhere(bad)[0]
