@@ -206,7 +206,7 @@ class DataParallel:
         self._scheduler = client
         self._client: Any = None
         self._program: Any = None            # the scattered _Program (a Future)
-        self._blocks: dict = {}              # id(data) -> (data, Blocks)
+        self._blocks: dict = {}              # ids of data -> (data, on workers, Blocks)
 
     # -- plumbing ----------------------------------------------------------------------
     @property
