@@ -144,8 +144,10 @@ def _train_dask(args: argparse.Namespace, train: Any) -> int:
         raise ValueError(f"--scheduler takes local or a Dask scheduler's address such as "
                          f"tcp://10.0.0.5:8786, got {args.scheduler!r}")
     files.format_of(args.data)              # an unknown format fails before a cluster starts
-    client = sgd.client(args.scheduler, workers=args.workers,
-                        memory_limit=args.memory_limit or "auto")
+    with warnings.catch_warnings():         # the scheduler's HTTP port taken: it picks another
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        client = sgd.client(args.scheduler, workers=args.workers,
+                            memory_limit=args.memory_limit or "auto")
     if args.scheduler == "local":           # a failing chunk reaches stderr once, as our line
         client.run(_quiet_worker_logs)
     try:
