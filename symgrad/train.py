@@ -37,7 +37,8 @@ from symgrad.errors import TrainingDiverged
 
 __all__ = ["SEED_X", "SEED_Y", "read_xy_csv", "fit_linear", "LinearFit", "Progress",
            "linear_optimum", "LinearOptimum", "plot_losses", "TrainingDiverged", "format_loss",
-           "PLOT_HINT", "linear_closed_form", "LinearClosedForm", "EXACT_ROWS"]
+           "PLOT_HINT", "linear_closed_form", "LinearClosedForm", "EXACT_ROWS",
+           "linear_data_sums", "linear_optimum_from_sums"]
 
 #: the seed tutorial's data: y = 2x + 1 at x = 1, 2, 3
 SEED_X = (1.0, 2.0, 3.0)
@@ -220,8 +221,12 @@ class LinearFit:
 
 def fit_linear(x: Sequence[float], y: Sequence[float], *, epochs: int = 100, lr: float = 0.01,
                optimizer: str = "sgd", compiled: bool = False, w0: float = 1.0, b0: float = 0.0,
-               callback: Optional[Callable[[int, float], None]] = None) -> LinearFit:
+               callback: Optional[Callable[[int, float], None]] = None,
+               reduction: str = "sum") -> LinearFit:
     """Train ``y = w*x + b`` on ``sum((w*x + b - y)**2)`` as the seed tutorial does.
+
+    ``reduction="mean"`` trains on the mean squared error instead (same optimum; the
+    gradient is divided by the number of rows, so a larger ``lr`` is stable).
 
     ``w`` and ``b`` start at ``w0``, ``b0`` (the seed's 1 and 0); ``optimizer`` is
     ``"sgd"`` or ``"adam"`` (``sg.optim``), ``compiled=True`` runs the loss through
@@ -237,6 +242,8 @@ def fit_linear(x: Sequence[float], y: Sequence[float], *, epochs: int = 100, lr:
 
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
     if not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not (math.isfinite(lr) and lr > 0):
@@ -252,7 +259,9 @@ def fit_linear(x: Sequence[float], y: Sequence[float], *, epochs: int = 100, lr:
 
     def sse(x_train, y_train):
         y_pred = w * x_train + b
-        return sg.sum((y_pred - y_train) ** 2)
+        return reduce((y_pred - y_train) ** 2)
+
+    reduce = sg.sum if reduction == "sum" else sg.mean
 
     loss_fn = sg.compile(sse) if compiled else sse
     losses: list[float] = []
@@ -382,10 +391,11 @@ def linear_closed_form() -> LinearClosedForm:
                             sums)
 
 
-def _data_sums(form: LinearClosedForm, x: np.ndarray, y: np.ndarray) -> tuple[dict, bool]:
+def _data_sums(form: LinearClosedForm, x: np.ndarray, y: np.ndarray,
+               exact: Optional[bool] = None) -> tuple[dict, bool]:
     """``({sum symbol: value}, exact)``: decimal-rational sums up to :data:`EXACT_ROWS`
     rows, float64 sums (numpy, O(rows)) above, each then taken exactly as a Rational."""
-    exact = x.size <= EXACT_ROWS
+    exact = x.size <= EXACT_ROWS if exact is None else exact
     if exact:
         xs, ys = [_exact(v) for v in x], [_exact(v) for v in y]
     values = {}
@@ -417,6 +427,32 @@ def linear_optimum(x: Sequence[float], y: Sequence[float]) -> LinearOptimum:
         raise ValueError(f"x and y need the same positive length, got {xv.size} and {yv.size}")
     form = linear_closed_form()
     values, exact = _data_sums(form, xv, yv)
+    return linear_optimum_from_sums(values, exact)
+
+
+def linear_data_sums(x: Sequence[float], y: Sequence[float], *, exact: bool) -> dict:
+    """The sums :func:`linear_closed_form` needs over some rows, ``{symbol: Rational}``:
+    exact (decimal rationals) or float64 sums.  Sums of row blocks add up to the sums
+    of all the rows, so each block of a large file can be summed where it is.
+
+    >>> sorted((str(k), v) for k, v in linear_data_sums([1.0, 2.0], [3.0, 5.0],
+    ...                                                 exact=True).items())
+    [('Sx', 3), ('Sxx', 5), ('Sxy', 13), ('Sy', 8), ('n', 2)]
+    """
+    xv = np.asarray(x, dtype=np.float64).ravel()
+    yv = np.asarray(y, dtype=np.float64).ravel()
+    return _data_sums(linear_closed_form(), xv, yv, exact)[0]
+
+
+def linear_optimum_from_sums(values: dict, exact: bool) -> LinearOptimum:
+    """:func:`linear_optimum` from the data's sums (:func:`linear_data_sums` of all the rows,
+    or the sum of those of row blocks); ``exact=False`` shows the result as floats.
+
+    >>> linear_optimum_from_sums(linear_data_sums([0.0, 1.0], [1.0, 3.0], exact=True),
+    ...                          exact=True).solution
+    {'w': 2, 'b': 1}
+    """
+    form = linear_closed_form()
     W, B = form.w, form.b
     totals = [sympy.expand(form.gradient[k].xreplace(values)) for k in ("w", "b")]
     solved = sympy.solve(totals, [W, B], dict=True)
@@ -439,7 +475,8 @@ def have_matplotlib() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def plot_losses(losses: Sequence[float], path: str, *, title: str = "training loss") -> None:
+def plot_losses(losses: Sequence[float], path: str, *, title: str = "training loss",
+                ylabel: str = "loss (sum of squared errors)") -> None:
     """Write the loss curve (log scale when it spans decades) as a PNG to ``path``.
 
     Raises ModuleNotFoundError with an install hint when matplotlib is missing.
@@ -459,7 +496,7 @@ def plot_losses(losses: Sequence[float], path: str, *, title: str = "training lo
         if positive and max(positive) / min(positive) > 100:
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (sum of squared errors)")
+        ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
