@@ -116,12 +116,14 @@ def blocks(data: Sequence[Any], chunk_rows: Optional[int] = None) -> Blocks:
                                  f"{first.shape[0]}: every argument needs one row per example")
             if a.chunks[0] != first.chunks[0]:
                 arrays[k] = a.rechunk({0: first.chunks[0]})
+    # unoptimized graphs: X and y cut from one source (a file, one generated array) share
+    # its keys, so each chunk is read or made once per step, not once per argument
     per_arg = []
     for a, kind in zip(arrays, kinds):
         if kind == "array":
-            per_arg.append(list(a.to_delayed().ravel()))
+            per_arg.append(list(a.to_delayed(optimize_graph=False).ravel()))
         else:
-            per_arg.append(list(a.to_delayed()))
+            per_arg.append(list(a.to_delayed(optimize_graph=False)))
     counts = {len(p) for p in per_arg}
     if len(counts) != 1:
         raise ValueError(f"the data arguments have {sorted(len(p) for p in per_arg)} chunks; "
@@ -147,10 +149,25 @@ def blocks(data: Sequence[Any], chunk_rows: Optional[int] = None) -> Blocks:
 
 def as_array(part: Any) -> np.ndarray:
     """A chunk of one argument as a numpy array (DataFrame partitions via ``to_numpy``)."""
-    if isinstance(part, np.ndarray):
-        return part
-    to_numpy = getattr(part, "to_numpy", None)
-    return np.asarray(to_numpy() if to_numpy is not None else part)
+    if not isinstance(part, np.ndarray):
+        to_numpy = getattr(part, "to_numpy", None)
+        part = np.asarray(to_numpy() if to_numpy is not None else part)
+    if part.dtype == object:                 # numbers in an object column are numbers
+        try:
+            return part.astype(np.float64)
+        except (TypeError, ValueError):
+            return part                      # text: check() names the chunk and the row
+    return part
+
+
+def _first_text(a: np.ndarray, where: Chunk) -> str:
+    for index in np.ndindex(a.shape):
+        try:
+            float(a[index])
+        except (TypeError, ValueError):
+            col = f", column {index[1]}" if len(index) > 1 else ""
+            return f" ({a[index]!r} at {where.row(index[0])}{col})"
+    return ""
 
 
 def check(arrays: Sequence[np.ndarray], where: Chunk, trailing: Sequence[Any]) -> None:
@@ -171,8 +188,9 @@ def check(arrays: Sequence[np.ndarray], where: Chunk, trailing: Sequence[Any]) -
             raise ChunkError(f"{where}: argument {k} has {a.shape[0]} rows, argument 0 has "
                              f"{rows}; every argument needs one row per example")
         if a.dtype.kind not in "biuf":
-            raise ChunkError(f"{where}: argument {k} has dtype {a.dtype}; training data must "
-                             "be numbers (is there text in a numeric column?)")
+            raise ChunkError(f"{where}: argument {k} has dtype {a.dtype}{_first_text(a, where)}"
+                             "; training data must be numbers (is there text in a numeric "
+                             "column?)")
         if a.dtype.kind == "f" and not np.isfinite(np.add.reduce(a, axis=None)):
             # the sum is a NaN or inf exactly when an entry is (or, rarely, it overflowed):
             # one pass without a temporary; the entries are searched only then

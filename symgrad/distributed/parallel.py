@@ -38,7 +38,7 @@ import dask
 import numpy as np
 
 from symgrad.distributed import cluster
-from symgrad.distributed.chunks import Blocks, Chunk, as_array, blocks, check
+from symgrad.distributed.chunks import Blocks, Chunk, ChunkError, as_array, blocks, check
 from symgrad.errors import TrainingDiverged
 
 __all__ = ["DataParallel", "fit"]
@@ -118,14 +118,28 @@ def _what(out: Any) -> str:
         else type(out).__name__
 
 
+class _Failed:
+    """A chunk's :class:`ChunkError`, carried up the tree as a value so that, of several
+    bad chunks, the first one by index is reported, whichever finished first."""
+
+    def __init__(self, index: int, error: ChunkError) -> None:
+        self.index, self.error = index, error
+
+
 def _chunk_task(program: _Program, values: tuple, where: Chunk, trailing: list,
-                reduction: str, *parts: Any) -> tuple:
-    arrays = [as_array(p) for p in parts]
-    check(arrays, where, trailing)
+                reduction: str, *parts: Any) -> Any:
+    try:
+        arrays = [as_array(p) for p in parts]
+        check(arrays, where, trailing)
+    except ChunkError as exc:
+        return _Failed(where.index, exc)
     return program.run(values, arrays, reduction, where)
 
 
-def _add(a: tuple, b: tuple) -> tuple:
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, _Failed) or isinstance(b, _Failed):
+        failed = [r for r in (a, b) if isinstance(r, _Failed)]
+        return min(failed, key=lambda r: r.index)
     return a[0] + b[0], a[1] + b[1], tuple(x + y for x, y in zip(a[2], b[2]))
 
 
@@ -271,11 +285,15 @@ class DataParallel:
             leaves = [task(program, sent, b.chunks[i], b.trailing, self.reduction,
                            *b.parts[i]) for i in which]
             try:
-                return client.compute(_tree(leaves)).result()
+                result = client.compute(_tree(leaves)).result()
             except FutureCancelledError:
                 if attempt == RETRIES:
                     raise
                 self._program = None         # lost with its workers: scatter it again
+                continue
+            if isinstance(result, _Failed):
+                raise result.error
+            return result
         raise AssertionError("unreachable")
 
     def _finish(self, rows: int, loss: float, grads: tuple) -> tuple:

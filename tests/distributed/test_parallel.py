@@ -252,7 +252,8 @@ def test_text_in_a_dataframe_column_named(dask_client):
     frame["c"] = frame["c"].astype(object)
     frame.loc[350, "c"] = "n/a"
     ddf = dd.from_pandas(frame, npartitions=2)
-    with pytest.raises(sgd.ChunkError, match="chunk 1 of 2.*dtype object"):
+    with pytest.raises(sgd.ChunkError, match=r"chunk 1 of 2: argument 0 has dtype object "
+                                             r"\('n/a' at row 150 of the chunk, column 2\)"):
         sgd.DataParallel(mse, [W, B], client=dask_client).gradient(ddf[list("abcd")], ddf["y"])
 
 
@@ -286,3 +287,14 @@ def test_bad_arguments(dask_client):
             .gradient(*_dask())
     with pytest.raises(ValueError, match="scheduler must be None, 'local', an address"):
         sgd.client("localhost")
+
+
+def test_of_several_bad_chunks_the_first_is_named_every_time(dask_client):
+    X = X_NP.copy()
+    X[1_900, 0] = np.nan                             # chunk 6 (fast to reach) ...
+    X[650, 1] = np.inf                               # ... and chunk 2: chunk 2 is reported
+    dp = sgd.DataParallel(mse, [W, B], client=dask_client)
+    for _ in range(3):
+        with pytest.raises(sgd.ChunkError, match=r"^chunk 2 of 7 \(rows 600-899\): argument 0 "
+                                                 r"has inf at row 650, column 1"):
+            dp.gradient(da.from_array(X, chunks=(300, 4)), da.from_array(Y_NP, chunks=300))
