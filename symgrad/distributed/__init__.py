@@ -15,6 +15,8 @@ Needs the optional extra (``pip install symgrad[dask]``, which pulls
   puts it in ``.grad``; ``step(optimizer, *data)`` and ``fit(...)`` train with any
   ``sg.optim`` optimizer, full batch or one chunk per step.
 * :func:`fit` -- ``DataParallel(loss, params).fit(...)`` in one call.
+* :func:`read` -- a CSV, Parquet or Zarr file as a lazy :class:`Table` of row chunks
+  (``table.X``, ``table.y``: dask arrays), read by the workers as they train.
 * :class:`ChunkError` -- a chunk of data that cannot be used (NaN, a wrong column
   count, text): the message names the chunk; parameters are left as they were.
 
@@ -33,6 +35,7 @@ except ImportError:
 
 from symgrad.distributed.chunks import ChunkError  # noqa: E402
 from symgrad.distributed.cluster import client, close  # noqa: E402
+from symgrad.distributed.files import Table, read  # noqa: E402
 from symgrad.distributed.parallel import DataParallel, fit  # noqa: E402
 
-__all__ = ["client", "close", "DataParallel", "fit", "ChunkError"]
+__all__ = ["client", "close", "DataParallel", "fit", "ChunkError", "read", "Table"]

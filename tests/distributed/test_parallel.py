@@ -298,3 +298,16 @@ def test_of_several_bad_chunks_the_first_is_named_every_time(dask_client):
         with pytest.raises(sgd.ChunkError, match=r"^chunk 2 of 7 \(rows 600-899\): argument 0 "
                                                  r"has inf at row 650, column 1"):
             dp.gradient(da.from_array(X, chunks=(300, 4)), da.from_array(Y_NP, chunks=300))
+
+
+def test_a_file_read_lazily_trains_through_table_x_and_y(dask_client, tmp_path):
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, np.column_stack([X_NP, Y_NP]), delimiter=",", header="a,b,c,d,y",
+               comments="")
+    table = sgd.read(str(path), chunk_rows=500, client=dask_client)
+    assert (table.rows, table.features, table.columns) == (2_003, 4, list("abcdy"))
+    assert table.chunks > 1 and type(table.X).__module__.startswith("dask")
+    value, grads = sgd.DataParallel(mse, [W, B], client=dask_client).gradient(table.X, table.y)
+    want_value, want = _in_memory(mse)
+    assert abs(value - want_value) <= 1e-12 * want_value
+    np.testing.assert_allclose(grads[0], want[0], rtol=1e-11)
