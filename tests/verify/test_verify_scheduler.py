@@ -105,9 +105,10 @@ def test_scheduler_without_dask_says_how_to_install_it(entry):
     assert proc.stdout == ""
 
 
-def test_one_local_worker_gives_the_same_report(address, capsys, monkeypatch):
+@pytest.mark.parametrize("workers", ["1", "4"])
+def test_one_or_four_local_workers_give_the_same_report(workers, address, capsys, monkeypatch):
     # last: restarts the module's LocalCluster with other settings
     monkeypatch.setattr(cli, "DAG_BLOCK", 2)
     status, out = _both(["--ops", "sin,sum", "--passes", "domain,kinks", "--examples", "8"],
-                        ["local", "--workers", "1"], capsys)
+                        ["local", "--workers", workers], capsys)
     assert status == 0 and "random DAGs: 4 examples, ok" in out
