@@ -11,7 +11,12 @@ differences, the slowest witness, on the first ``FD_POINTS`` points of each
 sample), ``extremes``, ``kinks``, ``sizes``, ``float32`` and ``forward`` (their
 point counts scale with ``N``; see Note [Sample where bugs live]).  The table's
 ``passes`` column lists the passes that ran for the op, a failing one marked
-``!``.  Then ``N // 2`` random DAGs are drawn with hypothesis.
+``!``.  Then ``N // 2`` random DAGs are drawn with hypothesis, in blocks of
+:data:`DAG_BLOCK` (see Note [DAG blocks]).
+
+``--scheduler local|ADDRESS`` runs the ops and the DAG blocks as tasks on Dask
+workers (:mod:`verify.scheduler`) instead of ``--jobs`` processes; the report is
+the same, apart from timing figures.
 
 >>> import argparse
 >>> p = argparse.ArgumentParser(prog="symgrad"); sub = p.add_subparsers()
@@ -41,7 +46,8 @@ from numeric.ops import Op
 from verify.opdb import OP_DB
 from verify.passes import FD_POINTS, SHORT, parse_passes, run_passes
 
-__all__ = ["add_parser", "run", "main", "FD_POINTS", "INJECT_ENV", "MAX_EXAMPLES", "MAX_SEED"]
+__all__ = ["add_parser", "run", "main", "FD_POINTS", "INJECT_ENV", "MAX_EXAMPLES", "MAX_SEED",
+           "DAG_BLOCK"]
 
 #: environment variable naming a VJP bug to inject (``op:kind[:argnum]``)
 INJECT_ENV = "SYMGRAD_VERIFY_INJECT"
@@ -49,6 +55,8 @@ INJECT_ENV = "SYMGRAD_VERIFY_INJECT"
 MAX_EXAMPLES = 10 ** 6
 #: ``--seed`` is in ``[0, MAX_SEED)`` (numpy's and hypothesis's 32-bit seeds)
 MAX_SEED = 2 ** 32
+#: random DAGs per hypothesis run (Note [DAG blocks])
+DAG_BLOCK = 50
 
 
 def _int_in(text: Any, lo: int, hi: int) -> int:
@@ -98,8 +106,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="comma-separated passes to run per op (default: all): domain, "
                         "extremes, kinks, sizes, float32 (f32), forward (fwd), paths")
     p.add_argument("--jobs", type=_jobs, default=None, metavar="N",
-                   help="processes sweeping ops in parallel (default: the number of CPUs); "
-                        "the report is the same for every N")
+                   help="processes sweeping ops and blocks of random DAGs in parallel "
+                        "(default: the number of CPUs); the report is the same for every N")
+    p.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
+                   help="run the sweep on Dask workers: 'local' starts a LocalCluster on this "
+                        "machine, an address such as tcp://host:8786 uses an existing cluster "
+                        "(needs pip install symgrad[dask]); the report is the same")
+    p.add_argument("--workers", type=_positive("worker processes"), default=None, metavar="N",
+                   help="with --scheduler local: worker processes (default: one per CPU)")
     p.add_argument("--self-test", action="store_true",
                    help="plant each realistic bug of verify.mutate in turn, run this sweep "
                         "(default settings) on it and print the detection rate per class")
@@ -107,41 +121,104 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _jobs(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of processes, got {text!r}")
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+def _positive(what: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of {what}, got {text!r}")
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+        return n
+    parse.__name__ = what
+    return parse
 
 
-def _sweep_rows(ops: list, n: int, seed: int, passes: Any, jobs: Optional[int], bar: Any) -> list:
-    """One row per op, in ``ops`` order, from ``jobs`` processes.
+_jobs = _positive("processes")
+
+
+def _dag_blocks(n: int, seed: int) -> list[tuple[int, int]]:
+    """``(examples, seed)`` of each hypothesis run drawing ``n`` random DAGs.
+
+    Note [DAG blocks]: the DAG sweep is cut into runs of at most :data:`DAG_BLOCK`
+    examples whose sizes and seeds depend on ``n`` and ``seed`` only -- never on
+    ``--jobs`` or the number of Dask workers -- so any process can run any block and
+    the report is the same.  Each block is one derandomized hypothesis run, which
+    shrinks its own failure where it runs.  Blocks are merged in order and the sweep
+    stops at the first failing block (one shrunk failure, as a single run reports);
+    the example count covers the blocks up to it.  Block 0 keeps ``seed``, so a sweep
+    of at most ``DAG_BLOCK`` DAGs is the single run it always was.
+
+    >>> _dag_blocks(120, 0)[0], [k for k, _ in _dag_blocks(120, 0)]
+    ((50, 0), [50, 50, 20])
+    """
+    blocks = []
+    for b, start in enumerate(range(0, n, DAG_BLOCK)):
+        bseed = seed if b == 0 else int(np.random.SeedSequence([seed, b]).generate_state(1)[0])
+        blocks.append((min(DAG_BLOCK, n - start), bseed))
+    return blocks
+
+
+def _merge_dags(results: Sequence[Optional[dict]]) -> dict:
+    """The DAG blocks' results (in block order) as one: up to the first failing block.
+
+    Blocks after a failing one may be ``None`` (cancelled or never run).
+    """
+    merged: dict = {"examples": 0, "failures": []}
+    for r in results:
+        if r is None:
+            break
+        merged["examples"] += r["examples"]
+        if r["failures"]:
+            merged["failures"] = list(r["failures"])
+            break
+    return merged
+
+
+def _task(item: tuple, n: int, seed: int, passes: Any, stop: Optional[Any] = None) -> dict:
+    """One unit of the sweep: ``("op", op)`` -> a table row, ``("dags", k, s)`` -> a DAG block."""
+    if item[0] == "op":
+        return _sweep_op(item[1], n, seed, passes)
+    return _sweep_dags(item[1], item[2], stop)
+
+
+def _label(item: tuple) -> str:
+    return item[1].name.lower() if item[0] == "op" else "random DAGs"
+
+
+def _sweep_rows(ops: list, blocks: list, n: int, seed: int, passes: Any,
+                jobs: Optional[int], bar: Any) -> tuple[list, dict]:
+    """One row per op, in ``ops`` order, and the merged DAG blocks, from ``jobs`` processes.
 
     Note [Parallel sweep]: every op's points come from its own generator (seeded by
-    the op and ``seed``), so a row does not depend on which process computed it or
-    in what order: the report is the same for any ``jobs``.  Workers are forked, so
-    an injected bug (``SYMGRAD_VERIFY_INJECT``) patched in this process is in them too;
-    where fork is not available the sweep runs in this process.
+    the op and ``seed``), and every DAG block from its own seed (Note [DAG blocks]),
+    so a result does not depend on which process computed it or in what order: the
+    report is the same for any ``jobs``.  Workers are forked, so an injected bug
+    (``SYMGRAD_VERIFY_INJECT``) patched in this process is in them too; where fork is
+    not available the sweep runs in this process.
     """
     import multiprocessing
 
-    jobs = min(jobs or os.cpu_count() or 1, len(ops))
-    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-        work = functools.partial(_sweep_op, n=n, seed=seed, passes=passes)
-        rows = []
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for op, row in zip(ops, pool.imap(work, ops)):
-                rows.append(row)
-                bar.step(op.name.lower())
-        return rows
-    rows = []
-    for op in ops:
-        rows.append(_sweep_op(op, n, seed, passes))
-        bar.step(op.name.lower())
-    return rows
+    items = [("op", op) for op in ops] + [("dags", k, s) for k, s in blocks]
+    work = functools.partial(_task, n=n, seed=seed, passes=passes)
+    jobs = min(jobs or os.cpu_count() or 1, len(items))
+    rows: list = []
+    dag_results: list = []
+    with contextlib.ExitStack() as stack:
+        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(jobs))
+            results = pool.imap(work, items)
+        else:
+            results = map(work, items)
+        for item, result in zip(items, results):
+            bar.step(_label(item))
+            if item[0] == "op":
+                rows.append(result)
+                continue
+            dag_results.append(result)
+            if result["failures"]:
+                break   # later blocks are not reported (Note [DAG blocks]); the pool stops them
+    return rows, _merge_dags(dag_results)
 
 
 def _parse_ops(spec: Optional[str]) -> list[Op]:
@@ -204,7 +281,16 @@ def _passes_cell(row: dict) -> str:
                     for p in row.get("passes", ()) if p["status"] != "-")
 
 
-def _sweep_dags(n: int, seed: int) -> dict:
+class StopSweep(BaseException):
+    """Raised by a ``stop`` callback to end a DAG block early (hypothesis does not catch it)."""
+
+
+def _sweep_dags(n: int, seed: int, stop: Optional[Any] = None) -> dict:
+    """One hypothesis run of ``n`` random DAGs (a block, Note [DAG blocks]).
+
+    ``stop()``, if given, is asked before each example; True ends the run at once,
+    unshrunk, with ``"stopped": True`` (its result is not to be reported).
+    """
     from hypothesis import HealthCheck, given, settings, strategies as st
     from hypothesis import seed as hseed
 
@@ -218,14 +304,19 @@ def _sweep_dags(n: int, seed: int) -> dict:
               suppress_health_check=list(HealthCheck), print_blob=False)
     @given(st.data())
     def prop(data: Any) -> None:
+        if stop is not None and stop():
+            raise StopSweep
         expr = data.draw(expressions(max_nodes=5))
         pt = data.draw(points(expr))
         stats["examples"] += 1
         r = verify.check(expr.node, expr.symbols, points=[pt], fd=False)
-        assert r.passed, f"{expr!r}\n{r}"
+        if not r.passed:   # not ``assert``: pytest may rewrite it, and then its message
+            raise AssertionError(f"{expr!r}\n{r}")
 
     try:
         prop()
+    except StopSweep:
+        stats["stopped"] = True
     except AssertionError as e:
         stats["failures"].append(str(e))
     except Exception as e:  # noqa: BLE001 - the referee crashing on an expression is a finding
@@ -244,6 +335,27 @@ def _table(rows: list[dict]) -> list[str]:
     return ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in body]
 
 
+def _check_scheduler(scheduler: Any, workers: Optional[int], jobs: Optional[int]) -> None:
+    """Refuse option combinations that cannot mean anything (a one-line ``ValueError``)."""
+    if scheduler is None:
+        if workers is not None:
+            raise ValueError("--workers sets the size of the LocalCluster that --scheduler local "
+                             "starts; add --scheduler local, or use --jobs N for processes "
+                             "on this machine without Dask")
+        return
+    if jobs is not None:
+        raise ValueError("--jobs and --scheduler cannot be combined: --jobs forks processes on "
+                         "this machine, --scheduler runs the sweep on Dask workers (with "
+                         "--scheduler local, --workers N sets how many)")
+    if isinstance(scheduler, str) and scheduler != "local":
+        if "://" not in scheduler:
+            raise ValueError(f"--scheduler takes 'local' or a Dask scheduler address such as "
+                             f"tcp://host:8786, got {scheduler!r}")
+        if workers is not None:
+            raise ValueError(f"--workers applies to --scheduler local only; the cluster at "
+                             f"{scheduler} has the workers it has")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the sweep described by ``args`` (see :func:`add_parser`); 0 if all agree."""
     if getattr(args, "self_test", False):
@@ -255,26 +367,34 @@ def run(args: argparse.Namespace) -> int:
             valid(value if isinstance(value, int) else repr(value))
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"argument {flag}: {exc}") from None
+    scheduler, workers = getattr(args, "scheduler", None), getattr(args, "workers", None)
+    _check_scheduler(scheduler, workers, getattr(args, "jobs", None))
     ops = _parse_ops(args.ops)
     passes = parse_passes(getattr(args, "passes", None))
+    blocks = [] if args.no_dags else _dag_blocks(max(1, args.examples // 2), args.seed)
     inject = os.environ.get(INJECT_ENV)
     ctx: Any = contextlib.nullcontext()
     if inject:
         from verify.mutate import parse_injection, perturbed
         op, kind, argnum = parse_injection(inject)
-        ctx = perturbed(op, kind, argnum)
+        if scheduler is None:    # on Dask, each task injects the bug on its worker
+            ctx = perturbed(op, kind, argnum)
+    if scheduler is not None:   # without Dask, this is the one-line refusal
+        from verify import scheduler as dask_sweep
+        client = dask_sweep.connect(scheduler, workers)
+        ctx = dask_sweep.releasing(client, scheduler)
+    if inject:
         print(f"injected bug: {op.name.lower()} VJP for input {argnum}: {kind}")
     start = time.perf_counter()
-    rows: list[dict] = []
-    dags: dict = {"examples": 0, "failures": []}
     with ctx:
-        bar = _Progress(len(ops) + (0 if args.no_dags else 1))
+        bar = _Progress(len(ops) + len(blocks))
         try:
-            rows = _sweep_rows(ops, args.examples, args.seed, passes,
-                               getattr(args, "jobs", None), bar)
-            if not args.no_dags:
-                dags = _sweep_dags(max(1, args.examples // 2), args.seed)
-                bar.step("random DAGs")
+            if scheduler is None:
+                rows, dags = _sweep_rows(ops, blocks, args.examples, args.seed, passes,
+                                         getattr(args, "jobs", None), bar)
+            else:
+                rows, dags = dask_sweep.sweep(client, ops, blocks, args.examples, args.seed,
+                                              passes, inject=inject, bar=bar)
         finally:
             bar.close()
     for line in _table(rows):
@@ -327,6 +447,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:   # OSError: no Dask scheduler at --scheduler ADDRESS
         print(f"python -m verify: error: {exc}", file=sys.stderr)
         return 2
