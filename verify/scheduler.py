@@ -151,7 +151,8 @@ def sweep(client: Any, ops: Sequence, blocks: Sequence[tuple[int, int]], n: int,
     pending = set(futures)
     try:
         while pending:
-            done = distributed.wait(list(pending), return_when="FIRST_COMPLETED").done
+            with client.as_current():           # distributed.wait asks for the current client
+                done = distributed.wait(list(pending), return_when="FIRST_COMPLETED").done
             for f in sorted(done, key=lambda f: where[f.key]):
                 if f not in pending:
                     continue

@@ -12,13 +12,12 @@ pytest.importorskip("distributed", reason="needs the dask extra: pip install sym
 
 
 @pytest.fixture(scope="module")
-def address():
+def address():  # kept for the session (tests/distributed/conftest.py closes it)
     """The scheduler address of a 2-worker LocalCluster (tests/distributed's settings,
     so a session that ran those tests reuses their cluster)."""
     from symgrad import distributed as sgd
 
-    yield sgd.client("local", workers=2, memory_limit="2GiB").scheduler.address
-    sgd.close()
+    return sgd.client("local", workers=2, memory_limit="2GiB").scheduler.address
 
 
 def _run(argv, capsys):
@@ -107,8 +106,12 @@ def test_scheduler_without_dask_says_how_to_install_it(entry):
 
 @pytest.mark.parametrize("workers", ["1", "4"])
 def test_one_or_four_local_workers_give_the_same_report(workers, address, capsys, monkeypatch):
-    # last: restarts the module's LocalCluster with other settings
+    from symgrad import distributed as sgd
+
     monkeypatch.setattr(cli, "DAG_BLOCK", 2)
-    status, out = _both(["--ops", "sin,sum", "--passes", "domain,kinks", "--examples", "8"],
-                        ["local", "--workers", workers], capsys)
+    try:
+        status, out = _both(["--ops", "sin,sum", "--passes", "domain,kinks", "--examples", "8"],
+                            ["local", "--workers", workers], capsys)
+    finally:                       # the cluster of this size (the CLI's memory limit: auto)
+        sgd.close(sgd.client("local", workers=int(workers)))
     assert status == 0 and "random DAGs: 4 examples, ok" in out
