@@ -299,9 +299,13 @@ def _sweep_dags(n: int, seed: int, stop: Optional[Any] = None) -> dict:
 
     stats = {"examples": 0, "failures": []}
 
+    # report_multiple_bugs=False: after a first failure hypothesis would otherwise go on
+    # looking for others for up to 10 s of wall time, so how many examples ran (and which
+    # were shrunk) would depend on the machine's load, not only on the seed
     @hseed(seed)
     @settings(max_examples=n, database=None, deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), print_blob=False)
+              suppress_health_check=list(HealthCheck), print_blob=False,
+              report_multiple_bugs=False)
     @given(st.data())
     def prop(data: Any) -> None:
         if stop is not None and stop():
