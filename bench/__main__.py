@@ -36,6 +36,8 @@ WORKLOADS = {
     # --- issue 13: linear
     "cat_stack": "bench.cat_stack",
     "train_data": "bench.train_data",
+    # --- issue 14: dask
+    "dask": "bench.dask_bench",
 }
 #: names that select several workloads with ``--only``
 GROUPS = {"seed": ["seed", "seed_compiled"]}
