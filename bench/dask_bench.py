@@ -149,7 +149,8 @@ def in_memory(n: int, chunk: int, rounds: int) -> tuple[list[dict], dict]:
     client = sgd.client("local", workers=2)
     t0 = time.perf_counter()
     X, y = client.persist(list(make_data(n, chunk)))
-    wait([X, y])
+    with client.as_current():                # symgrad's LocalCluster is not the default
+        wait([X, y])
     persist_s = time.perf_counter() - t0
     Xn, yn = gather(client, X), gather(client, y)  # the same numbers, in this process
 
