@@ -291,7 +291,7 @@ def _sweep_dags(n: int, seed: int, stop: Optional[Any] = None) -> dict:
     ``stop()``, if given, is asked before each example; True ends the run at once,
     unshrunk, with ``"stopped": True`` (its result is not to be reported).
     """
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, Phase, given, settings, strategies as st
     from hypothesis import seed as hseed
 
     import verify
@@ -302,10 +302,13 @@ def _sweep_dags(n: int, seed: int, stop: Optional[Any] = None) -> dict:
     # report_multiple_bugs=False: after a first failure hypothesis would otherwise go on
     # looking for others for up to 10 s of wall time, so how many examples ran (and which
     # were shrunk) would depend on the machine's load, not only on the seed
+    # and the default profile as the parent: the profile a test session or a user loaded
+    # (phases, verbosity, ...) must not change the report either
     @hseed(seed)
-    @settings(max_examples=n, database=None, deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), print_blob=False,
-              report_multiple_bugs=False)
+    @settings(settings.get_profile("default"), max_examples=n, database=None, deadline=None,
+              derandomize=False, suppress_health_check=list(HealthCheck), print_blob=False,
+              report_multiple_bugs=False,
+              phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
     @given(st.data())
     def prop(data: Any) -> None:
         if stop is not None and stop():
