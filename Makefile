@@ -22,8 +22,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/symgrad demo
 
+# one pytest worker per core (a test file stays on one worker), then the timed
+# end-to-end runs (marked serial) alone on the machine
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.serial      # shares the serial part's one --quick run (tests/bench_quick.py)
 def test_bench_quick_runs_and_prints_tables():
     from tests.bench_quick import quick_bench
     proc, _ = quick_bench()   # the session's one --quick run
@@ -20,7 +23,8 @@ def test_bench_quick_runs_and_prints_tables():
     assert "machine:" in out and "numpy" in out
     for name in ("seed", "seed_compiled", "linreg", "mlp", "scalar", "symbolic", "per_op",
                  "memory", "startup",
-                 "cat_stack", "train_data"):            # --- issue 13: linear
+                 "cat_stack", "train_data",             # --- issue 13: linear
+                 "dask"):                               # --- issue 14
         assert f"## {name}\n" in out, name
     assert "| workload | system | median ms | p25–p75 ms | ms/step | ratio to baseline |" in out
     assert "symgrad compiled" in out and "FAILED" not in out

@@ -138,8 +138,18 @@ def test_backward_releases_saved_values():
 
 
 def test_graph_memory_bench_reports_bytes_per_node():
-    from bench import graph_memory
-    row = graph_memory.chain(2000)
+    # in a fresh process: tracemalloc counts every thread's allocations, and a test
+    # runner's own threads (pytest-xdist's) would be counted too
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import json; from bench import graph_memory; print(json.dumps(graph_memory.chain(2000)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = json.loads(out.stdout)
     assert 50 < row["after_backward_b_per_node"] < 400
     assert row["after_backward_b_per_node"] < row["before_backward_b_per_node"]
     assert row["after_del_bytes"] < 4096

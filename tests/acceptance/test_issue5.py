@@ -453,6 +453,7 @@ def _run_cli(args, env=None, timeout=300):
                           env=dict(os.environ, **(env or {})), timeout=timeout, cwd=ROOT)
 
 
+@pytest.mark.serial      # timed: `make test` runs it alone, after the parallel part
 def test_cli_verify_examples_200_passes_in_under_two_minutes(tmp_path):
     path = tmp_path / "verify.json"
     start = time.perf_counter()

@@ -419,6 +419,7 @@ def run_bench(*args: str, timeout: int = 300) -> tuple[subprocess.CompletedProce
     return proc, time.perf_counter() - t0
 
 
+@pytest.mark.serial      # timed: `make test` runs it alone, after the parallel part
 def test_bench_quick_runs_every_workload_under_30_seconds():
     from tests.bench_quick import quick_bench
     proc, elapsed = quick_bench()   # the session's one --quick run

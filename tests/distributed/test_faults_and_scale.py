@@ -52,6 +52,7 @@ def test_worker_killed_mid_epoch_result_unchanged():
         run = threading.Thread(target=lambda: got.update(r=dp.gradient(X, y)))
         run.start()
         time.sleep(0.4)                              # about a third of the epoch's chunks
+        assert run.is_alive(), "the epoch finished before a worker could be killed"
         victim = next(iter(pids))
         os.kill(victim, signal.SIGKILL)
         run.join(timeout=120)
