@@ -121,7 +121,7 @@ def _train_dask(args: argparse.Namespace, train: Any) -> int:
         _report_dask(args, train, table, client, w, b, losses)
     finally:
         if args.scheduler != "local":       # ours to close; the LocalCluster is cached
-            client.close()
+            sgd.close(client)
     return 0
 
 

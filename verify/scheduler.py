@@ -50,7 +50,8 @@ def releasing(client: Any, scheduler: Any) -> Iterator[Any]:
         yield client
     finally:
         if isinstance(scheduler, str) and scheduler != "local":
-            client.close()
+            from symgrad.distributed import close
+            close(client)
 
 
 _LOCK = threading.Lock()

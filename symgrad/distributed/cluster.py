@@ -23,6 +23,7 @@ SPAWN_HINT = ("Dask's worker processes import your script again: put the code th
 
 _LOCK = threading.Lock()
 _LOCAL: dict = {}          # (workers, memory_limit, threads) -> (cluster, client)
+_REMOTE: dict = {}         # address -> client
 
 
 def describe(scheduler: Any) -> str:
@@ -65,12 +66,19 @@ def client(scheduler: Any = None, *, workers: Optional[int] = None,
     if workers is not None:
         raise ValueError("workers= applies to the LocalCluster this function starts; an "
                          f"existing cluster at {scheduler} has the workers it has")
+    with _LOCK:
+        hit = _REMOTE.get(scheduler)
+        if hit is not None and hit.status == "running":
+            return hit
     try:
-        return distributed.Client(scheduler, timeout="10s")
+        c = distributed.Client(scheduler, timeout="10s", set_as_default=False)
     except OSError as exc:
         raise ConnectionError(f"no Dask scheduler answered at {scheduler} ({exc}); start one "
                               "with `dask scheduler` and `dask worker ADDRESS`, or use "
                               "--scheduler local") from None
+    with _LOCK:
+        _REMOTE[scheduler] = c
+    return c
 
 
 def _local(workers: Optional[int], memory_limit: Any, threads: int) -> "distributed.Client":
@@ -100,11 +108,16 @@ def _local(workers: Optional[int], memory_limit: Any, threads: int) -> "distribu
 
 
 def close(client: Any = None) -> None:
-    """Stop the LocalCluster that :func:`client` started and returned as ``client``, or
-    every one of them (``client=None``); the next call starts anew."""
+    """Stop the LocalCluster that :func:`client` started and returned as ``client`` (or
+    disconnect from the cluster at an address), or all of them (``client=None``); the
+    next call starts or connects anew."""
     with _LOCK:
+        remote = [_REMOTE.pop(a) for a, c in list(_REMOTE.items())
+                  if client is None or c is client]
         keys = [k for k, (_, c) in _LOCAL.items() if client is None or c is client]
         clusters = [_LOCAL.pop(k) for k in keys]
+    for c in remote:                   # first: they may be connected to a LocalCluster
+        c.close()
     for cluster, c in clusters:
         c.close()
         cluster.close()
