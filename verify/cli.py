@@ -452,8 +452,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not argv or argv[0] != "verify":
         argv = ["verify", *argv]
     args = parser.parse_args(argv)
+    from symgrad.cli_formula import CommandFailed
+
     try:
         return int(args.func(args))
+    except CommandFailed as exc:           # e.g. --scheduler without the dask extra
+        print(f"python -m verify: error: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as exc:   # OSError: no Dask scheduler at --scheduler ADDRESS
         print(f"python -m verify: error: {exc}", file=sys.stderr)
         return 2

@@ -27,15 +27,18 @@ __all__ = ["connect", "releasing", "sweep", "injected"]
 def connect(scheduler: Any, workers: Optional[int] = None) -> Any:
     """The ``distributed.Client`` for ``--scheduler`` (``"local"``, an address, or a Client).
 
-    Without Dask installed: a one-line ``ValueError`` ending ``pip install symgrad[dask]``.
+    Without Dask installed: a one-line ``CommandFailed`` (exit status 1) ending
+    ``pip install symgrad[dask]``.
     """
     try:
         from symgrad import distributed as sgd
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in ("dask", "distributed"):
             raise
+        from symgrad.cli_formula import CommandFailed
         from symgrad.errors import DASK_HINT
-        raise ValueError(DASK_HINT.replace("sg.distributed", "--scheduler", 1)) from None
+        # exit status 1 (a missing optional tool), as `symgrad train --scheduler` and --plot
+        raise CommandFailed(DASK_HINT.replace("sg.distributed", "--scheduler", 1)) from None
     return sgd.client(scheduler, workers=workers)
 
 

@@ -99,7 +99,7 @@ def test_scheduler_without_dask_says_how_to_install_it(entry):
             f"raise SystemExit(main({argv!r}))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 1, proc.stderr      # a missing optional tool, as train's
     assert len(proc.stderr.splitlines()) == 1 and "pip install symgrad[dask]" in proc.stderr
     assert proc.stdout == ""
 
