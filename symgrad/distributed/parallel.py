@@ -156,6 +156,23 @@ def _tree(leaves: list) -> Any:
 
 
 # ------------------------------------------------------------------ on the client
+#: materialized bytes in a dask graph above which the data is persisted on the cluster
+HELD_BYTES = 1 << 20
+
+
+def _held_bytes(graph: Any) -> int:
+    """Bytes of data held in ``graph`` itself (numpy arrays, pandas objects)."""
+    total = 0
+    for v in graph.values():
+        v = getattr(v, "value", v) if type(v).__name__ == "DataNode" else v
+        nbytes = getattr(v, "nbytes", None)
+        if isinstance(nbytes, (int, np.integer)) and not callable(v):
+            total += int(nbytes)
+        elif hasattr(v, "memory_usage") and hasattr(v, "to_numpy"):
+            total += int(np.sum(v.memory_usage(deep=False)))
+    return total
+
+
 def _pickle(loss: Callable, params: list) -> bytes:
     """``(loss, params)`` with the loss's own module pickled by value (Note [What a worker
     holds]): its globals then travel with it and stay the objects in ``params``."""
@@ -232,34 +249,44 @@ class DataParallel:
         return self._client
 
     def blocks(self, *data: Any) -> Blocks:
-        """``data`` cut into aligned chunks (cached per data objects; in-memory arrays are
-        sent to the workers here, once)."""
+        """``data`` cut into aligned chunks (cached per data objects; data held on this
+        side is sent to the workers here, once: Note [Data that is here])."""
         if len(data) == 1 and isinstance(data[0], Blocks):
             return data[0]
         key = tuple(id(a) for a in data)
         hit = self._blocks.get(key)
         if hit is not None:
             return hit[2]
-        client = self.client
-        if any(isinstance(a, np.ndarray) or hasattr(a, "node") for a in data):
-            import dask.array as da
-            from symgrad.distributed.chunks import DEFAULT_CHUNK_ROWS
-
-            def remote(a: Any) -> Any:
-                if not (isinstance(a, np.ndarray) or hasattr(a, "node")):
-                    return a
-                v = np.asarray(getattr(a, "value", a))
-                arr = da.from_array(v, chunks=(self.chunk_rows or DEFAULT_CHUNK_ROWS,)
-                                    + v.shape[1:])
-                return client.persist(arr)
-            data_here = tuple(remote(a) for a in data)
-        else:
-            data_here = data
+        data_here = tuple(self._on_workers(a) for a in data)
         b = blocks(data_here, self.chunk_rows)
         # the latest data only; holding data keeps the ids valid, and data_here the
         # persisted copies of in-memory arrays alive on the workers
         self._blocks = {key: (data, data_here, b)}
         return b
+
+    def _on_workers(self, a: Any) -> Any:
+        """``a`` as a collection whose data lives on the workers (Note [Data that is here]).
+
+        Note [Data that is here]
+            In-memory arrays, and dask collections whose graph holds more than
+            :data:`HELD_BYTES` of materialized data (``da.from_array(x)``, or a
+            ``persist()`` run on Dask's local scheduler), would travel with every
+            step's graph; they are persisted on the cluster once instead.  Lazy data
+            (read from files, generated) stays lazy: it may be larger than memory.
+        """
+        if isinstance(a, np.ndarray) or hasattr(a, "node"):
+            import dask.array as da
+            from symgrad.distributed.chunks import DEFAULT_CHUNK_ROWS
+
+            v = np.asarray(getattr(a, "value", a))
+            if v.ndim == 0:
+                return a                     # chunks.blocks says what is wrong
+            a = da.from_array(v, chunks=(self.chunk_rows or DEFAULT_CHUNK_ROWS,) + v.shape[1:])
+            return self.client.persist(a)
+        graph = getattr(a, "__dask_graph__", None)
+        if graph is not None and _held_bytes(graph()) > HELD_BYTES:
+            return self.client.persist(a)
+        return a
 
     def _program_future(self) -> Any:
         client = self.client

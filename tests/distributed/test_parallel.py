@@ -311,3 +311,21 @@ def test_a_file_read_lazily_trains_through_table_x_and_y(dask_client, tmp_path):
     want_value, want = _in_memory(mse)
     assert abs(value - want_value) <= 1e-12 * want_value
     np.testing.assert_allclose(grads[0], want[0], rtol=1e-11)
+
+
+def test_data_held_here_is_sent_to_the_workers_once(dask_client):
+    from symgrad.distributed.parallel import HELD_BYTES, _held_bytes
+
+    big = np.random.default_rng(3).normal(size=(40_000, 4))       # 1.3 MB in the graph
+    X, y = da.from_array(big, chunks=(10_000, 4)), da.from_array(big.sum(1), chunks=10_000)
+    assert _held_bytes(dict(X.__dask_graph__())) > HELD_BYTES
+    dp = sgd.DataParallel(mse, [W, B], client=dask_client)
+    parts = dp.blocks(X, y).parts
+    assert all(_held_bytes(dict(chunk[0].__dask_graph__())) == 0 for chunk in parts)
+    assert _held_bytes(dict(y.__dask_graph__())) < HELD_BYTES     # y (320 kB) travels as is
+    lazy = da.random.default_rng(0).normal(size=(40_000, 4), chunks=(10_000, 4))
+    assert dp._on_workers(lazy) is lazy                # lazy data stays lazy
+    value, _ = dp.gradient(X, y)
+    W.value[...] = 0.0
+    want = ((big @ W.value + B.value - big.sum(1)) ** 2).mean()
+    assert abs(value - want) <= 1e-12 * want
