@@ -342,9 +342,14 @@ class DataParallel:
         import symgrad as sg
 
         loss, grads = self.gradient(*data)
+        self._accumulate(grads)
+        return sg.tensor(loss)
+
+    def _accumulate(self, grads: list) -> None:
+        import symgrad as sg
+
         for p, g in zip(self.params, grads):
             p.grad = sg.tensor(g if p.grad is None else p.grad.value + g, dtype=p.dtype)
-        return sg.tensor(loss)
 
     # -- training ----------------------------------------------------------------------
     def step(self, optimizer: Any, *data: Any) -> float:
@@ -352,12 +357,24 @@ class DataParallel:
         returns the loss before the step.  A failing chunk or a non-finite loss raises
         before any parameter changes."""
         b = self.blocks(*data)
+        return self._step(optimizer, lambda: self.gradient(b), "the full-batch loss")
+
+    def _step(self, optimizer: Any, gradient: Callable[[], tuple], what: str) -> float:
+        """``optimizer.step`` on ``gradient()``'s ``(loss, grads)``.  The first gradient
+        is taken (and checked) before ``zero_grad``, so a bad chunk or a non-finite loss
+        leaves ``.grad``, the parameters and the optimizer state as they were; LBFGS's
+        later evaluations call ``gradient()`` again."""
+        import symgrad as sg
+
+        first = [gradient()]
+        _finite(first[0][0], what)
 
         def closure() -> Any:
+            loss, grads = first.pop() if first else gradient()
+            _finite(loss, what)
             optimizer.zero_grad()
-            loss = self.backward(b)
-            _finite(float(loss.value), "the full-batch loss")
-            return loss
+            self._accumulate(grads)
+            return sg.tensor(loss)
 
         return float(optimizer.step(closure).value)
 
@@ -397,18 +414,8 @@ class DataParallel:
         return losses
 
     def _chunk_step(self, optimizer: Any, b: Blocks, i: int) -> float:
-        import symgrad as sg
-
-        def closure() -> Any:
-            optimizer.zero_grad()
-            rows, loss, grads = self._run(b, [i])
-            loss, grads = self._finish(rows, loss, grads)
-            _finite(loss, f"the loss on {b.chunks[i]}")
-            for p, g in zip(self.params, grads):
-                p.grad = sg.tensor(g, dtype=p.dtype)
-            return sg.tensor(loss)
-
-        return float(optimizer.step(closure).value)
+        return self._step(optimizer, lambda: self._finish(*self._run(b, [i])),
+                          f"the loss on {b.chunks[i]}")
 
 
 def _finite(loss: float, what: str) -> None:

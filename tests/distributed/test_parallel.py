@@ -1,6 +1,8 @@
 """Issue 14: data-parallel gradients and training on a LocalCluster (sg.distributed)."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -261,11 +263,46 @@ def test_diverging_loss_raises_before_the_step(dask_client):
     opt = sg.optim.SGD([W, B], lr=1e200)
     dp = sgd.DataParallel(mse, [W, B], client=dask_client)
     dp.step(opt, *_dask())
-    before = W.value.copy()
+    before, grad = W.value.copy(), W.grad.value.copy()
     with pytest.raises(sg.errors.TrainingDiverged, match="left as they were"):
         with np.errstate(over="ignore", invalid="ignore"):
             dp.step(opt, *_dask())
-    assert np.array_equal(W.value, before)
+    assert np.array_equal(W.value, before) and np.array_equal(W.grad.value, grad)
+
+
+@pytest.mark.parametrize("opt_class", [sg.optim.Adam, sg.optim.LBFGS])
+@pytest.mark.parametrize("batch", ["full", "chunk"])
+def test_a_failing_step_leaves_grad_and_optimizer_state_as_they_were(dask_client, opt_class,
+                                                                      batch):
+    W.value[...], B.value[...] = [0.1, 0.2, 0.3, 0.4], 0.0
+    opt = opt_class([W, B], lr=0.1)
+    dp = sgd.DataParallel(mse, [W, B], client=dask_client)
+    dp.fit(*_dask(), optimizer=opt, epochs=1)         # state to keep: moments, history
+    W.grad, B.grad = sg.tensor([1.0, 2.0, 3.0, 4.0]), sg.tensor(5.0)
+    before = [np.array(x, copy=True) for x in (W.value, B.value)]
+    state = copy.deepcopy(opt.state_dict())
+    bad = X_NP.copy()
+    bad[5, 2] = np.nan                                # the first chunk: no step is taken
+    with pytest.raises(sgd.ChunkError, match=r"chunk 0 of 7 \(rows 0-299\)"):
+        dp.fit(da.from_array(bad, chunks=(300, 4)), da.from_array(Y_NP, chunks=300),
+               optimizer=opt, epochs=1, batch=batch)
+    assert np.array_equal(W.value, before[0]) and np.array_equal(B.value, before[1])
+    assert W.grad.tolist() == [1.0, 2.0, 3.0, 4.0] and B.grad.item() == 5.0
+    _assert_same_state(opt.state_dict(), state)
+
+
+def _assert_same_state(got, want):
+    assert type(got) is type(want)
+    if isinstance(want, dict):
+        assert got.keys() == want.keys()
+        for k in want:
+            _assert_same_state(got[k], want[k])
+    elif isinstance(want, (list, tuple)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            _assert_same_state(g, w)
+    else:
+        assert np.array_equal(np.asarray(got), np.asarray(want))
 
 
 def test_bad_arguments(dask_client):
